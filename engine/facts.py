@@ -1,0 +1,130 @@
+"""What rules can read: the vocabulary of the flow and its derived facts, and the flat fact itself.
+
+durable_rules works best on small flat facts, so nested objects become keys joined
+by ``__`` (``channel__kind``); lists of objects stay lists of flat objects. Every
+list gets a ``__count``; derived facts (a jurisdiction's province, the payment
+covering a product kind, …) are computed here, next to their declaration, so the
+type checker and the engine cannot disagree.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from engine.flow import PERSONAL_FIELDS, Flow, Payment, Product, ProductKind
+from rules.types import (BOOL, DATE, NUMBER, STRING, EnumType, FactField, Function, ListType, ObjectType, Type,
+                         Vocabulary)
+
+__all__ = ["flow_vocabulary", "flow_facts", "province"]
+
+SEP = "__"
+_JURISDICTION_FIELDS = ("jurisdiction", "insurer.branch_jurisdiction", "vehicle.registration_jurisdiction")
+_SKIPPED = {"requested_at"}  # rules are selected by this instant; conditions do not read it
+
+
+def province(code: str) -> str:
+    """The province of a jurisdiction code: CN-GD-SZ → CN-GD; CN-GD → CN-GD; CN → CN."""
+    return "-".join(code.split("-")[:2])
+
+
+def _field_type(annotation: Any) -> tuple[Type, bool]:
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        inner = [arg for arg in args if arg is not type(None)]
+        return _field_type(inner[0])[0], True
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _field_type(args[0])
+    if typing.get_origin(annotation) is list:
+        return ListType(_field_type(args[0])[0]), False
+    if isinstance(annotation, type):
+        if issubclass(annotation, Enum):
+            return EnumType(annotation.__name__, tuple(member.value for member in annotation)), False
+        if issubclass(annotation, BaseModel):
+            return _object_type(annotation), False
+        if issubclass(annotation, bool):
+            return BOOL, False
+        if issubclass(annotation, (int, float)):
+            return NUMBER, False
+        if issubclass(annotation, str):
+            return STRING, False
+        if issubclass(annotation, dt.date):
+            return DATE, False
+    raise TypeError(f"no condition type for {annotation!r}")
+
+
+@lru_cache(maxsize=None)
+def _object_type(model: type[BaseModel]) -> ObjectType:
+    fields = {}
+    for name, info in model.model_fields.items():
+        if name in _SKIPPED:
+            continue
+        field_type, nullable = _field_type(info.annotation)
+        personal = model.__name__ == "Applicant" and name in PERSONAL_FIELDS
+        fields[info.alias or name] = FactField(field_type, nullable, personal)
+    return ObjectType(model.__name__, fields)
+
+
+@lru_cache(maxsize=None)
+def flow_vocabulary() -> Vocabulary:
+    kinds = _field_type(ProductKind)[0]
+    functions = {
+        "province": Function("province", "the province of a jurisdiction code (CN-GD-SZ → CN-GD)",
+                             _JURISDICTION_FIELDS, FactField(STRING), lambda key: f"{key}{SEP}province"),
+        "payment_for": Function("payment_for", "the payment covering the product of this kind (null if none)",
+                                kinds, FactField(_object_type(Payment), nullable=True),
+                                lambda kind: f"payment_for{SEP}{kind}"),
+        "product": Function("product", "the product of this kind (null if the flow has none)",
+                            kinds, FactField(_object_type(Product), nullable=True), lambda kind: f"product{SEP}{kind}"),
+        "has_product": Function("has_product", "whether the flow has a product of this kind",
+                                kinds, FactField(BOOL), lambda kind: f"has_product{SEP}{kind}"),
+        "count": Function("count", "the number of items of a list", ListType(STRING), FactField(NUMBER),
+                          lambda key: f"{key}{SEP}count"),
+    }
+    return Vocabulary(_object_type(Flow), functions, SEP)
+
+
+def _flatten(model: BaseModel, into: dict[str, Any], prefix: str) -> dict[str, Any]:
+    for name, info in type(model).model_fields.items():
+        if name in _SKIPPED or (prefix == "applicant" + SEP and name in PERSONAL_FIELDS):
+            continue
+        value = getattr(model, name)
+        key = prefix + (info.alias or name)
+        if value is None:
+            continue  # absent keys are how durable_rules and the IR see null
+        if isinstance(value, BaseModel):
+            _flatten(value, into, key + SEP)
+        elif isinstance(value, list):
+            into[key] = [_flatten(item, {}, "") if isinstance(item, BaseModel) else _scalar(item) for item in value]
+            into[key + SEP + "count"] = len(value)
+        else:
+            into[key] = _scalar(value)
+    return into
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dt.date):
+        return value.toordinal()
+    return value
+
+
+def flow_facts(flow: Flow) -> dict[str, Any]:
+    """The flat fact rules are matched against (personal identifiers are left out)."""
+    fact = _flatten(flow, {}, "")
+    for path in _JURISDICTION_FIELDS:
+        key = path.replace(".", SEP)
+        fact[key + SEP + "province"] = province(fact[key])
+    for kind in ProductKind:
+        product = next((item for item in flow.products if item.kind is kind), None)
+        fact[f"has_product{SEP}{kind.value}"] = product is not None
+        if product is not None:
+            _flatten(product, fact, f"product{SEP}{kind.value}{SEP}")
+            _flatten(flow.payment_for(kind), fact, f"payment_for{SEP}{kind.value}{SEP}")
+    return fact

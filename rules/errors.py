@@ -1,0 +1,28 @@
+"""Located rule errors: every problem in a rule tree as ``file:line:col: code: message``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["RuleError", "RuleSetError"]
+
+
+@dataclass(frozen=True, order=True)
+class RuleError:
+    """One problem in a rule file; line and column are 1-based, as editors show them."""
+
+    file: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.code}: {self.message}"
+
+
+class RuleSetError(Exception):
+    """A rule tree that does not load. Carries every error found, sorted by place."""
+
+    def __init__(self, errors: list[RuleError]):
+        self.errors = sorted(set(errors))
+        super().__init__("\n".join(str(error) for error in self.errors))

@@ -1,0 +1,166 @@
+"""The rule-file format, as pydantic models: what a compliance officer may write.
+
+These models validate every YAML rule file and generate its JSON Schema
+(``licit schema rules``), so editors can offer completion and errors.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+
+__all__ = [
+    "Citation", "DisabledRule", "Effect", "JurisdictionInfo", "LocalizedText", "Parameter",
+    "ParameterValue", "Replacement", "RuleException", "RuleFile", "RuleSpec", "RuleVersion",
+    "PARAMETER_TYPES",
+]
+
+Effect = Literal["deny", "review", "require", "warn"]
+PARAMETER_TYPES = ("number", "string", "bool", "date", "list[string]", "list[number]")
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
+RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6})*(\.[A-Z0-9_]+)+$")]
+ActionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Condition = Annotated[str, StringConstraints(min_length=1)]
+
+
+def _date_only(value: Any) -> Any:
+    # YAML already gives dates as datetime.date; a quoted "2021-01-01" is accepted too,
+    # but never a number or a timestamp with a time of day.
+    if isinstance(value, dt.datetime):
+        raise ValueError("expected a calendar date like 2021-02-01, not a timestamp")
+    if isinstance(value, (dt.date, str)):
+        return value
+    raise ValueError("expected a calendar date like 2021-02-01")
+
+
+Date = Annotated[dt.date, BeforeValidator(_date_only), Field(strict=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class LocalizedText(_Model):
+    """A text in Chinese and English; both are required."""
+
+    zh: Text
+    en: Text
+
+
+class Citation(_Model):
+    """The legal source of a rule; ``status`` says whether the text was checked."""
+
+    source: Text
+    article: Text | None = None
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+    status: Literal["verified", "illustrative"]
+    note: Text | None = None
+
+
+class RuleVersion(_Model):
+    """One dated version of a rule: its condition and citation in force over a period."""
+
+    effective_from: Date
+    effective_until: Date | None = Field(None, description="last day in force, inclusive")
+    when: Condition
+    citation: Citation
+
+    @model_validator(mode="after")
+    def _period(self) -> "RuleVersion":
+        if self.effective_until is not None and self.effective_until < self.effective_from:
+            raise ValueError("effective_until is before effective_from")
+        return self
+
+
+class Replacement(_Model):
+    """This rule takes the place of a parent jurisdiction's rule while it is in force."""
+
+    rule: RuleId
+    reason: Text
+
+
+class RuleSpec(_Model):
+    """A rule: one condition (with ``when``) or several dated ``versions``."""
+
+    id: RuleId
+    title: Text
+    effect: Effect
+    action: ActionCode | None = Field(None, description="obligation code, required when effect is require")
+    message: LocalizedText
+    remedy: Text
+    when: Condition | None = None
+    citation: Citation | None = None
+    effective_from: Date | None = None
+    effective_until: Date | None = None
+    versions: list[RuleVersion] | None = Field(None, min_length=1)
+    replaces: Replacement | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "RuleSpec":
+        single = (self.when, self.citation, self.effective_from)
+        if self.versions is not None:
+            if any(part is not None for part in single) or self.effective_until is not None:
+                raise ValueError("a rule has either versions or when/citation/effective_from, not both")
+        elif any(part is None for part in single):
+            raise ValueError("a rule needs when, citation and effective_from (or a list of versions)")
+        if (self.effect == "require") != (self.action is not None):
+            raise ValueError("action is required with effect require, and only with it")
+        return self
+
+    def dated_versions(self) -> list[RuleVersion]:
+        if self.versions is not None:
+            return list(self.versions)
+        return [RuleVersion(effective_from=self.effective_from, effective_until=self.effective_until,
+                            when=self.when, citation=self.citation)]
+
+
+class ParameterValue(_Model):
+    """A parameter's value from a date on (until the next value, or for good)."""
+
+    from_: Date = Field(alias="from")
+    value: Any
+    citation: Citation | None = None
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class Parameter(_Model):
+    """A named, dated value rules read as ``params.NAME``; a child may set new values."""
+
+    type: Literal[PARAMETER_TYPES] | None = Field(None, description="declared once, where first defined")
+    description: Text | None = None
+    values: list[ParameterValue] = Field(min_length=1)
+
+
+class _Override(_Model):
+    rule: RuleId
+    reason: Text
+    effective_from: Date | None = None
+    effective_until: Date | None = None
+
+
+class RuleException(_Override):
+    """A condition under which a parent jurisdiction's rule does not fire here."""
+
+    when: Condition
+
+
+class DisabledRule(_Override):
+    """A parent jurisdiction's rule that does not apply here."""
+
+
+class JurisdictionInfo(_Model):
+    name: LocalizedText | None = None
+    utc_offset: Annotated[str, StringConstraints(pattern=r"^[+-]\d{2}:\d{2}$")] | None = Field(
+        None, description="local time used to date flows; inherited; +08:00 at the root by default")
+
+
+class RuleFile(_Model):
+    """One YAML file of a jurisdiction folder."""
+
+    jurisdiction: JurisdictionInfo | None = None
+    parameters: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], Parameter] = {}
+    rules: list[RuleSpec] = []
+    exceptions: list[RuleException] = []
+    disabled: list[DisabledRule] = []

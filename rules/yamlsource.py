@@ -1,0 +1,148 @@
+"""YAML files read with ``yaml.SafeLoader`` keeping the line and column of every value.
+
+``yaml.safe_load`` forgets where a value came from; the compiler needs it to point a
+compliance officer at the character that is wrong. We compose the node tree with the
+safe loader and build plain Python values from it, recording each path's position.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rules.errors import RuleError
+
+__all__ = ["SourceFile", "Position", "load_yaml"]
+
+Position = tuple[int, int]  # 1-based line and column
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class SourceFile:
+    """A parsed YAML file: its data, its text and where each value and key stands."""
+
+    name: str
+    text: str
+    data: Any = None
+    values: dict[PathKey, Position] = field(default_factory=dict)
+    keys: dict[PathKey, Position] = field(default_factory=dict)
+    scalars: dict[PathKey, tuple[int, int]] = field(default_factory=dict)  # raw text span
+
+    def position(self, path: PathKey, *, key: bool = False) -> Position:
+        """Where ``path`` (or the nearest enclosing value that exists) starts."""
+        path = tuple(path)
+        if key and path in self.keys:
+            return self.keys[path]
+        while path:
+            if path in self.values:
+                return self.values[path]
+            path = path[:-1]
+        return self.values.get((), (1, 1))
+
+    def error(self, path: PathKey, code: str, message: str, *, key: bool = False) -> RuleError:
+        line, col = self.position(path, key=key)
+        return RuleError(self.name, line, col, code, message)
+
+    def offset_position(self, path: PathKey, offset: int) -> Position:
+        """Position of character ``offset`` of the string at ``path``.
+
+        YAML folds line breaks and indentation out of scalars, so the value's
+        characters are matched, non-blank by non-blank, against the raw text.
+        """
+        span = self.scalars.get(tuple(path))
+        value = _get(self.data, path)
+        if span is None or not isinstance(value, str):
+            return self.position(path)
+        raw_index, raw_end = span
+        for index, char in enumerate(value):
+            if not char.isspace():
+                while raw_index < raw_end and self.text[raw_index] != char:
+                    raw_index += 1
+            if index == offset:
+                break
+            if not char.isspace():
+                raw_index += 1
+        return _line_col(self.text, min(raw_index, raw_end))
+
+
+def _get(data: Any, path: PathKey) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _line_col(text: str, index: int) -> Position:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, col
+
+
+def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
+    """Parse one YAML file; return it with every error found (syntax, duplicate keys, tags)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return SourceFile(name, ""), [RuleError(name, 1, 1, "encoding_error", f"not UTF-8 text: {exc.reason}")]
+    source = SourceFile(name, text)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        return source, [RuleError(name, line, col, "yaml_syntax_error", problem)]
+    except yaml.YAMLError as exc:
+        return source, [RuleError(name, 1, 1, "yaml_syntax_error", str(exc).splitlines()[0])]
+    finally:
+        loader.dispose()
+    errors: list[RuleError] = []
+    if node is not None:
+        source.data = _build(node, (), source, loader, errors)
+    return source, errors
+
+
+def _mark(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(node: yaml.Node, path: PathKey, source: SourceFile, loader: yaml.SafeLoader,
+           errors: list[RuleError]) -> Any:
+    source.values[path] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                errors.append(RuleError(source.name, *_mark(key_node), "yaml_key_error", "a key must be a plain name"))
+                continue
+            key = _scalar(key_node, source, loader, errors)
+            if key == "<<":
+                errors.append(RuleError(source.name, *_mark(key_node), "yaml_key_error",
+                                        "merge keys (<<) are not supported in rule files"))
+                continue
+            if key in result:
+                errors.append(RuleError(source.name, *_mark(key_node), "duplicate_key",
+                                        f"key {key!r} appears twice in this mapping"))
+                continue
+            source.keys[path + (key,)] = _mark(key_node)
+            result[key] = _build(value_node, path + (key,), source, loader, errors)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, path + (index,), source, loader, errors) for index, item in enumerate(node.value)]
+    source.scalars[path] = (node.start_mark.index, node.end_mark.index)
+    return _scalar(node, source, loader, errors)
+
+
+def _scalar(node: yaml.ScalarNode, source: SourceFile, loader: yaml.SafeLoader, errors: list[RuleError]) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        errors.append(RuleError(source.name, *_mark(node), "yaml_value_error", problem))
+        return None
