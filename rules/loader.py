@@ -76,9 +76,9 @@ class _Loader:
                 source, errors = load_yaml(path, _display(self.root, path))
                 jurisdiction.files[relative] = source.text
                 self.errors.extend(errors)
-                if errors:
+                if any(error.code == "yaml_syntax_error" for error in errors):
                     continue
-                rule_file = self.validate(source)
+                rule_file = self.validate(source, {(error.line, error.col) for error in errors})
                 if rule_file is not None:
                     parsed[directory.name].append((source, rule_file))
         if not jurisdictions:
@@ -97,7 +97,8 @@ class _Loader:
             self.errors.extend(tree.compile())
         return tree
 
-    def validate(self, source: SourceFile) -> RuleFile | None:
+    def validate(self, source: SourceFile, reported: set[tuple[int, int]]) -> RuleFile | None:
+        """Validate against the schema; ``reported`` are places whose value YAML already refused."""
         if source.data is None:
             return RuleFile()
         if not isinstance(source.data, dict):
@@ -108,8 +109,8 @@ class _Loader:
         try:
             return RuleFile.model_validate(source.data)
         except ValidationError as exc:
-            for error in exc.errors():
-                self.errors.append(_schema_error(source, error))
+            errors = [_schema_error(source, error) for error in exc.errors()]
+            self.errors.extend(error for error in errors if (error.line, error.col) not in reported)
             return None
 
     def declare(self, tree: RuleTree, jurisdiction: Jurisdiction, source: SourceFile, rule_file: RuleFile) -> None:
