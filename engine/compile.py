@@ -1,0 +1,57 @@
+"""Compiles IR conditions to durable_rules' JSON condition syntax."""
+from __future__ import annotations
+
+from typing import Any
+
+from rules.ir import FACT, And, Arith, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref
+
+__all__ = ["to_durable", "ALWAYS"]
+
+_OPERATORS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
+_ARITH = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}
+ALWAYS = {"$ex": {"flow_id": 1}}  # flow_id is required, so this holds for every flow
+
+
+def _name(ref: Ref) -> str:
+    if ref.scope == FACT:
+        return ref.key
+    return "$i" if ref.key == "" else f"$i.{ref.key}"
+
+
+def _operand(operand: Operand) -> Any:
+    if isinstance(operand, Lit):
+        return operand.value
+    if isinstance(operand, Ref):
+        if operand.scope != FACT:
+            raise ValueError("durable_rules cannot read an item field on the right of a comparison")
+        return {"$m": operand.key}
+    return {_ARITH[operand.op]: {"$l": _operand(operand.left), "$r": _operand(operand.right)}}
+
+
+def to_durable(condition: Condition) -> dict | None:
+    """The durable_rules condition, ``ALWAYS`` for a constant truth, None for one that never holds."""
+    if isinstance(condition, Const):
+        return ALWAYS if condition.value else None
+    return _compile(condition)
+
+
+def _compile(condition: Condition) -> dict:
+    if isinstance(condition, Compare):
+        name, right = _name(condition.left), _operand(condition.right)
+        if condition.op == "==":
+            return {name: right}
+        return {_OPERATORS[condition.op]: {name: right}}
+    if isinstance(condition, Present):
+        return {"$ex" if condition.present else "$nex": {_name(condition.ref): 1}}
+    if isinstance(condition, And):
+        return {"$and": [_compile(child) for child in condition.children]}
+    if isinstance(condition, Or):
+        return {"$or": [_compile(child) for child in condition.children]}
+    if isinstance(condition, Quant):
+        body = _compile(condition.body)
+        if condition.kind == "any":
+            return {"$iany": {_name(condition.ref): body}}
+        # $iall is false on an empty list; "every" is vacuously true, as in the IR
+        empty = {_name(Ref(condition.ref.scope, condition.count_key)): 0}
+        return {"$or": [empty, {"$iall": {_name(condition.ref): body}}]}
+    raise TypeError(f"cannot compile {condition!r}")

@@ -1,0 +1,171 @@
+"""The engine: decides enrollment flows on a loaded rule tree and hands each decision to a sink."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from engine.compile import to_durable
+from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, RulesetRef, new_decision_id, outcome_of)
+from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset
+from engine.errors import EngineError, FieldError, FlowValidationError
+from engine.facts import flow_facts, flow_vocabulary
+from engine.flow import Flow
+from engine.inputs import parse_flow
+from rules import CompiledJurisdiction, EffectiveRule, RuleTree, Segment, load_rules
+
+__all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
+
+ENGINE_VERSION = "0.1.0"
+EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+
+
+class DecisionSink(Protocol):
+    """Where decisions go (the audit log). ``record`` must raise if the decision is not stored."""
+
+    def record(self, decision: dict, flow: dict, ruleset: dict, duration_s: float) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+def default_rules_dir() -> Path:
+    """``LICIT_RULES``, else ./jurisdictions when it exists, else the packs installed with Licit."""
+    if os.environ.get("LICIT_RULES"):
+        return Path(os.environ["LICIT_RULES"])
+    if Path("jurisdictions").is_dir():
+        return Path("jurisdictions")
+    from jurisdictions import PACKS_DIR
+
+    return PACKS_DIR
+
+
+@dataclass
+class _CompiledSegment:
+    """One segment's rules in durable_rules, with the finding each rule name stands for."""
+
+    rulesets: list[DurableRuleset]
+    findings: dict[str, Finding]
+
+    def fired(self, fact_json: str) -> list[Finding]:
+        names = [name for ruleset in self.rulesets for name in ruleset.matches(fact_json)]
+        return [self.findings[name] for name in names]
+
+
+def _finding(effective: EffectiveRule) -> Finding:
+    spec = effective.rule.spec
+    return Finding(rule_id=spec.id, jurisdiction=effective.rule.jurisdiction, effect=spec.effect, title=spec.title,
+                   message=spec.message, citation=effective.version.citation, remedy=spec.remedy, action=spec.action)
+
+
+def _compile_segment(label: str, segment: Segment) -> _CompiledSegment:
+    conditions, findings = {}, {}
+    for index, effective in enumerate(segment.rules):
+        condition = to_durable(effective.condition)
+        if condition is not None:
+            conditions[f"r{index}"] = condition
+            findings[f"r{index}"] = _finding(effective)
+    names = list(conditions)
+    chunks = [names[start:start + MAX_RULES_PER_RULESET] for start in range(0, len(names), MAX_RULES_PER_RULESET)]
+    rulesets = [DurableRuleset(f"{label}-{number}", {name: conditions[name] for name in chunk})
+                for number, chunk in enumerate(chunks)]
+    return _CompiledSegment(rulesets, findings)
+
+
+class Engine:
+    """Decides flows against the rule packs in ``rules_dir``; logs each decision to ``audit_db`` if given.
+
+    Loading refuses a rule tree with any error (:class:`rules.RuleSetError`). One engine may be
+    shared between threads.
+    """
+
+    def __init__(self, rules_dir: str | os.PathLike | None = None, audit_db: str | os.PathLike | None = None,
+                 *, sink: DecisionSink | None = None):
+        self.rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
+        self.tree: RuleTree = load_rules(self.rules_dir, flow_vocabulary())
+        self._segments: dict[str, list[_CompiledSegment]] = {}
+        try:
+            for code, compiled in self.tree.compiled.items():
+                self._segments[code] = [_compile_segment(f"{code}-{index}", segment)
+                                        for index, segment in enumerate(compiled.segments)]
+        except DurableError as error:
+            self.close()
+            raise EngineError(str(error)) from None
+        if sink is None and audit_db is not None:
+            from audit import DecisionLog
+
+            sink = DecisionLog(audit_db)
+        self.sink = sink
+        self._rulesets_payload: dict[str, dict] = {}
+        self._payload_lock = threading.Lock()
+
+    @property
+    def jurisdictions(self) -> list[str]:
+        return sorted(self.tree.compiled)
+
+    def jurisdiction(self, code: str) -> CompiledJurisdiction:
+        compiled = self.tree.compiled.get(code)
+        if compiled is None:
+            raise FlowValidationError([FieldError(
+                "jurisdiction", f"no rule pack for {code!r}; known: {', '.join(self.jurisdictions)}")])
+        return compiled
+
+    def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | None = None) -> Decision:
+        """Decide a flow; with a sink, the decision is recorded before it is returned."""
+        started = time.perf_counter()
+        model = parse_flow(flow)
+        compiled = self.jurisdiction(model.jurisdiction)
+        instant = as_of or model.requested_at
+        if instant.tzinfo is None:
+            raise FlowValidationError([FieldError("as_of", "needs a UTC offset")])
+        if not EARLIEST <= instant < LATEST:
+            raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
+                                                  f"{instant.isoformat()} is outside 2000–2099")])
+        index = compiled.segment_index(compiled.local_date(instant))
+        fact_json = json.dumps(flow_facts(model), ensure_ascii=False, separators=(",", ":"))
+        try:
+            fired = self._segments[model.jurisdiction][index].fired(fact_json)
+        except DurableError as error:
+            raise EngineError(str(error)) from None
+        fired.sort(key=lambda finding: (EFFECT_ORDER[finding.effect], finding.rule_id))
+        decision = Decision.model_construct(
+            decision_id=new_decision_id(), flow_id=model.flow_id,
+            evaluated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            as_of=instant.isoformat(), jurisdiction=model.jurisdiction, jurisdiction_chain=compiled.chain,
+            outcome=outcome_of(fired), findings=fired,
+            obligations=[Obligation.model_construct(rule_id=finding.rule_id, action=finding.action,
+                                                    message=finding.message)
+                         for finding in fired if finding.effect == "require"],
+            ruleset=RulesetRef.model_construct(digest=compiled.digest), engine_version=ENGINE_VERSION)
+        if self.sink is not None:
+            self.sink.record(decision.model_dump(mode="json"), model.model_dump(mode="json", by_alias=True),
+                             self.ruleset_payload(model.jurisdiction), time.perf_counter() - started)
+        return decision
+
+    def ruleset_payload(self, code: str) -> dict:
+        """The rule set a decision in ``code`` is made with: digest, chain and full source files."""
+        with self._payload_lock:
+            if code not in self._rulesets_payload:
+                compiled = self.tree.compiled[code]
+                self._rulesets_payload[code] = {"digest": compiled.digest, "jurisdiction_chain": compiled.chain,
+                                                "files": self.tree.files(code)}
+            return self._rulesets_payload[code]
+
+    def close(self) -> None:
+        for segments in self._segments.values():
+            for segment in segments:
+                for ruleset in segment.rulesets:
+                    ruleset.close()
+        self._segments = {}
+        if getattr(self, "sink", None) is not None:
+            self.sink.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

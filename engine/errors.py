@@ -1,0 +1,33 @@
+"""Errors the engine raises. None of them ever stands for a decision: the caller must not proceed."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["EngineError", "FieldError", "FlowValidationError", "LicitError"]
+
+
+class LicitError(Exception):
+    """Base of every error Licit raises on purpose; its message is one line a person can act on."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str  # e.g. payments[1].apr, or (input) for the document itself
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class FlowValidationError(LicitError, ValueError):
+    """The flow is not valid input; ``errors`` holds every field error found."""
+
+    def __init__(self, errors: list[FieldError], source: str | None = None):
+        self.errors = errors
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__("; ".join(prefix + str(error) for error in errors))
+
+
+class EngineError(LicitError):
+    """The flow could not be decided (the rule engine failed); never treat this as allow."""
