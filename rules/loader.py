@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from rules.checker import check_condition, suggest
 from rules.errors import RuleError, RuleSetError
 from rules.model import Jurisdiction, Location, Override, ParameterValueDef, Period, Rule, Version
 from rules.parser import ParseError, parse
-from rules.schema import RuleFile
+from rules.schema import Parameter, RuleFile
 from rules.tree import RuleTree
 from rules.types import BOOL, DATE, NUMBER, STRING, ListType, Type, Vocabulary
 from rules.yamlsource import PathKey, SourceFile, load_yaml
@@ -111,7 +112,7 @@ class _Loader:
         except ValidationError as exc:
             errors = [_schema_error(source, error) for error in exc.errors()]
             self.errors.extend(error for error in errors if (error.line, error.col) not in reported)
-            return None
+            return _valid_parts(source.data)
 
     def declare(self, tree: RuleTree, jurisdiction: Jurisdiction, source: SourceFile, rule_file: RuleFile) -> None:
         if rule_file.jurisdiction is not None:
@@ -230,6 +231,27 @@ class _Loader:
     def location(self, source: SourceFile, path: PathKey) -> Location:
         line, col = source.position(path)
         return Location(source.name, line, col)
+
+
+def _valid_parts(data: dict) -> RuleFile:
+    """The parts of an invalid file that are valid on their own, so their conditions are checked too."""
+    def valid(model: type[BaseModel], item: Any) -> bool:
+        try:
+            model.model_validate(item)
+            return True
+        except ValidationError:
+            return False
+
+    fields = RuleFile.model_fields
+    parts: dict[str, Any] = {}
+    for key in ("rules", "exceptions", "disabled"):
+        model = typing.get_args(fields[key].annotation)[0]
+        items = data.get(key) if isinstance(data.get(key), list) else []
+        parts[key] = [model.model_validate(item) for item in items if valid(model, item)]
+    parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+    parts["parameters"] = {name: Parameter.model_validate(item) for name, item in parameters.items()
+                           if isinstance(name, str) and valid(Parameter, item)}
+    return RuleFile.model_construct(jurisdiction=None, **parts)
 
 
 def _value_problem(value: Any, param_type: Type) -> str | None:

@@ -1,0 +1,217 @@
+"""The ``licit`` command. Commands stay thin: parse options, call one library function, render.
+
+Exit codes: 0 done; 1 the rules or the log failed (nothing was decided); 2 bad input.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from engine.core import Engine, default_rules_dir
+from engine.decision import Decision
+from engine.errors import FlowValidationError, LicitError
+from engine.render import decision_text, rule_list_text
+from rules import RuleSetError, load_rules
+
+__all__ = ["main", "cli"]
+
+
+class InputError(click.ClickException):
+    exit_code = 2
+
+
+def rules_option(command):
+    return click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
+                        help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")(command)
+
+
+def format_option(*choices: str):
+    return click.option("--format", "output_format", type=click.Choice(choices), default=choices[0],
+                        show_default=True, help="output format")
+
+
+def _instant(value: str | None, option: str) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        instant = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not an RFC 3339 timestamp like 2026-11-24T10:15:00+08:00") from None
+    if instant.tzinfo is None:
+        raise InputError(f"{option} {value!r} needs a UTC offset, like +08:00")
+    return instant
+
+
+def _engine(rules_dir: Path | None, audit_db: str | None = None) -> Engine:
+    try:
+        return Engine(rules_dir=rules_dir, audit_db=audit_db)
+    except RuleSetError as error:
+        raise click.ClickException(f"the rule set does not load ({len(error.errors)} errors):\n{error}") from None
+    except LicitError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _audit_errors(function):
+    """The audit package's errors become one-line click errors (exit 1)."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        from audit import AuditError
+
+        try:
+            return function(*args, **kwargs)
+        except AuditError as error:
+            raise click.ClickException(str(error)) from None
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="licit", prog_name="licit")
+def cli() -> None:
+    """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""
+
+
+def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    for path in paths:
+        if path == "-":
+            for number, line in enumerate(sys.stdin, start=1):
+                if line.strip():
+                    yield f"<stdin>:{number}", line
+            continue
+        try:
+            yield path, Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            yield path, error
+
+
+@cli.command()
+@click.argument("flows", nargs=-1, required=True)
+@rules_option
+@click.option("--audit-db", type=click.Path(dir_okay=False), help="decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+@click.option("--no-audit", is_flag=True, help="do not log decisions")
+@format_option("json", "text")
+@click.option("--as-of", help="decide under the rules in force at this instant instead of requested_at")
+@_audit_errors
+def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None:
+    """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
+    instant = _instant(as_of, "--as-of")
+    from audit import default_db_path
+
+    engine = _engine(rules_dir, None if no_audit else (audit_db or default_db_path()))
+    invalid = 0
+    with engine:
+        for source, text in _inputs(flows):
+            if isinstance(text, Exception):
+                invalid += 1
+                click.echo(f"licit: cannot read {source}: {getattr(text, 'strerror', None) or text}", err=True)
+                continue
+            try:
+                decision = engine.evaluate(text, as_of=instant)
+            except FlowValidationError as error:
+                invalid += 1
+                for detail in error.errors:
+                    click.echo(f"licit: invalid flow: {source}: {detail}", err=True)
+                continue
+            except LicitError as error:
+                raise click.ClickException(f"{source}: {error}") from None
+            click.echo(_render(decision, output_format, single=len(flows) == 1 and flows[0] != "-"))
+    if invalid:
+        sys.exit(InputError.exit_code)
+
+
+def _render(decision: Decision, output_format: str, single: bool) -> str:
+    if output_format == "text":
+        return decision_text(decision) + "\n"
+    return decision.model_dump_json(indent=2 if single else None)
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(["flow", "decision", "rules"]))
+def schema(what: str) -> None:
+    """Print the JSON Schema of the flow (input), the decision (output) or a rule file."""
+    from engine.decision import Decision
+    from engine.flow import Flow
+    from rules.schema import RuleFile
+
+    model = {"flow": Flow, "decision": Decision, "rules": RuleFile}[what]
+    click.echo(json.dumps(model.model_json_schema(by_alias=True), indent=2, ensure_ascii=False))
+
+
+@cli.group()
+def rules() -> None:
+    """Check and inspect rule packs."""
+
+
+@rules.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def validate(directory: Path | None) -> None:
+    """Load every rule file under DIRECTORY; print every error as file:line:col: code: message."""
+    from engine.facts import flow_vocabulary
+
+    directory = directory or default_rules_dir()
+    try:
+        tree = load_rules(directory, flow_vocabulary())
+    except RuleSetError as error:
+        click.echo(str(error))
+        raise click.ClickException(f"{len(error.errors)} errors in {directory}") from None
+    jurisdictions = tree.jurisdictions.values()
+    rule_count = sum(len(jurisdiction.rules) for jurisdiction in jurisdictions)
+    overrides = [override.kind for jurisdiction in jurisdictions for override in jurisdiction.overrides]
+    replacements = sum(1 for jurisdiction in jurisdictions for rule in jurisdiction.rules if rule.replaces)
+    parameters = sum(len(jurisdiction.parameter_values) for jurisdiction in jurisdictions)
+    click.echo(f"{directory}: OK — {len(tree.jurisdictions)} jurisdictions ({', '.join(sorted(tree.jurisdictions))}), "
+               f"{rule_count} rules, {parameters} parameter settings, {overrides.count('exception')} exceptions, "
+               f"{overrides.count('disable')} disables, {replacements} replacements")
+
+
+@rules.command("list")
+@click.option("--jurisdiction", "-j", required=True, help="jurisdiction code, e.g. CN-GD-SZ")
+@click.option("--as-of", help="date (YYYY-MM-DD) to show the rules in force on (default: today)")
+@rules_option
+def list_rules(jurisdiction: str, as_of: str | None, rules_dir: Path | None) -> None:
+    """Show the effective rule set of a jurisdiction and where each rule comes from."""
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        raise InputError(f"--as-of {as_of!r} is not a date like 2026-11-24") from None
+    engine = _engine(rules_dir)
+    with engine:
+        if jurisdiction not in engine.tree.compiled:
+            raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
+        click.echo(rule_list_text(engine.tree, jurisdiction, day))
+
+
+@cli.command()
+@click.option("--jurisdiction", "-j", default="CN-GD-SZ", show_default=True)
+@click.option("--n", "count", type=click.IntRange(100, 10_000_000), default=20_000, show_default=True,
+              help="evaluations to time")
+@rules_option
+def bench(jurisdiction: str, count: int, rules_dir: Path | None) -> None:
+    """Measure Engine.evaluate: evaluations per second, latency percentiles, where the time goes."""
+    from engine.bench import run_bench
+
+    engine = _engine(rules_dir)
+    with engine:
+        if jurisdiction not in engine.tree.compiled:
+            raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
+        click.echo(run_bench(engine, jurisdiction, count))
+
+
+def _mount_audit() -> None:
+    from audit.cli import audit_group
+
+    cli.add_command(audit_group, "audit")
+
+
+_mount_audit()
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    cli(prog_name="licit")
