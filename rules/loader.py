@@ -155,7 +155,7 @@ class _Loader:
         seen: dict[str, Location] = {}
         for code in sorted(parsed):
             for source, index, spec in ((source, index, spec) for source, rule_file in parsed[code]
-                                        for index, spec in enumerate(rule_file.rules)):
+                                        for index, spec in enumerate(rule_file.rules) if spec is not None):
                 path = ("rules", index, "id")
                 if spec.id in seen:
                     self.errors.append(source.error(path, "duplicate_rule_id",
@@ -166,6 +166,8 @@ class _Loader:
         code = jurisdiction.code
         parameters = tree.parameter_types(code)
         for index, spec in enumerate(rule_file.rules):
+            if spec is None:
+                continue
             path: PathKey = ("rules", index)
             if not spec.id.startswith(code + "."):
                 self.errors.append(source.error(path + ("id",), "rule_id_prefix",
@@ -192,6 +194,8 @@ class _Loader:
                                                            version.period, version.location, by_rule=spec.id))
         for kind, items in (("exception", rule_file.exceptions), ("disable", rule_file.disabled)):
             for index, item in enumerate(items):
+                if item is None:
+                    continue
                 path = ("exceptions" if kind == "exception" else "disabled", index)
                 self.target(tree, code, source, path + ("rule",), item.rule, kind)
                 condition = getattr(item, "when", None)
@@ -247,7 +251,8 @@ def _valid_parts(data: dict) -> RuleFile:
     for key in ("rules", "exceptions", "disabled"):
         model = typing.get_args(fields[key].annotation)[0]
         items = data.get(key) if isinstance(data.get(key), list) else []
-        parts[key] = [model.model_validate(item) for item in items if valid(model, item)]
+        # invalid items stay as None so the valid ones keep their index, which locates their errors
+        parts[key] = [model.model_validate(item) if valid(model, item) else None for item in items]
     parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
     parts["parameters"] = {name: Parameter.model_validate(item) for name, item in parameters.items()
                            if isinstance(name, str) and valid(Parameter, item)}
