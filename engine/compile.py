@@ -51,6 +51,8 @@ def _compile(condition: Condition) -> dict:
         body = _compile(condition.body)
         if condition.kind == "any":
             return {"$iany": {_name(condition.ref): body}}
+        if condition.non_empty:
+            return {"$iall": {_name(condition.ref): body}}
         # $iall is false on an empty list; "every" is vacuously true, as in the IR
         empty = {_name(Ref(condition.ref.scope, condition.count_key)): 0}
         return {"$or": [empty, {"$iall": {_name(condition.ref): body}}]}

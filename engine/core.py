@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import threading
 import time
@@ -12,7 +11,7 @@ from typing import Any, Protocol
 
 from engine.compile import to_durable
 from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, RulesetRef, new_decision_id, outcome_of)
-from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset
+from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset, to_json
 from engine.errors import EngineError, FieldError, FlowValidationError
 from engine.facts import flow_facts, flow_vocabulary
 from engine.flow import Flow
@@ -126,7 +125,7 @@ class Engine:
             raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
                                                   f"{instant.isoformat()} is outside 2000–2099")])
         index = compiled.segment_index(compiled.local_date(instant))
-        fact_json = json.dumps(flow_facts(model), ensure_ascii=False, separators=(",", ":"))
+        fact_json = to_json(flow_facts(model))
         try:
             fired = self._segments[model.jurisdiction][index].fired(fact_json)
         except DurableError as error:

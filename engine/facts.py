@@ -65,6 +65,8 @@ def _object_type(model: type[BaseModel]) -> ObjectType:
         if name in _SKIPPED:
             continue
         field_type, nullable = _field_type(info.annotation)
+        if isinstance(field_type, ListType) and any(getattr(item, "min_length", 0) for item in info.metadata):
+            field_type = ListType(field_type.item, non_empty=True)
         personal = model.__name__ == "Applicant" and name in PERSONAL_FIELDS
         fields[info.alias or name] = FactField(field_type, nullable, personal)
     return ObjectType(model.__name__, fields)

@@ -6,7 +6,6 @@ rejected with the path of the field, so a typo never weakens a check.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from enum import Enum
 from typing import Annotated, Any
 
@@ -120,10 +119,13 @@ def _iso_date(value: Any) -> Any:
     raise ValueError("expected a date like 2026-12-01")
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return value
+def _places(places: int):
+    """Amounts carry a fixed precision (CNY to the fen, rates to 0.0001 %); more digits are a mistake."""
+    def check(value: float) -> float:
+        if round(value, places) != value:
+            raise ValueError(f"has more than {places} decimal places")
+        return value
+    return AfterValidator(check)
 
 
 class _LaxEnum:
@@ -138,8 +140,9 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6}){0,3}$")]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), Field(strict=False)]
 Day = Annotated[dt.date, BeforeValidator(_iso_date), Field(strict=False)]
-Money = Annotated[float, Field(gt=0, le=10_000_000, allow_inf_nan=False)]
-Rate = Annotated[float, Field(ge=0, le=10, allow_inf_nan=False), AfterValidator(_finite)]
+Money = Annotated[float, Field(gt=0, le=10_000_000, allow_inf_nan=False), _places(2)]
+Rate = Annotated[float, Field(ge=0, le=10, allow_inf_nan=False), _places(6)]
+Factor = Annotated[float, Field(gt=0, le=10, allow_inf_nan=False), _places(4)]
 
 
 class _Strict(BaseModel):
@@ -181,7 +184,7 @@ class Product(_Strict):
     start_date: Day
     term_months: Annotated[int, Field(ge=1, le=12)]
     pre_selected: bool
-    pricing_factor: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None
+    pricing_factor: Factor | None
 
 
 class Payment(_Strict):

@@ -76,6 +76,7 @@ class Quant:
     ref: Ref  # the list
     count_key: str  # fact key (or item key) of the list's length
     body: "Condition"
+    non_empty: bool = False  # the list always has an item, so "every" needs no guard for the empty case
 
 
 Condition = Union[Compare, Present, And, Or, Const, Quant]

@@ -63,7 +63,8 @@ class _Lowerer:
         if isinstance(expr, TQuant):
             collection = self.ref(expr.collection, depth)
             body = simplify(self.condition(expr.body, expr.depth))
-            return _lift(expr.kind, collection, self.vocabulary.count_key(collection.key), body)
+            return _lift(Quant(expr.kind, collection, self.vocabulary.count_key(collection.key), body,
+                               expr.collection.type.non_empty), expr.pos)
         raise LowerError(expr.pos, "type_error", "not a condition")
 
     def membership(self, expr: TIn, depth: int) -> Condition:
@@ -71,7 +72,8 @@ class _Lowerer:
         if isinstance(expr.collection, TRef):
             collection = self.ref(expr.collection, depth)
             body = compare("==", Ref(ITEM, ""), element)
-            return _lift("any", collection, self.vocabulary.count_key(collection.key), body)
+            return _lift(Quant("any", collection, self.vocabulary.count_key(collection.key), body,
+                               expr.collection.type.non_empty), expr.pos)
         values = self.operand(expr.collection, depth).value
         return Or(tuple(compare("==", element, Lit(value)) for value in values))
 
@@ -115,11 +117,13 @@ def compare(op: str, left: Operand, right: Operand) -> Condition:
         if left.value is None or right.value is None:
             return Const(False)
         return Const(_COMPARE[op](left.value, right.value))
-    if isinstance(left, Ref):
-        return Compare(op, left, right)
-    if isinstance(right, Ref):
-        return Compare(flip_op(op), right, left)
-    raise LowerError(0, "unsupported_condition", "one side of a comparison must be a single field")
+    if isinstance(right, Ref) and not isinstance(left, Ref):
+        left, right, op = right, left, flip_op(op)
+    if not isinstance(left, Ref):
+        raise LowerError(0, "unsupported_condition", "one side of a comparison must be a single field")
+    # durable_rules does not fail a comparison whose right-hand field is missing: say it must be there
+    guards = tuple(Present(ref, True) for ref in _operand_refs(right) if ref.nullable)
+    return And((Compare(op, left, right), *guards)) if guards else Compare(op, left, right)
 
 
 def _operand_refs(operand: Operand) -> list[Ref]:
@@ -148,7 +152,7 @@ def negate(condition: Condition) -> Condition:
     if isinstance(condition, Const):
         return Const(not condition.value)
     return simplify(Quant("all" if condition.kind == "any" else "any", condition.ref, condition.count_key,
-                          negate(condition.body)))
+                          negate(condition.body), condition.non_empty))
 
 
 def simplify(condition: Condition) -> Condition:
@@ -167,9 +171,11 @@ def simplify(condition: Condition) -> Condition:
         return children[0] if len(children) == 1 else type(condition)(tuple(children))
     if isinstance(condition, Quant) and isinstance(condition.body, Const):
         count = Ref(condition.ref.scope, condition.count_key)
-        if condition.kind == "any":
-            return Compare(">", count, Lit(0)) if condition.body.value else Const(False)
-        return Const(True) if condition.body.value else Compare("==", count, Lit(0))
+        if condition.body.value == (condition.kind == "all"):  # every…true, some…false
+            return Const(condition.body.value)
+        if condition.non_empty:
+            return Const(condition.body.value)
+        return Compare(">", count, Lit(0)) if condition.kind == "any" else Compare("==", count, Lit(0))
     return condition
 
 
@@ -199,10 +205,43 @@ def _substitute(condition: Condition, atom: Condition, value: bool) -> Condition
     return condition
 
 
-def _lift(kind: str, collection: Ref, count_key: str, body: Condition) -> Condition:
-    atom = _find_fact_atom(body)
-    if atom is None:
-        return simplify(Quant(kind, collection, count_key, body))
-    when_true = _lift(kind, collection, count_key, simplify(_substitute(body, atom, True)))
-    when_false = _lift(kind, collection, count_key, simplify(_substitute(body, atom, False)))
-    return simplify(Or((And((atom, when_true)), And((negate(atom), when_false)))))
+def _has_quant(condition: Condition) -> bool:
+    if isinstance(condition, (And, Or)):
+        return any(_has_quant(child) for child in condition.children)
+    return isinstance(condition, Quant)
+
+
+def _or_around_quant(condition: Condition) -> bool:
+    if isinstance(condition, Or) and any(_has_quant(child) for child in condition.children):
+        return True
+    return isinstance(condition, And) and any(_or_around_quant(child) for child in condition.children)
+
+
+def _dnf(condition: Condition) -> list[tuple[Condition, ...]]:
+    if isinstance(condition, Or):
+        return [conjunct for child in condition.children for conjunct in _dnf(child)]
+    if isinstance(condition, And):
+        conjuncts: list[tuple[Condition, ...]] = [()]
+        for child in condition.children:
+            conjuncts = [left + right for left in conjuncts for right in _dnf(child)]
+        return conjuncts
+    return [(condition,)]
+
+
+def _lift(quant: Quant, pos: int) -> Condition:
+    atom = _find_fact_atom(quant.body)
+    if atom is not None:
+        cases = [(atom, True), (negate(atom), False)]
+        return simplify(Or(tuple(
+            And((guard, _lift(Quant(quant.kind, quant.ref, quant.count_key,
+                                    simplify(_substitute(quant.body, atom, value)), quant.non_empty), pos)))
+            for guard, value in cases)))
+    if _or_around_quant(quant.body):
+        # durable_rules does not match an $or around a nested $iany/$iall inside an item;
+        # "some" distributes over "or", "every" does not
+        if quant.kind == "all":
+            raise LowerError(pos, "unsupported_condition",
+                             "inside 'every', 'or' cannot join a nested quantifier; split the condition")
+        return simplify(Or(tuple(Quant("any", quant.ref, quant.count_key, simplify(And(conjunct)), quant.non_empty)
+                                 for conjunct in _dnf(quant.body))))
+    return simplify(quant)

@@ -33,6 +33,7 @@ class EnumType(Type):
 @dataclass(frozen=True)
 class ListType(Type):
     item: Type
+    non_empty: bool = False  # the input contract guarantees at least one item
 
 
 @dataclass(frozen=True)

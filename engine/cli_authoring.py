@@ -1,0 +1,112 @@
+"""Rule-authoring commands of ``licit rules``: test, lint, explain, diff.
+
+``engine.cli`` mounts them with ``register(rules)``. Exit codes as for every licit
+command: 1 when tests, lint or the rules fail; 2 for bad usage or input.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from engine.core import Engine, default_rules_dir
+from engine.facts import flow_vocabulary
+from engine.scenarios import run_scenarios, run_text
+from rules import RuleSetError, RuleTree, load_rules
+from rules.diff import diff_json, diff_text, diff_trees
+from rules.explain import UnknownRuleError, explain_rule, explanation_text
+from rules.lint import lint_rules, lint_text
+
+__all__ = ["register"]
+
+_DIRECTORY = click.Path(file_okay=False, path_type=Path)
+
+
+def register(group: click.Group) -> None:
+    """Add the authoring commands to a click group (``licit rules``)."""
+    for command in (test, lint, explain, diff):
+        group.add_command(command)
+
+
+def _rule_set_errors(command):
+    """A rule tree that does not load fails the command (exit 1) with every located error."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except RuleSetError as error:
+            raise click.ClickException(f"the rule set does not load ({len(error.errors)} errors):\n{error}") from None
+    return wrapper
+
+
+def _tree(directory: Path | None) -> RuleTree:
+    return load_rules(directory or default_rules_dir(), flow_vocabulary())
+
+
+@click.command()
+@click.argument("directory", required=False, type=_DIRECTORY)
+@click.option("--jurisdiction", "-j", help="run only the tests of this jurisdiction's folder")
+@click.option("-k", "pattern", help="run only the cases whose id (folder/tests/file.yaml::name) contains PATTERN")
+@click.option("--coverage", "show_coverage", is_flag=True, help="list how often each rule fired and did not fire")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="PCT",
+              help="fail when fewer than PCT % of the rules fired in some case")
+@_rule_set_errors
+def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, show_coverage: bool,
+         min_coverage: float | None) -> None:
+    """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
+    with Engine(rules_dir=directory or default_rules_dir()) as engine:
+        if jurisdiction is not None and jurisdiction not in engine.tree.jurisdictions:
+            raise click.BadParameter(f"no rule pack {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}",
+                                     param_hint="--jurisdiction")
+        run = run_scenarios(engine, jurisdiction=jurisdiction, pattern=pattern)
+    click.echo(run_text(run, show_coverage=show_coverage))
+    if min_coverage is not None and run.coverage_percent < min_coverage:
+        click.echo(f"coverage {run.coverage_percent:.1f} % is below the minimum {min_coverage:g} % "
+                   f"(see --coverage)")
+        sys.exit(1)
+    if not run.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("directory", required=False, type=_DIRECTORY)
+@click.option("--strict", is_flag=True, help="fail on warnings too")
+def lint(directory: Path | None, strict: bool) -> None:
+    """Report what to fix or replace in the rule files under DIRECTORY, as file:line:col: code: message."""
+    report = lint_rules(directory or default_rules_dir(), flow_vocabulary())
+    click.echo(lint_text(report))
+    if report.errors or (strict and report.warnings):
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("rule_id")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="date to explain the rule on (default: today)")
+@click.option("--rules", "rules_dir", type=_DIRECTORY,
+              help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")
+@_rule_set_errors
+def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> None:
+    """Show RULE_ID: its versions, citations, source, and whether it applies in each jurisdiction, and why."""
+    try:
+        explanation = explain_rule(_tree(rules_dir), rule_id, as_of.date() if as_of else dt.date.today())
+    except UnknownRuleError as error:
+        raise click.BadParameter(str(error), param_hint="RULE_ID") from None
+    click.echo(explanation_text(explanation))
+
+
+@click.command()
+@click.argument("old_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("new_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_rule_set_errors
+def diff(old_dir: Path, new_dir: Path, output_format: str) -> None:
+    """List, per jurisdiction, the rules added, removed and changed from OLD_DIR to NEW_DIR, and parameter values."""
+    diffs = diff_trees(_tree(old_dir), _tree(new_dir))
+    if output_format == "json":
+        click.echo(json.dumps(diff_json(diffs), indent=2, ensure_ascii=False))
+    else:
+        click.echo(diff_text(diffs))

@@ -1,0 +1,153 @@
+"""Runs the scenario tests of a rule tree with the engine, and measures which rules they exercise.
+
+A rule is *evaluated* by a case when it is in the effective rule set of the case's
+jurisdiction on the case's day; it is *covered* when at least one case makes it fire.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.core import Engine
+from engine.decision import Decision
+from engine.errors import FlowValidationError, LicitError
+from rules.errors import RuleError
+from rules.scenarios import Expectation, ScenarioCase, load_scenarios
+
+__all__ = ["CaseResult", "RuleCoverage", "ScenarioRun", "expectation_failures", "run_case", "run_scenarios",
+           "run_text"]
+
+
+@dataclass
+class CaseResult:
+    case: ScenarioCase
+    fired: list[str] = field(default_factory=list)
+    evaluated: list[str] = field(default_factory=list)
+    failure: str | None = None  # what differed from the expectation
+    errors: list[RuleError] = field(default_factory=list)  # why the case could not be decided
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None and not self.errors
+
+    def problems(self) -> list[RuleError]:
+        """One located line per problem: the errors, or the difference from the expectation."""
+        if self.failure is None:
+            return self.errors
+        return [self.case.error("case_failed", self.failure)]
+
+
+@dataclass(frozen=True)
+class RuleCoverage:
+    rule_id: str
+    jurisdiction: str  # where the rule is defined
+    fired: int  # cases in which it fired
+    not_fired: int  # cases in which it was evaluated and did not fire
+
+
+@dataclass
+class ScenarioRun:
+    results: list[CaseResult]
+    file_errors: list[RuleError]
+    jurisdictions: list[str]  # whose rules the coverage counts
+    coverage: list[RuleCoverage]
+
+    @property
+    def failed(self) -> list[CaseResult]:
+        return [result for result in self.results if not result.passed]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.file_errors
+
+    @property
+    def coverage_percent(self) -> float:
+        if not self.coverage:
+            return 100.0
+        return 100.0 * sum(1 for rule in self.coverage if rule.fired) / len(self.coverage)
+
+
+def expectation_failures(expect: Expectation, decision: Decision) -> str | None:
+    """What the decision got wrong, in one line, or None if it meets the expectation."""
+    fired = [finding.rule_id for finding in decision.findings]
+    actions = {obligation.action for obligation in decision.obligations}
+    differences = []
+    if decision.outcome != expect.outcome:
+        differences.append(f"expected outcome {expect.outcome}, got {decision.outcome}")
+    missing = [rule_id for rule_id in expect.fires if rule_id not in fired]
+    if missing:
+        differences.append(f"expected to fire: {', '.join(missing)}")
+    unwanted = [rule_id for rule_id in expect.not_fires if rule_id in fired]
+    if unwanted:
+        differences.append(f"must not fire but fired: {', '.join(unwanted)}")
+    absent = [action for action in expect.obligations if action not in actions]
+    if absent:
+        differences.append(f"expected obligations: {', '.join(absent)}")
+    if not differences:
+        return None
+    return "; ".join(differences) + f" (fired: {', '.join(fired) or 'none'})"
+
+
+def run_case(engine: Engine, case: ScenarioCase) -> CaseResult:
+    """Decide the case's flow (without logging it) and compare the decision with the expectation."""
+    result = CaseResult(case)
+    try:
+        decision = engine.evaluate(case.flow, as_of=case.as_of)
+    except FlowValidationError as error:
+        result.errors = [case.error("invalid_flow", f"{detail.path}: {detail.message}", detail.path)
+                         for detail in error.errors]
+        return result
+    except LicitError as error:
+        result.errors = [case.error("engine_error", str(error))]
+        return result
+    result.fired = [finding.rule_id for finding in decision.findings]
+    if case.day is not None:
+        segment = engine.tree.compiled[decision.jurisdiction].segment_on(case.day)
+        result.evaluated = [effective.rule.id for effective in segment.rules]
+    result.failure = expectation_failures(case.expect, decision)
+    return result
+
+
+def run_scenarios(engine: Engine, *, jurisdiction: str | None = None, pattern: str | None = None) -> ScenarioRun:
+    """Run the scenario files of every jurisdiction (or of one), keeping the cases whose id holds ``pattern``.
+
+    The engine must not log decisions: scenario flows are not enrollments.
+    """
+    suite = load_scenarios(engine.tree, None if jurisdiction is None else [jurisdiction])
+    cases = [case for case in suite.cases if pattern is None or pattern.lower() in case.id.lower()]
+    results = [run_case(engine, case) for case in cases]
+    scope = [jurisdiction] if jurisdiction is not None else sorted(engine.tree.jurisdictions)
+    return ScenarioRun(results, suite.errors, scope, _coverage(engine, scope, results))
+
+
+def _coverage(engine: Engine, scope: list[str], results: list[CaseResult]) -> list[RuleCoverage]:
+    coverage = []
+    for code in scope:
+        for rule in engine.tree.jurisdictions[code].rules:
+            fired = sum(1 for result in results if rule.id in result.fired)
+            not_fired = sum(1 for result in results if rule.id in result.evaluated and rule.id not in result.fired)
+            coverage.append(RuleCoverage(rule.id, code, fired, not_fired))
+    return coverage
+
+
+def run_text(run: ScenarioRun, *, show_coverage: bool) -> str:
+    """Failures first (one located line each), then the summary, then the coverage if asked."""
+    lines = [str(error) for error in run.file_errors]
+    lines += [str(problem) for result in run.failed for problem in result.problems()]
+    passed = len(run.results) - len(run.failed)
+    summary = f"{len(run.results)} cases: {passed} passed, {len(run.failed)} failed"
+    if run.file_errors:
+        summary += f"; {len(run.file_errors)} errors in scenario files"
+    lines.append(summary)
+    if not show_coverage:
+        return "\n".join(lines)
+    lines += ["", "coverage (cases where each rule fired / was evaluated and did not fire):"]
+    width = max((len(rule.rule_id) for rule in run.coverage), default=0)
+    for code in run.jurisdictions:
+        own = [rule for rule in run.coverage if rule.jurisdiction == code]
+        lines.append(code + ("" if own else "  (no rules of its own)"))
+        lines += [f"  {rule.rule_id:<{width}}  fired {rule.fired:>3}  not fired {rule.not_fired:>3}"
+                  + ("" if rule.fired else "  ← never fired") for rule in own]
+    covered = sum(1 for rule in run.coverage if rule.fired)
+    lines.append(f"coverage: {covered}/{len(run.coverage)} rules fired in at least one case "
+                 f"({run.coverage_percent:.1f} %)")
+    return "\n".join(lines)

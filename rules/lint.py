@@ -1,0 +1,501 @@
+"""Lint: what the authors of a rule tree should fix or know, beyond what stops it from loading.
+
+Errors are the loader's (the tree does not load), restated with a precise code where
+lint has one. Warnings come from two passes: one over the raw YAML of every rule file
+that parses (so they are reported even when the tree does not load), and one over the
+effective rule sets of a tree that loads, working on the lowered conditions (IR) the
+engine runs — conditions that can never be true, values a field can never take, and
+rules that duplicate each other.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from rules.errors import RuleError, RuleSetError
+from rules.ir import FACT, ITEM, And, Compare, Condition, Const, Lit, Or, Present, Quant, Ref
+from rules.loader import JURISDICTION_CODE, _display, load_rules, rule_files
+from rules.lower import LowerError, lower
+from rules.model import Period
+from rules.parser import ParseError, parse
+from rules.scenarios import load_scenarios, scenario_files
+from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Name, Quantifier, Unary
+from rules.tree import RuleTree
+from rules.types import EnumType, ListType, ObjectType, Type, Vocabulary
+from rules.yamlsource import SourceFile, load_yaml
+
+__all__ = ["LINT_CODES", "LintReport", "lint_rules", "lint_text"]
+
+# code -> (severity, what it means); the README's table is generated from the same words
+LINT_CODES = {
+    "missing_citation": ("error", "a rule or rule version has no citation"),
+    "missing_message_language": ("error", "a rule's message lacks its Chinese (zh) or English (en) text"),
+    "missing_reason": ("error", "a replacement, exception or disable gives no reason"),
+    "illustrative_citation": ("warning", "a rule or parameter value cites an illustrative source: replace it"),
+    "no_parent_jurisdiction": ("warning", "a folder's code has no parent folder (CN-ZJ-HZ without CN-ZJ)"),
+    "no_rule_files": ("warning", "a folder has scenario tests but no rule file, so no rule pack"),
+    "unused_parameter": ("warning", "a parameter set here is read by no rule that can see it"),
+    "never_true": ("warning", "a rule's condition can never be true (contradictory bounds, values)"),
+    "impossible_value": ("warning", "a condition compares a field with a value it can never take"),
+    "duplicate_condition": ("warning", "two rules have the same condition and effect"),
+    "expired_rule": ("warning", "a rule's last day in force is before every date a scenario uses"),
+}
+# a lint error restates the loader's generic schema error at the same place about the same key
+_RESTATES = {"missing_citation": "citation", "missing_message_language": "message", "missing_reason": "reason"}
+_MAX_CLAUSES = 512  # beyond this a condition is assumed satisfiable rather than analysed
+
+
+@dataclass
+class LintReport:
+    errors: list[RuleError] = field(default_factory=list)
+    warnings: list[RuleError] = field(default_factory=list)
+    tree_loaded: bool = True
+
+
+def lint_rules(directory: str | Path, vocabulary: Vocabulary) -> LintReport:
+    """Every error and warning about the rule tree under ``directory``."""
+    root = Path(directory)
+    report = LintReport()
+    raw = _RawPass(root, vocabulary)
+    raw.run()
+    try:
+        tree = load_rules(root, vocabulary)
+    except RuleSetError as error:
+        report.tree_loaded = False
+        lint_errors = [finding for finding in raw.findings if finding.code in _RESTATES]
+        report.errors = sorted(set(lint_errors) | {load_error for load_error in error.errors
+                                                    if not _restated(load_error, lint_errors)})
+        tree = None
+    findings = [finding for finding in raw.findings if finding.code not in _RESTATES]
+    if tree is not None:
+        findings += _TreePass(tree).run()
+    report.warnings = sorted(set(findings))
+    return report
+
+
+def _restated(load_error: RuleError, lint_errors: list[RuleError]) -> bool:
+    return any((error.file, error.line, error.col) == (load_error.file, load_error.line, load_error.col)
+               and _RESTATES[error.code] in load_error.message for error in lint_errors)
+
+
+def lint_text(report: LintReport) -> str:
+    lines = [str(error) for error in report.errors] + [str(warning) for warning in report.warnings]
+    summary = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+    if not report.tree_loaded:
+        summary += " (the rule tree does not load: checks of effective rule sets were skipped)"
+    return "\n".join(lines + [summary])
+
+
+# raw YAML ---------------------------------------------------------------------------------------------
+class _RawPass:
+    """Checks that need only the YAML text, so they run on every file that parses."""
+
+    def __init__(self, root: Path, vocabulary: Vocabulary):
+        self.root = root
+        self.vocabulary = vocabulary
+        self.findings: list[RuleError] = []
+        self.parameters_read: dict[str, set[str]] = {}  # folder -> names read by its conditions
+        self.parameters_set: dict[str, list[tuple[SourceFile, str]]] = {}  # folder -> where each is set
+
+    def run(self) -> None:
+        if not self.root.is_dir():
+            return
+        folders = sorted(path for path in self.root.iterdir() if path.is_dir() and JURISDICTION_CODE.match(path.name))
+        with_rules = {folder.name for folder in folders if rule_files(folder)}
+        for folder in folders:
+            self.folder(folder, with_rules)
+        self.unused_parameters(with_rules)
+
+    def folder(self, folder: Path, with_rules: set[str]) -> None:
+        code, where = folder.name, _display(self.root, folder)
+        if code not in with_rules:
+            if scenario_files(folder):
+                self.findings.append(RuleError(where, 1, 1, "no_rule_files",
+                                               f"{code} has scenario tests but no rule file, so there is no rule pack "
+                                               f"for it: add a rule file (it may hold only the jurisdiction's name)"))
+            return
+        parent = "-".join(code.split("-")[:-1])
+        if parent and parent not in with_rules:
+            inherits = _chain_of(code, with_rules)[:-1]
+            self.findings.append(RuleError(where, 1, 1, "no_parent_jurisdiction",
+                                           f"{code} has no parent folder {parent}; it inherits from "
+                                           f"{' → '.join(inherits) or 'no jurisdiction at all'}"))
+        self.parameters_read[code], self.parameters_set[code] = set(), []
+        for path in rule_files(folder):
+            source, errors = load_yaml(path, _display(self.root, path))
+            if any(error.code == "yaml_syntax_error" for error in errors) or not isinstance(source.data, dict):
+                continue
+            self.rule_file(code, source)
+
+    def rule_file(self, code: str, source: SourceFile) -> None:
+        data = source.data
+        for index, rule in _items(data.get("rules")):
+            path = ("rules", index)
+            rule_id = rule.get("id", f"rule #{index + 1}")
+            versions = list(_items(rule.get("versions"))) or [(None, rule)]
+            for number, version in versions:
+                version_path = path if number is None else path + ("versions", number)
+                self.citation(source, version_path, version.get("citation"), str(rule_id))
+                self.read_parameters(code, version.get("when"))
+            self.message(source, path, rule.get("message"), str(rule_id))
+            if isinstance(rule.get("replaces"), dict):
+                self.reason(source, path + ("replaces",), rule["replaces"], f"{rule_id} replaces a rule")
+        for key, kind in (("exceptions", "exception"), ("disabled", "disable")):
+            for index, item in _items(data.get(key)):
+                self.reason(source, (key, index), item, f"the {kind} of {item.get('rule', 'a rule')}")
+                self.read_parameters(code, item.get("when"))
+        parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+        for name, parameter in parameters.items():
+            self.parameters_set[code].append((source, name))
+            for index, value in _items(parameter.get("values") if isinstance(parameter, dict) else None):
+                citation = value.get("citation")
+                if isinstance(citation, dict) and citation.get("status") == "illustrative":
+                    self.findings.append(source.error(
+                        ("parameters", name, "values", index, "citation"), "illustrative_citation",
+                        f"parameter {name} from {value.get('from')}: illustrative citation "
+                        f"({_source_of(citation)}); replace it with a verified source"))
+
+    def citation(self, source: SourceFile, path: tuple, citation: Any, rule_id: str) -> None:
+        if not isinstance(citation, dict) or not citation.get("source"):
+            self.findings.append(source.error(path + ("citation",), "missing_citation",
+                                              f"{rule_id} has no citation: give its legal source and status"))
+        elif citation.get("status") == "illustrative":
+            self.findings.append(source.error(path + ("citation",), "illustrative_citation",
+                                              f"{rule_id}: illustrative citation ({_source_of(citation)}); "
+                                              f"replace it with a verified source"))
+
+    def message(self, source: SourceFile, path: tuple, message: Any, rule_id: str) -> None:
+        texts = message if isinstance(message, dict) else {}
+        for language in ("zh", "en"):
+            if not isinstance(texts.get(language), str) or not texts[language].strip():
+                self.findings.append(source.error(path + ("message", language), "missing_message_language",
+                                                  f"{rule_id} has no {language} message"))
+
+    def reason(self, source: SourceFile, path: tuple, item: dict, what: str) -> None:
+        if not isinstance(item.get("reason"), str) or not item["reason"].strip():
+            self.findings.append(source.error(path + ("reason",), "missing_reason", f"{what} without a reason"))
+
+    def read_parameters(self, code: str, condition: Any) -> None:
+        if isinstance(condition, str):
+            try:
+                self.parameters_read[code].update(_parameters_in(parse(condition)))
+            except ParseError:
+                pass  # the loader reports it
+
+    def unused_parameters(self, with_rules: set[str]) -> None:
+        for code, settings in self.parameters_set.items():
+            # a value set in `code` is seen in it and below; the rules run there come from their whole chains
+            below = [member for member in with_rules if member == code or member.startswith(code + "-")]
+            readers = {reader for member in below for reader in _chain_of(member, with_rules)}
+            read = set().union(*(self.parameters_read.get(reader, set()) for reader in readers))
+            for source, name in settings:
+                if name not in read:
+                    self.findings.append(source.error(("parameters", name), "unused_parameter",
+                                                      f"parameter {name} set in {code} is read by no rule or exception "
+                                                      f"of {code}, its parents or its children", key=True))
+
+
+def _chain_of(code: str, codes: set[str]) -> list[str]:
+    """RuleTree.chain worked out from folder names alone, because the tree may not load."""
+    parts = code.split("-")
+    return [prefix for prefix in ("-".join(parts[:size]) for size in range(1, len(parts) + 1))
+            if prefix in codes or prefix == code]
+
+
+def _items(value: Any) -> Iterator[tuple[int, dict]]:
+    if isinstance(value, list):
+        yield from ((index, item) for index, item in enumerate(value) if isinstance(item, dict))
+
+
+def _source_of(citation: dict) -> str:
+    return " ".join(str(citation[key]) for key in ("source", "article") if citation.get(key)).strip()
+
+
+def _parameters_in(expr: Expr) -> Iterator[str]:
+    if isinstance(expr, Attribute) and isinstance(expr.base, Name) and expr.base.name == "params":
+        yield expr.name
+        return
+    children: tuple = ()
+    if isinstance(expr, Attribute):
+        children = (expr.base,)
+    elif isinstance(expr, (Call, ListLiteral)):
+        children = expr.args if isinstance(expr, Call) else expr.items
+    elif isinstance(expr, Unary):
+        children = (expr.operand,)
+    elif isinstance(expr, Binary):
+        children = (expr.left, expr.right)
+    elif isinstance(expr, Quantifier):
+        children = (expr.collection, expr.body)
+    for child in children:
+        yield from _parameters_in(child)
+
+
+# effective rule sets ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Scope:
+    """The fields a condition may read at one level: the flow, or the current item of a list."""
+
+    types: dict[str, Type]
+    label: str  # how a key is written for people: "" for the flow, "payments[]." for a payment
+    separator: str  # of the parts of a flat key: channel__kind
+
+    def label_of(self, ref: Ref) -> str:
+        return self.label + ref.key.replace(self.separator, ".") if ref.key else self.label.rstrip(".")
+
+    def of_items(self, quant: Quant) -> "_Scope":
+        """The scope inside a quantifier over the list ``quant.ref``."""
+        list_type = self.types.get(quant.ref.key)
+        item = list_type.item if isinstance(list_type, ListType) else None
+        label = self.label_of(quant.ref) + "[]"
+        if isinstance(item, ObjectType):
+            return _Scope(_flatten(item, "", {}, self.separator), label + ".", self.separator)
+        return _Scope({"": item} if item else {}, label, self.separator)
+
+
+class _TreePass:
+    def __init__(self, tree: RuleTree):
+        self.tree = tree
+        self.scope = _Scope(_fact_types(tree.vocabulary), "", tree.vocabulary.key_separator)
+        self.findings: list[RuleError] = []
+
+    def run(self) -> list[RuleError]:
+        never_true: dict[tuple, dict[str, list[Period]]] = {}
+        for code, compiled in sorted(self.tree.compiled.items()):
+            seen: dict[tuple, str] = {}
+            for segment in compiled.segments:
+                for effective in segment.rules:
+                    rule, version = effective.rule, effective.version
+                    reason = _never_true(effective.condition, self.scope)
+                    if reason is not None:
+                        key = (rule.id, version.location, reason)
+                        never_true.setdefault(key, {}).setdefault(code, []).append(segment.period)
+                    self.impossible_values(effective, segment.parameters)
+                    self.duplicate(effective, seen)
+        for (rule_id, location, reason), where in never_true.items():
+            places = ", ".join(f"{code} {_merged(periods)}" for code, periods in where.items())
+            self.findings.append(_at(location, "never_true",
+                                     f"{rule_id}: its condition can never be true: {reason} (in {places})"))
+        self.expired_rules()
+        return self.findings
+
+    def impossible_values(self, effective, parameters: dict) -> None:
+        parts = [(effective.rule.id, effective.version.typed, effective.version.location)]
+        parts += [(f"the exception to {effective.rule.id} in {exception.jurisdiction}", exception.typed,
+                   exception.location) for exception in effective.exceptions]
+        for what, typed, location in parts:
+            try:
+                condition = lower(typed, parameters, self.tree.vocabulary)
+            except LowerError:
+                continue  # the loader reports it
+            for field_label, value, values in _impossible(condition, self.scope):
+                self.findings.append(_at(location, "impossible_value",
+                                         f"{what} compares {field_label} with {value!r}, a value it never takes "
+                                         f"(it takes {', '.join(values)})"))
+
+    def duplicate(self, effective, seen: dict[tuple, str]) -> None:
+        spec = effective.rule.spec
+        key = (spec.effect, spec.action, _canonical(effective.condition))
+        first = seen.setdefault(key, effective.rule.id)
+        if first != effective.rule.id:
+            other = self.tree.rule(first)
+            self.findings.append(_at(effective.rule.location, "duplicate_condition",
+                                     f"{effective.rule.id} has the same condition and effect as {first} "
+                                     f"({other.location})"))
+
+    def expired_rules(self) -> None:
+        days: dict[str, list[dt.date]] = {}
+        for case in load_scenarios(self.tree).cases:
+            if case.day is not None and case.jurisdiction in self.tree.compiled:
+                days.setdefault(case.jurisdiction, []).append(case.day)
+        for jurisdiction in self.tree.jurisdictions.values():
+            for rule in jurisdiction.rules:
+                ends = [version.period.end for version in rule.versions]
+                if None in ends:
+                    continue
+                used = [day for code, case_days in days.items() if rule.jurisdiction in self.tree.chain(code)
+                        for day in case_days]
+                if used and max(ends) < min(used):
+                    self.findings.append(_at(rule.location, "expired_rule",
+                                             f"{rule.id} was last in force on {max(ends)}, before every scenario date "
+                                             f"(the earliest is {min(used)}): retire it, or test its period"))
+
+
+def _at(location, code: str, message: str) -> RuleError:
+    return RuleError(location.file, location.line, location.col, code, message)
+
+
+def _merged(periods: list[Period]) -> str:
+    start, end = periods[0].start, periods[-1].end
+    if start is None and end is None:
+        return "at all times"
+    return f"from {start or 'the start'}" + (f" to {end}" if end else "")
+
+
+def _fact_types(vocabulary: Vocabulary) -> dict[str, Type]:
+    """The type of every key of the flat fact (and of each list's items), as the engine builds it."""
+    separator = vocabulary.key_separator
+    types = _flatten(vocabulary.root, "", {}, separator)
+    for function in vocabulary.functions.values():
+        arguments = (function.argument.values if isinstance(function.argument, EnumType) else
+                     [path.replace(".", separator) for path in function.argument]
+                     if isinstance(function.argument, tuple) else [])
+        for argument in arguments:
+            key = function.key(argument)
+            if isinstance(function.result.type, ObjectType):
+                _flatten(function.result.type, key + separator, types, separator)
+            else:
+                types[key] = function.result.type
+    return types
+
+
+def _flatten(obj: ObjectType, prefix: str, into: dict[str, Type], separator: str) -> dict[str, Type]:
+    for name, fact_field in obj.fields.items():
+        if isinstance(fact_field.type, ObjectType):
+            _flatten(fact_field.type, prefix + name + separator, into, separator)
+        else:
+            into[prefix + name] = fact_field.type
+    return into
+
+
+def _impossible(condition: Condition, scope: _Scope) -> Iterator[tuple[str, Any, tuple[str, ...]]]:
+    """Comparisons of an enum field with a value outside the enum."""
+    if isinstance(condition, (And, Or)):
+        for child in condition.children:
+            yield from _impossible(child, scope)
+    elif isinstance(condition, Quant):
+        yield from _impossible(condition.body, scope.of_items(condition))
+    elif isinstance(condition, Compare) and isinstance(condition.right, Lit):
+        field_type = scope.types.get(condition.left.key) if condition.left.scope in (FACT, ITEM) else None
+        if isinstance(field_type, EnumType) and condition.right.value not in field_type.values:
+            yield scope.label_of(condition.left), condition.right.value, field_type.values
+
+
+def _clauses(condition: Condition) -> Iterator[list[Condition]] | None:
+    """The condition as a disjunction of conjunctions of atoms; None when that is too large to try."""
+    if isinstance(condition, Or):
+        clauses = []
+        for child in condition.children:
+            expanded = _clauses(child)
+            if expanded is None:
+                return None
+            clauses.extend(expanded)
+    elif isinstance(condition, And):
+        clauses = [[]]
+        for child in condition.children:
+            expanded = _clauses(child)
+            if expanded is None:
+                return None
+            clauses = [clause + more for clause in clauses for more in expanded]
+            if len(clauses) > _MAX_CLAUSES:
+                return None
+    else:
+        clauses = [[condition]]
+    return clauses if len(clauses) <= _MAX_CLAUSES else None
+
+
+def _never_true(condition: Condition, scope: _Scope) -> str | None:
+    """Why no flow can satisfy ``condition``, or None if some flow may."""
+    clauses = _clauses(condition)
+    if clauses is None:
+        return None
+    reasons = []
+    for clause in clauses:
+        reason = _conflict(clause, scope)
+        if reason is None:
+            return None
+        reasons.append(reason)
+    return "; ".join(dict.fromkeys(reasons))
+
+
+@dataclass
+class _Bounds:
+    equal: set = field(default_factory=set)
+    different: set = field(default_factory=set)
+    low: tuple | None = None  # (value, strict)
+    high: tuple | None = None
+    absent: bool = False
+    compared: bool = False
+
+
+def _conflict(clause: list[Condition], scope: _Scope) -> str | None:
+    bounds: dict[Ref, _Bounds] = {}
+    for atom in clause:
+        if isinstance(atom, Const) and not atom.value:
+            return "it is false"
+        if isinstance(atom, Quant) and atom.kind == "any":
+            inner = _never_true(atom.body, scope.of_items(atom))
+            if inner is not None:
+                return f"no item of {scope.label_of(atom.ref)} can match: {inner}"
+        if isinstance(atom, Present):
+            bounds.setdefault(_plain(atom.ref), _Bounds()).absent |= not atom.present
+        if isinstance(atom, Compare) and isinstance(atom.right, Lit):
+            _narrow(bounds.setdefault(_plain(atom.left), _Bounds()), atom.op, atom.right.value)
+    for ref, bound in bounds.items():
+        reason = _contradiction(bound, scope.types.get(ref.key))
+        if reason is not None:
+            return f"{scope.label_of(ref)} {reason}"
+    return None
+
+
+def _plain(ref: Ref) -> Ref:
+    return Ref(ref.scope, ref.key)  # the same field, however nullable the comparison saw it
+
+
+def _narrow(bound: _Bounds, op: str, value: Any) -> None:
+    bound.compared = True
+    if op == "==":
+        bound.equal.add(value)
+    elif op == "!=":
+        bound.different.add(value)
+    elif op in (">", ">="):
+        candidate = (value, op == ">")
+        if bound.low is None or candidate[0] > bound.low[0] or (candidate[0] == bound.low[0] and candidate[1]):
+            bound.low = candidate
+    else:
+        candidate = (value, op == "<")
+        if bound.high is None or candidate[0] < bound.high[0] or (candidate[0] == bound.high[0] and candidate[1]):
+            bound.high = candidate
+
+
+def _contradiction(bound: _Bounds, field_type: Type | None) -> str | None:
+    if bound.absent and bound.compared:
+        return "is required to be null and compared with a value"
+    if len(bound.equal) > 1:
+        return f"cannot equal {' and '.join(map(repr, sorted(bound.equal, key=repr)))} at once"
+    if bound.equal & bound.different:
+        return f"cannot both equal and differ from {next(iter(bound.equal & bound.different))!r}"
+    if isinstance(field_type, EnumType):
+        if bound.equal and not bound.equal <= set(field_type.values):
+            return f"is compared with {next(iter(bound.equal))!r}, which it never takes"
+        if set(field_type.values) <= bound.different:
+            return f"differs from every value it can take ({', '.join(field_type.values)})"
+    low, high = bound.low, bound.high
+    numbers = [value for value in bound.equal if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    for value in numbers:
+        if (low and (value < low[0] or (value == low[0] and low[1]))) or \
+                (high and (value > high[0] or (value == high[0] and high[1]))):
+            return f"cannot equal {value!r} and be {_range(low, high)}"
+    if low and high and (low[0] > high[0] or (low[0] == high[0] and (low[1] or high[1]))):
+        return f"cannot be {_range(low, high)}"
+    return None
+
+
+def _range(low: tuple | None, high: tuple | None) -> str:
+    parts = []
+    if low:
+        parts.append(f"{'>' if low[1] else '>='} {low[0]!r}")
+    if high:
+        parts.append(f"{'<' if high[1] else '<='} {high[0]!r}")
+    return " and ".join(parts)
+
+
+def _canonical(condition: Condition) -> str:
+    """A text equal for conditions that differ only in the order of and/or operands."""
+    if isinstance(condition, (And, Or)):
+        children = sorted(_canonical(child) for child in condition.children)
+        return f"{type(condition).__name__}({', '.join(children)})"
+    if isinstance(condition, Quant):
+        return f"Quant({condition.kind}, {condition.ref.key}, {_canonical(condition.body)})"
+    return repr(condition)

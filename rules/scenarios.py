@@ -1,0 +1,484 @@
+"""Scenario tests beside the rules: the test-file format and how its cases become flows.
+
+Each jurisdiction folder may hold YAML test files in ``tests/`` (rule loading
+ignores subfolders). A file names a base flow, then lists cases, each a few
+changes to the base written as field paths and what the decision must be::
+
+    base: compliant                      # a flow named under `flows:` here or in a parent's tests/
+    cases:
+      - name: student paying with credit is denied
+        set: {applicant.is_student: true}
+        expect: {outcome: deny, fires: [CN.CREDIT.STUDENT]}
+
+A case runs in the jurisdiction of its folder unless it sets ``jurisdiction``.
+This module knows no flow model (``rules`` does not import ``engine``): it builds
+each case's flow as a plain mapping and can locate any later complaint about a
+field of that flow at the YAML text that produced it.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Iterable, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, WithJsonSchema
+
+from rules.checker import suggest
+from rules.errors import RuleError
+from rules.loader import rule_files
+from rules.schema import ActionCode, RuleId, Text
+from rules.tree import DEFAULT_UTC_OFFSET, RuleTree
+from rules.yamlsource import PathKey, SourceFile, load_yaml
+
+__all__ = ["CaseSpec", "Expectation", "ScenarioCase", "ScenarioFile", "ScenarioSuite", "TESTS_FOLDER",
+           "load_scenarios", "parse_field_path", "scenario_json_schema", "scenario_files"]
+
+TESTS_FOLDER = "tests"
+_FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*)*$"
+_STEP = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+FieldPath = Annotated[str, StringConstraints(pattern=_FIELD_PATH)]
+_FLOW_NAME = r"^[a-z0-9][a-z0-9_-]*$"
+FlowName = Annotated[str, StringConstraints(pattern=_FLOW_NAME)]
+# Marked so scenario_json_schema() can point editors at the flow's own schema.
+_FLOW_MARK = {"x-licit": "flow"}
+FlowMapping = Annotated[dict[str, Any], WithJsonSchema(_FLOW_MARK)]
+
+
+def _flow_reference(value: Any) -> Any:
+    # checked here so a bad base gets one message rather than one per member of the union
+    if isinstance(value, dict) or (isinstance(value, str) and re.match(_FLOW_NAME, value)):
+        return value
+    raise ValueError("base is the name of a flow (lowercase letters, digits, - and _) or a full flow mapping")
+
+
+BaseFlow = Annotated[FlowName | FlowMapping, BeforeValidator(_flow_reference)]
+
+
+def _instant(value: Any) -> Any:
+    # A date means noon, local time of the case's jurisdiction: the day is what rules are dated by.
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("expected a date like 2021-02-01 or a timestamp like 2021-02-01T10:00:00+08:00") from None
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        raise ValueError("a timestamp needs a UTC offset, like 2021-02-01T10:00:00+08:00")
+    if not isinstance(value, dt.date):
+        raise ValueError("expected a date like 2021-02-01 or a timestamp like 2021-02-01T10:00:00+08:00")
+    return value
+
+
+Instant = Annotated[dt.datetime | dt.date, BeforeValidator(_instant)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Expectation(_Model):
+    """What the decision must say. Rule ids not listed in ``fires`` may fire too."""
+
+    outcome: Literal["deny", "review", "conditional", "allow"]
+    fires: list[RuleId] = Field([], description="rule ids that must fire")
+    not_fires: list[RuleId] = Field([], description="rule ids that must not fire (a near miss)")
+    obligations: list[ActionCode] = Field([], description="obligation actions the decision must carry")
+
+
+class CaseSpec(_Model):
+    """One case: a flow (the base with changes) and the decision it must get."""
+
+    name: Text
+    base: BaseFlow | None = Field(None, description="overrides the file's base for this case")
+    set: dict[FieldPath, Any] = Field({}, description='field path -> new value, e.g. "payments[1].apr": 0.3')
+    remove: list[FieldPath] = Field([], description="list items to drop, e.g. products[1]; applied after set")
+    requested_at: Instant | None = Field(None, description="date or timestamp of the flow (a date means noon local time)")
+    as_of: Instant | None = Field(None, description="decide under the rules in force then instead of requested_at")
+    expect: Expectation
+
+
+class ScenarioFile(_Model):
+    """A scenario test file in a jurisdiction's tests/ folder."""
+
+    base: BaseFlow | None = Field(None, description="the flow every case starts from: a name or a full flow")
+    flows: dict[FlowName, FlowMapping] = Field({}, description="named full flows, usable by this folder and its children")
+    cases: list[CaseSpec] = []
+
+
+def scenario_json_schema(flow_schema: dict | None = None) -> dict:
+    """JSON Schema of scenario files; pass the flow's schema so editors complete base flows too."""
+    schema = _point_at_flow(ScenarioFile.model_json_schema(by_alias=True))
+    definitions = schema.setdefault("$defs", {})
+    if flow_schema is None:
+        definitions["Flow"] = {"type": "object", "description": "a full enrollment flow"}
+        return schema
+    flow_schema = dict(flow_schema)
+    clashes = set(flow_schema.get("$defs", {})) & set(definitions)
+    if clashes:
+        raise ValueError(f"flow schema definitions clash with scenario ones: {sorted(clashes)}")
+    definitions.update(flow_schema.pop("$defs", {}))
+    definitions["Flow"] = flow_schema
+    return schema
+
+
+def _point_at_flow(schema: Any) -> Any:
+    if schema == _FLOW_MARK:
+        return {"$ref": "#/$defs/Flow"}
+    if isinstance(schema, dict):
+        return {key: _point_at_flow(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_point_at_flow(value) for value in schema]
+    return schema
+
+
+# field paths -------------------------------------------------------------------------------------------
+def parse_field_path(text: str) -> tuple[str | int, ...]:
+    """``payments[1].apr`` → ("payments", 1, "apr"); raises ValueError on anything else."""
+    if not re.match(_FIELD_PATH, text):
+        raise ValueError(f"{text!r} is not a field path like applicant.age or payments[1].apr")
+    return tuple(name if name else int(index) for name, index in _STEP.findall(text))
+
+
+def _show(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "(flow)"
+
+
+def _container(flow: Any, path: tuple, *, growing: bool) -> tuple[Any, Any]:
+    """The mapping or list holding ``path``'s last step, and that step; ValueError if it is not there."""
+    current = flow
+    for depth, step in enumerate(path):
+        last = depth == len(path) - 1
+        where = _show(path[:depth]) if depth else "the flow"
+        if isinstance(step, int):
+            if not isinstance(current, list):
+                raise ValueError(f"{where} is not a list")
+            limit = len(current) + (1 if last and growing else 0)
+            if step >= limit:
+                raise ValueError(f"{where} has {len(current)} items")
+        else:
+            if not isinstance(current, dict):
+                raise ValueError(f"{where} has no fields")
+            if step not in current:
+                raise ValueError(f"{where} has no field {step!r}{suggest(step, current)}")
+        if last:
+            return current, step
+        current = current[step]
+    raise ValueError("empty field path")
+
+
+def _set(flow: dict, path: tuple, value: Any) -> None:
+    container, step = _container(flow, path, growing=True)
+    if isinstance(step, int) and step == len(container):
+        container.append(value)
+    else:
+        container[step] = value
+
+
+# loading ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Origin:
+    """A part of the flow and the YAML value it was written as."""
+
+    flow_path: tuple
+    source: SourceFile
+    yaml_path: PathKey
+
+
+@dataclass
+class ScenarioCase:
+    """A case ready to run: its flow, its instant, what it expects, and where each part was written."""
+
+    id: str  # CN-SH/tests/apr.yaml::name
+    name: str
+    folder: str  # the jurisdiction whose tests/ holds it
+    source: SourceFile
+    path: PathKey
+    flow: dict
+    as_of: dt.datetime | None
+    day: dt.date | None  # the local date rules are selected for (None if the flow has no valid instant)
+    expect: Expectation
+    base: _Origin
+    changes: list[_Origin] = field(default_factory=list)  # what the case itself wrote: set, remove, requested_at
+
+    @property
+    def jurisdiction(self) -> str:
+        return str(self.flow.get("jurisdiction"))
+
+    def error(self, code: str, message: str, field_path: str | tuple = ()) -> RuleError:
+        """A problem with the case, located at the case's own text that wrote ``field_path`` of its flow.
+
+        A field the case did not change is reported at the case (a shared base flow is not the case's
+        text), with where the base wrote it.
+        """
+        if isinstance(field_path, str):
+            try:
+                field_path = parse_field_path(field_path)
+            except ValueError:
+                field_path = ()
+        writers = [origin for origin in self.changes if field_path[:len(origin.flow_path)] == origin.flow_path]
+        inline_base = self.base.source is self.source and self.base.yaml_path[:len(self.path)] == self.path
+        if writers or (field_path and inline_base):
+            origin = max(writers, key=lambda item: len(item.flow_path)) if writers else self.base
+            line, col = origin.source.position(origin.yaml_path + tuple(field_path[len(origin.flow_path):]))
+            return RuleError(origin.source.name, line, col, code, f"{self.name}: {message}")
+        line, col = self.source.position(self.path + ("name",))
+        if field_path:
+            base_line, base_col = self.base.source.position(self.base.yaml_path + tuple(field_path))
+            message += f" (the base flow writes it at {self.base.source.name}:{base_line}:{base_col})"
+        return RuleError(self.source.name, line, col, code, f"{self.name}: {message}")
+
+
+@dataclass
+class ScenarioSuite:
+    cases: list[ScenarioCase]
+    errors: list[RuleError]
+
+
+def scenario_files(folder: Path) -> list[Path]:
+    """The scenario files of one jurisdiction folder."""
+    return rule_files(folder / TESTS_FOLDER)
+
+
+def load_scenarios(tree: RuleTree, jurisdictions: Iterable[str] | None = None) -> ScenarioSuite:
+    """Read the scenario files of ``jurisdictions`` (default: every folder with tests) under the tree's root.
+
+    Files of their parents are read too, for the flows they name. Every problem is a located error;
+    a case with a problem is left out.
+    """
+    folders = sorted(path.name for path in tree.root.iterdir() if path.is_dir() and scenario_files(path))
+    selected = folders if jurisdictions is None else [code for code in folders if code in set(jurisdictions)]
+    return _SuiteLoader(tree, folders).load(selected)
+
+
+class _SuiteLoader:
+    def __init__(self, tree: RuleTree, folders: list[str]):
+        self.tree = tree
+        self.folders = folders
+        self.errors: list[RuleError] = []
+        self.files: dict[str, list[tuple[SourceFile, ScenarioFile]]] = {}
+        self.flows: dict[str, dict[str, tuple[SourceFile, PathKey, dict]]] = {}
+
+    def load(self, selected: list[str]) -> ScenarioSuite:
+        cases = []
+        for code in selected:
+            if code not in self.tree.jurisdictions:
+                folder = self.tree.root / code
+                self.errors.append(RuleError(str(folder), 1, 1, "unknown_jurisdiction",
+                                             f"folder {code} has tests but no rule files, so there is no rule pack "
+                                             f"to test: add a rule file (it may hold only a jurisdiction name)"))
+                continue
+            for source, scenario_file in self.read(code):
+                names: set[str] = set()
+                for index, spec in enumerate(scenario_file.cases):
+                    if spec is None:
+                        continue
+                    if spec.name in names:
+                        self.errors.append(source.error(("cases", index, "name"), "duplicate_case",
+                                                        f"another case of this file is named {spec.name!r}"))
+                        continue
+                    names.add(spec.name)
+                    case = self.case(code, source, scenario_file, index, spec)
+                    if case is not None:
+                        cases.append(case)
+        return ScenarioSuite(cases, sorted(set(self.errors)))
+
+    def read(self, code: str) -> list[tuple[SourceFile, ScenarioFile]]:
+        if code in self.files:
+            return self.files[code]
+        self.files[code], self.flows[code] = [], {}
+        for path in scenario_files(self.tree.root / code):
+            source, errors = load_yaml(path, _display(path))
+            self.errors.extend(errors)
+            if any(error.code == "yaml_syntax_error" for error in errors):
+                continue
+            scenario_file = self.validate(source, {(error.line, error.col) for error in errors})
+            if scenario_file is None:
+                continue
+            self.files[code].append((source, scenario_file))
+            for name, flow in scenario_file.flows.items():
+                if name in self.flows[code]:
+                    self.errors.append(source.error(("flows", name), "duplicate_flow",
+                                                    f"flow {name!r} is already named in {self.flows[code][name][0].name}",
+                                                    key=True))
+                    continue
+                self.flows[code][name] = (source, ("flows", name), flow)
+        return self.files[code]
+
+    def validate(self, source: SourceFile, reported: set[tuple[int, int]]) -> ScenarioFile | None:
+        """Validate against the schema; ``reported`` are places whose value YAML already refused."""
+        if source.data is None:
+            return ScenarioFile()
+        if not isinstance(source.data, dict):
+            self.errors.append(source.error((), "schema_error", "a scenario file is a mapping with keys base, flows "
+                                                                f"and cases; this one is a {type(source.data).__name__}"))
+            return None
+        try:
+            scenario_file = ScenarioFile.model_validate(source.data)
+        except ValidationError as exc:
+            errors = [_schema_error(source, error) for error in exc.errors()]
+            self.errors.extend(error for error in errors if (error.line, error.col) not in reported)
+            scenario_file = _valid_parts(source.data)
+        # a value YAML refused reads as null: leave out what holds it rather than run it without the value
+        refused = {path for path, place in source.values.items() if place in reported}
+        if scenario_file is None or any(path[:1] != ("cases",) for path in refused):
+            return None
+        broken = {path[1] for path in refused if len(path) > 1}
+        return scenario_file.model_copy(update={"cases": [None if index in broken else case
+                                                          for index, case in enumerate(scenario_file.cases)]})
+
+    def named_flow(self, code: str, name: str) -> tuple[SourceFile, PathKey, dict] | None:
+        """The flow called ``name`` in this folder's tests, else in the nearest parent's."""
+        for member in reversed(self.tree.chain(code)):
+            if member in self.folders:
+                self.read(member)
+                if name in self.flows.get(member, {}):
+                    return self.flows[member][name]
+        return None
+
+    def case(self, code: str, source: SourceFile, scenario_file: ScenarioFile, index: int,
+             spec: CaseSpec) -> ScenarioCase | None:
+        path: PathKey = ("cases", index)
+        base, base_path = (spec.base, path + ("base",)) if spec.base is not None else (scenario_file.base, ("base",))
+        if base is None:
+            self.errors.append(source.error(path, "missing_base", f"{spec.name}: no base flow: give the file or "
+                                                                  f"the case a base (a flow name or a full flow)"))
+            return None
+        base_source = source
+        if isinstance(base, str):
+            found = self.named_flow(code, base)
+            if found is None:
+                known = [name for member in self.tree.chain(code) for name in self.flows.get(member, {})]
+                self.errors.append(source.error(base_path, "unknown_flow",
+                                                f"no flow named {base!r} in the tests of {' → '.join(self.tree.chain(code))}"
+                                                f"{suggest(base, known)}"))
+                return None
+            base_source, base_path, base = found
+        flow = copy.deepcopy(base)
+        if "jurisdiction" in flow:
+            flow["jurisdiction"] = code  # a case runs where its file lives unless it sets jurisdiction
+        problems = len(self.errors)
+        changes = self.set(flow, source, path, spec.set) + self.remove(flow, source, path, spec.remove)
+        self.expected_rules(source, path, spec.expect)
+        if len(self.errors) > problems:
+            return None
+        offset = self.utc_offset(flow.get("jurisdiction"))
+        if spec.requested_at is not None:
+            flow["requested_at"] = _at(spec.requested_at, offset).isoformat()
+            changes.append(_Origin(("requested_at",), source, path + ("requested_at",)))
+        as_of = _at(spec.as_of, offset) if spec.as_of is not None else None
+        return ScenarioCase(f"{code}/{TESTS_FOLDER}/{Path(source.name).name}::{spec.name}", spec.name, code, source,
+                            path, flow, as_of, self.day(flow, as_of), spec.expect,
+                            _Origin((), base_source, base_path), changes)
+
+    def set(self, flow: dict, source: SourceFile, path: PathKey, changes: dict[str, Any]) -> list[_Origin]:
+        origins = []
+        for key, value in changes.items():
+            yaml_path = path + ("set", key)
+            try:
+                target = parse_field_path(key)
+                _set(flow, target, copy.deepcopy(value))
+            except ValueError as problem:
+                self.errors.append(source.error(yaml_path, "bad_field_path", f"{key}: {problem}", key=True))
+                continue
+            origins.append(_Origin(target, source, yaml_path))
+        return origins
+
+    def remove(self, flow: dict, source: SourceFile, path: PathKey, removals: list[str]) -> list[_Origin]:
+        origins: list[_Origin] = []
+        targets = {}
+        for number, key in enumerate(removals):
+            yaml_path = path + ("remove", number)
+            try:
+                target = parse_field_path(key)
+                container, step = _container(flow, target, growing=False)
+                if not isinstance(step, int):
+                    raise ValueError("remove takes a list item, like products[1]")
+            except ValueError as problem:
+                self.errors.append(source.error(yaml_path, "bad_field_path", f"{key}: {problem}"))
+                continue
+            targets[(id(container), step)] = (container, step)
+            origins.append(_Origin(target[:-1], source, yaml_path))
+        # every path names an item of the flow as set: drop from the end so earlier indexes stay valid
+        for container, step in sorted(targets.values(), key=lambda item: item[1], reverse=True):
+            del container[step]
+        return origins
+
+    def expected_rules(self, source: SourceFile, path: PathKey, expect: Expectation) -> None:
+        known = [rule.id for jurisdiction in self.tree.jurisdictions.values() for rule in jurisdiction.rules]
+        for key in ("fires", "not_fires"):
+            for number, rule_id in enumerate(getattr(expect, key)):
+                if self.tree.rule(rule_id) is None:
+                    self.errors.append(source.error(path + ("expect", key, number), "unknown_rule",
+                                                    f"no rule {rule_id} in this rule tree{suggest(rule_id, known)}"))
+
+    def utc_offset(self, code: Any) -> str:
+        compiled = self.tree.compiled.get(code) if isinstance(code, str) else None
+        return compiled.utc_offset if compiled else DEFAULT_UTC_OFFSET
+
+    def day(self, flow: dict, as_of: dt.datetime | None) -> dt.date | None:
+        compiled = self.tree.compiled.get(flow.get("jurisdiction"))
+        instant = as_of or flow.get("requested_at")
+        if isinstance(instant, str):
+            try:
+                instant = dt.datetime.fromisoformat(instant)
+            except ValueError:
+                return None
+        if compiled is None or not isinstance(instant, dt.datetime) or instant.tzinfo is None:
+            return None
+        return compiled.local_date(instant)
+
+
+def _valid_parts(data: dict) -> ScenarioFile | None:
+    """The valid cases of an invalid file, so one broken case does not hide the others' results."""
+    try:
+        head = ScenarioFile.model_validate({key: value for key, value in data.items() if key != "cases"})
+    except ValidationError:
+        return None  # without its base and flows no case of the file can run
+
+    def valid(case: Any) -> CaseSpec | None:
+        try:
+            return CaseSpec.model_validate(case)
+        except ValidationError:
+            return None
+
+    cases = data["cases"] if isinstance(data.get("cases"), list) else []
+    # invalid cases stay as None so the valid ones keep the index that locates them
+    return head.model_copy(update={"cases": [valid(case) for case in cases]})
+
+
+def _at(value: dt.date, utc_offset: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(f"{value.isoformat()}T12:00:00{utc_offset}")
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _schema_error(source: SourceFile, error: dict) -> RuleError:
+    location = tuple(error["loc"])
+    is_key = bool(location) and location[-1] == "[key]"
+    location = tuple(part for part in location if part != "[key]")
+    where = _show(location)
+    if error["type"] == "extra_forbidden":
+        known = {name for model in (ScenarioFile, CaseSpec, Expectation) for name in model.model_fields}
+        return source.error(location, "unknown_key",
+                            f"unknown key {location[-1]!r}{suggest(str(location[-1]), known)}", key=True)
+    message = error["msg"].removeprefix("Value error, ")
+    if is_key and location[-2] == "set":
+        return source.error(location, "bad_field_path",
+                            f"{location[-1]!r} is not a field path like applicant.age or payments[1].apr", key=True)
+    if is_key:
+        message = "a flow name is made of lowercase letters, digits, - and _"
+    code = "missing_key" if error["type"] == "missing" else "schema_error"
+    return source.error(location, code, f"{where}: {message}", key=is_key)

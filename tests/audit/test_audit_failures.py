@@ -1,0 +1,136 @@
+"""When the log cannot be written the engine gets AuditWriteError (so it fails
+closed), naming the file and the cause, and no half-written record is left."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import example_items
+
+from audit import AuditWriteError, DecisionLog, verify_log
+
+FORK = multiprocessing.get_context("fork")
+NOBODY = 65534
+
+
+def outcome_in_child(action, *args, as_nobody: bool = False) -> str:
+    """Run `action` in a forked child (dropping root, which ignores file modes,
+    when asked) and return 'ok' or the error it raised, as 'Type: message'."""
+    results = FORK.Queue()
+
+    def child():
+        try:
+            if as_nobody and os.geteuid() == 0:
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            action(*args)
+            results.put("ok")
+        except Exception as error:  # the parent asserts on what was raised
+            results.put(f"{type(error).__name__}: {error}")
+
+    process = FORK.Process(target=child)
+    process.start()
+    process.join(60)
+    return results.get(timeout=5)
+
+
+def record_one(path: Path, start: int = 100) -> None:
+    with DecisionLog(path) as log:
+        log.record(*example_items(1, start=start)[0])
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory an unprivileged user can reach (pytest's own tmp dirs are private to root)."""
+    directory = Path(tempfile.mkdtemp(prefix="licit-audit-"))
+    directory.chmod(0o755)
+    yield directory
+    directory.chmod(0o755)
+    shutil.rmtree(directory)
+
+
+def make_log(path: Path, records: int = 3) -> None:
+    with DecisionLog(path) as log:
+        for item in example_items(records):
+            log.record(*item)
+
+
+def test_a_read_only_log_file_raises_a_write_error_naming_it(shared_dir):
+    path = shared_dir / "licit-audit.db"
+    make_log(path)
+    shared_dir.chmod(0o777)
+    path.chmod(0o444)
+    outcome = outcome_in_child(record_one, path, as_nobody=True)
+    assert outcome.startswith("AuditWriteError:") and str(path) in outcome and "readonly" in outcome
+    assert verify_log(path).records == 3
+
+
+def test_a_read_only_directory_raises_a_write_error_naming_the_log(shared_dir):
+    path = shared_dir / "licit-audit.db"
+    make_log(path)
+    path.chmod(0o666)
+    shared_dir.chmod(0o555)
+    outcome = outcome_in_child(record_one, path, as_nobody=True)
+    assert outcome.startswith("AuditWriteError:") and str(path) in outcome
+    shared_dir.chmod(0o755)
+    assert verify_log(path).records == 3
+
+
+def test_a_log_locked_past_the_timeout_raises_a_write_error(log_path):
+    make_log(log_path)
+    with DecisionLog(log_path, timeout=0.2) as log:
+        blocker = sqlite3.connect(log_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(AuditWriteError, match="database is locked") as raised:
+            log.record(*example_items(1, start=50)[0])
+        assert str(log_path) in str(raised.value)
+        blocker.execute("ROLLBACK")
+        assert log.record(*example_items(1, start=51)[0]) == 4  # the failed record took no seq
+    assert verify_log(log_path).ok
+
+
+def _fill_until_full(path: Path) -> None:
+    with DecisionLog(path) as log:
+        for number in range(1_000, 100_000):
+            log.record(*example_items(1, start=number)[0])
+
+
+def _with_file_size_limit(path: Path, limit: int) -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    _fill_until_full(path)
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path):
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (the file-size-limit variant still runs)")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_a_full_disk_raises_a_write_error_and_leaves_the_log_whole(tiny_filesystem):
+    path = tiny_filesystem / "licit-audit.db"
+    outcome = outcome_in_child(_fill_until_full, path)
+    assert outcome.startswith("AuditWriteError:") and str(path) in outcome and "full" in outcome
+    report = verify_log(path)
+    assert report.ok and report.records > 0
+
+
+def test_hitting_the_file_size_limit_raises_a_write_error_and_leaves_the_log_whole(log_path):
+    make_log(log_path, records=1)
+    outcome = outcome_in_child(_with_file_size_limit, log_path, os.path.getsize(log_path) + 200_000)
+    assert outcome.startswith("AuditWriteError:") and str(log_path) in outcome
+    report = verify_log(log_path)
+    assert report.ok and report.records > 1

@@ -1,0 +1,83 @@
+"""`licit rules test`: one line per failure saying what differed, a summary, coverage, and the exit code."""
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from tests.authoring.conftest import PACKS, rule, write
+
+WRONG = """\
+base: compliant
+cases:
+  - name: a student on credit is only reviewed
+    set: {applicant.is_student: true}
+    expect: {outcome: review, fires: [CN.CREDIT.APR_REVIEW], not_fires: [CN.CREDIT.STUDENT]}
+"""
+
+
+def run(cli, *args):
+    return CliRunner().invoke(cli, ["test", *map(str, args)])
+
+
+def test_the_shipped_scenarios_pass(authoring_cli):
+    result = run(authoring_cli, PACKS)
+    assert result.exit_code == 0, result.output
+    assert " passed, 0 failed" in result.output.splitlines()[-1]
+
+
+def test_a_failing_case_is_one_located_line_with_what_differed(authoring_cli, packs_copy):
+    write(packs_copy, {"CN-SH/tests/wrong.yaml": WRONG})
+    result = run(authoring_cli, packs_copy)
+    assert result.exit_code == 1
+    failures = [line for line in result.output.splitlines() if ": case_failed: " in line]
+    assert len(failures) == 1
+    assert failures[0].endswith(
+        "CN-SH/tests/wrong.yaml:3:11: case_failed: a student on credit is only reviewed: expected outcome review, "
+        "got deny; expected to fire: CN.CREDIT.APR_REVIEW; must not fire but fired: CN.CREDIT.STUDENT "
+        "(fired: CN.CREDIT.STUDENT)")
+    assert ", 1 failed" in result.output.splitlines()[-1]
+
+
+def test_jurisdiction_and_pattern_select_the_cases(authoring_cli, packs_copy):
+    write(packs_copy, {"CN-SH/tests/wrong.yaml": WRONG})
+    only_beijing = run(authoring_cli, packs_copy, "--jurisdiction", "CN-BJ")
+    assert only_beijing.exit_code == 0 and "wrong.yaml" not in only_beijing.output
+    picked = run(authoring_cli, packs_copy, "-k", "student on credit is only")
+    assert picked.exit_code == 1 and picked.output.splitlines()[-1] == "1 cases: 0 passed, 1 failed"
+    unknown = run(authoring_cli, packs_copy, "--jurisdiction", "CN-XX")
+    assert unknown.exit_code == 2 and "no rule pack 'CN-XX'" in unknown.output
+
+
+def test_coverage_counts_fired_and_evaluated_cases_per_rule(authoring_cli, packs_copy):
+    write(packs_copy, {"CN-SH/extra.yaml": "rules:\n" + rule("CN-SH.EXTRA.UNTESTED", "applicant.age > 120")})
+    result = run(authoring_cli, packs_copy, "--coverage")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    untested = next(line for line in lines if "CN-SH.EXTRA.UNTESTED" in line)
+    assert "fired   0" in untested and "← never fired" in untested
+    assert "not fired   0" not in untested  # every CN-SH case evaluated it
+    cap = next(line for line in lines if line.strip().startswith("CN-SH.CREDIT.APR_CAP"))
+    assert "fired   2" in cap
+    assert "CN-BJ  (no rules of its own)" in lines
+    assert lines[-1] == "coverage: 20/21 rules fired in at least one case (95.2 %)"
+
+
+def test_min_coverage_fails_below_the_threshold(authoring_cli, packs_copy):
+    write(packs_copy, {"CN-SH/extra.yaml": "rules:\n" + rule("CN-SH.EXTRA.UNTESTED", "applicant.age > 120")})
+    below = run(authoring_cli, packs_copy, "--min-coverage", "100")
+    assert below.exit_code == 1 and "coverage 95.2 % is below the minimum 100 %" in below.output
+    assert run(authoring_cli, packs_copy, "--min-coverage", "95").exit_code == 0
+    assert run(authoring_cli, packs_copy, "--min-coverage", "101").exit_code == 2
+
+
+def test_a_rule_set_that_does_not_load_fails_with_its_located_errors(authoring_cli, packs_copy):
+    write(packs_copy, {"CN-SH/extra.yaml": "rules:\n" + rule("CN-SH.EXTRA.BROKEN", "applicant.agee > 1")})
+    result = run(authoring_cli, packs_copy)
+    assert result.exit_code == 1
+    assert "CN-SH/extra.yaml:5:21: unknown_field: Applicant has no field 'agee' (did you mean 'age'?)" in result.output
+
+
+def test_scenario_file_errors_fail_the_run(authoring_cli, packs_copy):
+    write(packs_copy, {"CN-SH/tests/broken.yaml": "base: compliant\ncases:\n  - {name: x, expct: {}}\n"})
+    result = run(authoring_cli, packs_copy)
+    assert result.exit_code == 1
+    assert "CN-SH/tests/broken.yaml:3:15: unknown_key: unknown key 'expct' (did you mean 'expect'?)" in result.output

@@ -1,0 +1,203 @@
+"""The engine as the enrollment service meets it: contract examples, strict input, fail-closed, threads."""
+import copy
+import json
+import threading
+
+import pytest
+
+from engine import Engine, EngineError, FlowValidationError, evaluate
+from engine.durable import DurableRuleset
+from rules import RuleSetError
+from tests.conftest import EXAMPLES, PACKS, example
+
+EXPECTED = json.loads((EXAMPLES / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_contract_examples(shipped_engine, name):
+    decision = shipped_engine.evaluate(example(name))
+    assert decision.outcome == EXPECTED[name]["outcome"]
+    assert sorted(finding.rule_id for finding in decision.findings) == sorted(EXPECTED[name]["rule_ids"])
+    assert decision.jurisdiction_chain == ["CN", "CN-GD", "CN-GD-SZ"]
+    assert decision.ruleset.digest.startswith("sha256:")
+    for finding in decision.findings:
+        assert finding.citation.source and finding.remedy and finding.message.zh and finding.message.en
+
+
+def test_conditional_decision_carries_its_obligation(shipped_engine):
+    decision = shipped_engine.evaluate(example("apr-not-disclosed"))
+    assert [(o.rule_id, o.action) for o in decision.obligations] == [
+        ("CN.CREDIT.APR_DISCLOSURE", "disclose_annualized_rate")]
+
+
+def test_accepts_dict_json_text_and_model(shipped_engine):
+    flow = example("student-on-credit")
+    from engine import Flow
+
+    outcomes = {shipped_engine.evaluate(form).outcome
+                for form in (flow, json.dumps(flow), json.dumps(flow).encode(), Flow.model_validate(flow))}
+    assert outcomes == {"deny"}
+
+
+def test_findings_are_ordered_by_strength_then_id(shipped_engine):
+    flow = example("platform-collects-premium")
+    flow["payments"][1]["apr_disclosed"] = False
+    flow["applicant"]["is_student"] = True
+    decision = shipped_engine.evaluate(flow)
+    effects = [finding.effect for finding in decision.findings]
+    assert effects == sorted(effects, key=["deny", "review", "require", "warn"].index)
+    assert decision.outcome == "deny"
+    assert "CN.CREDIT.APR_DISCLOSURE" in [finding.rule_id for finding in decision.findings]
+
+
+def test_rules_are_selected_for_requested_at_and_as_of(shipped_engine):
+    flow = example("baitiao-split-compliant")
+    flow["products"][1]["pre_selected"] = True  # in force from 2024-03-01
+    assert shipped_engine.evaluate(flow).outcome == "deny"
+    flow["requested_at"] = "2024-02-29T23:59:00+08:00"
+    assert shipped_engine.evaluate(flow).outcome == "allow"
+    # local (Beijing) time decides the day: 16:00 UTC on 29 Feb is already 1 March in China
+    flow["requested_at"] = "2024-02-29T16:00:00+00:00"
+    assert shipped_engine.evaluate(flow).outcome == "deny"
+    import datetime as dt
+    decision = shipped_engine.evaluate(flow, as_of=dt.datetime(2023, 1, 1, tzinfo=dt.timezone.utc))
+    assert decision.outcome == "allow" and decision.as_of.startswith("2023-01-01")
+
+
+def field_errors(flow) -> list[str]:
+    with pytest.raises(FlowValidationError) as caught:
+        Engine.evaluate(ENGINE, flow)
+    return [str(error) for error in caught.value.errors]
+
+
+ENGINE = None
+
+
+@pytest.fixture(autouse=True)
+def _engine(shipped_engine):
+    global ENGINE
+    ENGINE = shipped_engine
+
+
+def mutate(change):
+    flow = copy.deepcopy(example("baitiao-split-compliant"))
+    change(flow)
+    return flow
+
+
+@pytest.mark.parametrize("change, path, fragment", [
+    (lambda f: f.update(flw_id="x"), "flw_id", "unknown field"),
+    (lambda f: f["applicant"].update(agee=3), "applicant.agee", "did you mean 'age'"),
+    (lambda f: f.pop("policy_issuance"), "policy_issuance", "required"),
+    (lambda f: f["applicant"].update(age="36"), "applicant.age", "integer"),
+    (lambda f: f["applicant"].update(is_student=1), "applicant.is_student", "boolean"),
+    (lambda f: f["products"][0].update(premium=-1), "products[0].premium", "greater than 0"),
+    (lambda f: f["products"][0].update(premium=1e300), "products[0].premium", "less than or equal"),
+    (lambda f: f["products"][1].update(kind="ctpl"), "products", "once"),
+    (lambda f: f["payments"][0].update(covers=["ctpl", "commercial"]), "payments", "covered by payments 0, 1"),
+    (lambda f: f["payments"].pop(), "payments", "commercial product is covered by no payment"),
+    (lambda f: (f["products"].pop(), None), "payments", "not a product of this flow"),
+    (lambda f: f.update(requested_at="2026-11-24T10:15:00"), "requested_at", "timezone"),
+    (lambda f: f.update(requested_at="2026-11-24"), "requested_at", "RFC 3339"),
+    (lambda f: f.update(requested_at=1700000000), "requested_at", "RFC 3339"),
+    (lambda f: f.update(requested_at="1900-01-01T00:00:00+08:00"), "requested_at", "outside 2000"),
+    (lambda f: f["vehicle"].update(usage="taxi"), "vehicle.usage", "'taxi'"),
+    (lambda f: f.update(jurisdiction="CN-ZJ"), "jurisdiction", "no rule pack for 'CN-ZJ'"),
+    (lambda f: f.update(jurisdiction="china"), "jurisdiction", "pattern"),
+    (lambda f: f["payments"][1].update(apr=float("nan")), "payments[1].apr", "finite"),
+    (lambda f: f["payments"][1].update(apr=5e-324), "payments[1].apr", "decimal places"),
+    (lambda f: f["products"][0].update(premium=950.001), "products[0].premium", "decimal places"),
+    (lambda f: f["data_sharing"][0].update(frm="platform"), "data_sharing[0].frm", "unknown field"),
+])
+def test_invalid_flows_are_rejected_with_the_field_path(change, path, fragment):
+    found = field_errors(mutate(change))
+    assert any(line.startswith(path + ":") and fragment in line for line in found), found
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("not json", "not JSON"),
+    ("[1, 2]", "JSON object"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"a": ' * 5000 + "1" + "}" * 5000, "nested too deeply"),
+    ("1" * 5000, "not acceptable JSON"),
+])
+def test_malformed_documents_are_one_clear_error(text, fragment):
+    found = field_errors(text)
+    assert any(fragment in line for line in found), found
+
+
+def test_every_field_error_is_reported_at_once():
+    def several(flow):
+        flow["applicant"]["age"] = -1
+        flow["vehicle"]["usage"] = "taxi"
+        flow["extra"] = True
+    paths = {line.split(":")[0] for line in field_errors(mutate(several))}
+    assert {"applicant.age", "vehicle.usage", "extra"} <= paths
+
+
+def test_a_broken_rule_set_is_refused_whole(write_tree):
+    good = (PACKS / "CN" / "premium.yaml").read_text(encoding="utf-8")
+    root = write_tree({"CN/premium.yaml": good, "CN/broken.yaml": "rules:\n  - id: CN.BROKEN\n    title: x\n"})
+    with pytest.raises(RuleSetError) as caught:
+        Engine(rules_dir=root)
+    assert all(error.file.endswith("broken.yaml") for error in caught.value.errors)
+
+
+def test_a_durable_failure_never_comes_out_as_allow(shipped_engine, monkeypatch):
+    from engine.durable import DurableError
+
+    def fail(self, fact_json):
+        raise DurableError("simulated failure")
+    monkeypatch.setattr(DurableRuleset, "matches", fail)
+    with pytest.raises(EngineError, match="simulated failure"):
+        shipped_engine.evaluate(example("baitiao-split-compliant"))
+
+
+def test_sessions_are_freed_after_many_evaluations(shipped_engine):
+    # durable_rules raises MemoryError after 1,024 live sessions if they are not deleted
+    flow = example("apr-not-disclosed")
+    for _ in range(3000):
+        decision = shipped_engine.evaluate(flow)
+    assert decision.outcome == "conditional"
+
+
+def test_one_engine_is_safe_to_share_between_threads(shipped_engine):
+    names = sorted(EXPECTED)
+    flows = [example(name) for name in names]
+    expected = [shipped_engine.evaluate(flow).outcome for flow in flows]
+    results, errors = [], []
+
+    def worker():
+        try:
+            for round_number in range(150):
+                index = round_number % len(flows)
+                results.append((index, shipped_engine.evaluate(flows[index]).outcome))
+        except Exception as error:  # collected and asserted below
+            errors.append(error)
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 8 * 150
+    assert all(outcome == expected[index] for index, outcome in results)
+
+
+def test_module_level_evaluate_uses_licit_rules(monkeypatch, tmp_path):
+    import engine
+
+    monkeypatch.setenv("LICIT_RULES", str(PACKS))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(engine, "_default", None)
+    assert evaluate(example("student-on-credit")).outcome == "deny"
+    assert engine.default_engine().rules_dir == PACKS
+
+
+def test_shipped_packs_are_found_from_any_folder(monkeypatch, tmp_path):
+    from engine.core import default_rules_dir
+    from jurisdictions import PACKS_DIR
+
+    monkeypatch.delenv("LICIT_RULES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_rules_dir() == PACKS_DIR
