@@ -215,3 +215,7 @@ _mount_audit()
 def main() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     cli(prog_name="licit")
+
+
+if __name__ == "__main__":
+    main()

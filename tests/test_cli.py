@@ -1,0 +1,142 @@
+"""The licit command as people use it: decisions they can read, errors they can act on, no tracebacks."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from engine.cli import cli
+from tests.conftest import EXAMPLES, PACKS, rule_yaml
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LICIT_AUDIT_DB", raising=False)
+
+    def invoke(*args, stdin=None):
+        return CliRunner().invoke(cli, [str(arg) for arg in args], input=stdin, catch_exceptions=False)
+    return invoke
+
+
+def assert_clean_failure(result, code: int):
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+
+
+def test_evaluate_prints_the_contract_decision(run):
+    result = run("evaluate", "--no-audit", "--rules", PACKS, EXAMPLES / "platform-collects-premium.json")
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.output)
+    assert decision["outcome"] == "deny"
+    assert {finding["rule_id"] for finding in decision["findings"]} == {"CN.PLATFORM.UNLICENSED_SALES",
+                                                                         "CN.PREMIUM.PAYEE"}
+    assert decision["ruleset"]["digest"].startswith("sha256:")
+
+
+def test_text_format_explains_findings_citations_remedies_and_obligations(run):
+    result = run("evaluate", "--no-audit", "--format", "text", EXAMPLES / "apr-not-disclosed.json")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("CONDITIONAL")
+    for expected in ("CN.CREDIT.APR_DISCLOSURE", "Source:", "Remedy:", "Obligations", "disclose_annualized_rate"):
+        assert expected in result.output
+
+
+def test_json_lines_on_stdin_and_several_files(run):
+    lines = "\n".join(json.dumps(json.loads((EXAMPLES / f"{name}.json").read_text())) for name in
+                      ("student-on-credit", "baitiao-split-compliant"))
+    result = run("evaluate", "--no-audit", "-", stdin=lines + "\n")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["outcome"] for line in result.output.splitlines()] == ["deny", "allow"]
+
+
+def test_as_of_selects_the_rules_in_force(run, tmp_path):
+    flow = json.loads((EXAMPLES / "baitiao-split-compliant.json").read_text())
+    flow["products"][1]["pre_selected"] = True
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(flow))
+    assert json.loads(run("evaluate", "--no-audit", path).output)["outcome"] == "deny"
+    earlier = run("evaluate", "--no-audit", "--as-of", "2023-01-01T00:00:00+08:00", path)
+    assert json.loads(earlier.output)["outcome"] == "allow"
+    assert_clean_failure(run("evaluate", "--no-audit", "--as-of", "2023-01-01", path), 2)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("not json at all", "not JSON"),
+    ("[]", "JSON object"),
+    ('{"flow_id": "x"}', "requested_at: required field is missing"),
+    ("[" * 50000 + "]" * 50000, "nested too deeply"),
+])
+def test_malformed_input_is_one_clear_error_with_exit_2(run, tmp_path, content, fragment):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    result = run("evaluate", "--no-audit", path)
+    assert_clean_failure(result, 2)
+    assert fragment in result.output
+    assert "outcome" not in result.output
+
+
+def test_a_bad_flow_among_good_ones_still_exits_2_and_prints_only_valid_decisions(run, tmp_path):
+    flow = json.loads((EXAMPLES / "student-on-credit.json").read_text())
+    flow["jurisdiction"] = "CN-ZJ"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(flow))
+    result = run("evaluate", "--no-audit", EXAMPLES / "student-on-credit.json", bad, tmp_path / "missing.json")
+    assert_clean_failure(result, 2)
+    assert "no rule pack for 'CN-ZJ'" in result.output
+    assert "cannot read" in result.output and "missing.json" in result.output
+    assert sum(1 for line in result.output.splitlines() if line.startswith("{")) == 1
+
+
+def test_rules_validate_points_at_the_typo(run, write_tree):
+    root = write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.X.ONE", "applicant.agee < 18")})
+    result = run("rules", "validate", root)
+    assert_clean_failure(result, 1)
+    assert "a.yaml:5:21: unknown_field: Applicant has no field 'agee' (did you mean 'age'?)" in result.output
+
+
+def test_rules_validate_summarises_the_shipped_packs(run):
+    result = run("rules", "validate", PACKS)
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output and "5 jurisdictions" in result.output
+
+
+def test_rules_list_shows_origin_replacement_and_exception(run):
+    shanghai = run("rules", "list", "--jurisdiction", "CN-SH", "--as-of", "2026-11-24", "--rules", PACKS)
+    assert shanghai.exit_code == 0, shanghai.output
+    assert "CN-SH.CREDIT.APR_CAP" in shanghai.output and "replaces CN.CREDIT.APR_REVIEW" in shanghai.output
+    assert "inherited from CN" in shanghai.output
+    beijing = run("rules", "list", "-j", "CN-BJ", "--as-of", "2026-11-24", "--rules", PACKS)
+    assert "except when channel.pilot_id in params.approved_pilots" in beijing.output
+    before = run("rules", "list", "-j", "CN-SH", "--as-of", "2021-12-31", "--rules", PACKS)
+    assert "CN.CREDIT.APR_REVIEW" in before.output and "CN-SH.CREDIT.APR_CAP" not in before.output
+    assert_clean_failure(run("rules", "list", "-j", "CN-XX", "--rules", PACKS), 2)
+    assert_clean_failure(run("rules", "list", "-j", "CN", "--as-of", "yesterday", "--rules", PACKS), 2)
+
+
+@pytest.mark.parametrize("what, key", [("flow", "properties"), ("decision", "properties"), ("rules", "$defs")])
+def test_schemas_are_json_schema(run, what, key):
+    result = run("schema", what)
+    assert result.exit_code == 0
+    assert key in json.loads(result.output)
+
+
+def test_flow_schema_uses_contract_names(run):
+    schema = json.loads(run("schema", "flow").output)
+    assert set(schema["properties"]) >= {"flow_id", "requested_at", "jurisdiction", "payments", "data_sharing"}
+    assert "from" in schema["$defs"]["DataSharing"]["properties"]
+    assert schema["additionalProperties"] is False
+
+
+def test_bench_reports_throughput_and_percentiles(run):
+    result = run("bench", "--n", "200", "--rules", PACKS)
+    assert result.exit_code == 0, result.output
+    for expected in ("evaluations/s", "p50", "p99", "durable_rules match", "validation"):
+        assert expected in result.output
+
+
+def test_a_rule_set_that_does_not_load_is_refused_with_every_error(run, write_tree, tmp_path):
+    root = write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.X.ONE", "applicant.agee < 18")
+                       + rule_yaml("CN.X.TWO", 'vehicle.usage == "taxi"')})
+    result = run("evaluate", "--no-audit", "--rules", root, EXAMPLES / "student-on-credit.json")
+    assert_clean_failure(result, 1)
+    assert "2 errors" in result.output and "unknown_field" in result.output and "invalid_enum_value" in result.output
