@@ -36,6 +36,7 @@ _SENTINEL = "licit_sentinel"
 _SENTINEL_CONDITION = {"$ex": {"licit_session": 1}}
 
 
+_EXPONENT = re.compile(r"\d[eE][+-]?\d")
 # a JSON string, or a number written with an exponent (which durable_rules' parser refuses: error 204)
 _STRING_OR_EXPONENT = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?[eE][+-]?\d+')
 
@@ -50,7 +51,7 @@ def _positional(match: re.Match) -> str:
 def to_json(value: Any) -> str:
     """JSON for durable_rules: compact, UTF-8, and numbers never in exponent notation."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if "e-" not in text and "e+" not in text:  # the common case: nothing to rewrite
+    if not _EXPONENT.search(text):  # the common case: nothing to rewrite
         return text
     return _STRING_OR_EXPONENT.sub(_positional, text)
 

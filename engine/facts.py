@@ -91,24 +91,6 @@ def flow_vocabulary() -> Vocabulary:
     return Vocabulary(_object_type(Flow), functions, SEP)
 
 
-def _flatten(model: BaseModel, into: dict[str, Any], prefix: str) -> dict[str, Any]:
-    for name, info in type(model).model_fields.items():
-        if name in _SKIPPED or (prefix == "applicant" + SEP and name in PERSONAL_FIELDS):
-            continue
-        value = getattr(model, name)
-        key = prefix + (info.alias or name)
-        if value is None:
-            continue  # absent keys are how durable_rules and the IR see null
-        if isinstance(value, BaseModel):
-            _flatten(value, into, key + SEP)
-        elif isinstance(value, list):
-            into[key] = [_flatten(item, {}, "") if isinstance(item, BaseModel) else _scalar(item) for item in value]
-            into[key + SEP + "count"] = len(value)
-        else:
-            into[key] = _scalar(value)
-    return into
-
-
 def _scalar(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
@@ -117,9 +99,56 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=None)
+def _plan(model: type[BaseModel], prefix: str) -> tuple[tuple[str, str, Any], ...]:
+    """How to flatten one model class: (attribute, fact key, sub-plan or None), computed once."""
+    steps = []
+    for name, info in model.model_fields.items():
+        if name in _SKIPPED or (model.__name__ == "Applicant" and name in PERSONAL_FIELDS):
+            continue
+        key = prefix + (info.alias or name)
+        nested = _model_in(info.annotation)
+        if nested is not None and not _is_list(info.annotation):
+            steps.append((name, key, ("object", _plan(nested, key + SEP))))
+        elif nested is not None:
+            steps.append((name, key, ("objects", _plan(nested, ""))))
+        else:
+            steps.append((name, key, None))
+    return tuple(steps)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((found for arg in typing.get_args(annotation) if (found := _model_in(arg)) is not None), None)
+
+
+def _is_list(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is list or any(_is_list(arg) for arg in typing.get_args(annotation))
+
+
+def _flatten(model: BaseModel, plan: tuple, into: dict[str, Any]) -> dict[str, Any]:
+    for name, key, nested in plan:
+        value = getattr(model, name)
+        if value is None:
+            continue  # absent keys are how durable_rules and the IR see null
+        if nested is None:
+            if isinstance(value, list):
+                into[key] = [_scalar(item) for item in value]
+                into[key + SEP + "count"] = len(value)
+            else:
+                into[key] = _scalar(value)
+        elif nested[0] == "object":
+            _flatten(value, nested[1], into)
+        else:
+            into[key] = [_flatten(item, nested[1], {}) for item in value]
+            into[key + SEP + "count"] = len(value)
+    return into
+
+
 def flow_facts(flow: Flow) -> dict[str, Any]:
     """The flat fact rules are matched against (personal identifiers are left out)."""
-    fact = _flatten(flow, {}, "")
+    fact = _flatten(flow, _plan(Flow, ""), {})
     for path in _JURISDICTION_FIELDS:
         key = path.replace(".", SEP)
         fact[key + SEP + "province"] = province(fact[key])
@@ -127,6 +156,6 @@ def flow_facts(flow: Flow) -> dict[str, Any]:
         product = next((item for item in flow.products if item.kind is kind), None)
         fact[f"has_product{SEP}{kind.value}"] = product is not None
         if product is not None:
-            _flatten(product, fact, f"product{SEP}{kind.value}{SEP}")
-            _flatten(flow.payment_for(kind), fact, f"payment_for{SEP}{kind.value}{SEP}")
+            _flatten(product, _plan(Product, f"product{SEP}{kind.value}{SEP}"), fact)
+            _flatten(flow.payment_for(kind), _plan(Payment, f"payment_for{SEP}{kind.value}{SEP}"), fact)
     return fact
