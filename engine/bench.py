@@ -7,8 +7,6 @@ import time
 from typing import Callable
 
 from engine.core import Engine
-from engine.durable import to_json
-from engine.facts import flow_facts
 from engine.inputs import parse_flow
 
 __all__ = ["bench_flows", "run_bench", "percentile"]
@@ -89,11 +87,11 @@ def run_bench(engine: Engine, jurisdiction: str, count: int) -> str:
     elapsed = time.perf_counter() - started
     rounds = max(1000, count // 4)
     models = [parse_flow(flow) for flow in flows]
-    fact_jsons = [to_json(flow_facts(model)) for model in models]
+    fact_jsons = [engine.fact_json(model) for model in models]
     compiled = engine.tree.compiled[jurisdiction]
     segment = engine._segments[jurisdiction][compiled.segment_index(compiled.local_date(models[0].requested_at))]
     validate = _per_call(parse_flow, flows, rounds)
-    facts = _per_call(lambda model: to_json(flow_facts(model)), models, rounds)
+    facts = _per_call(engine.fact_json, models, rounds)
     match = _per_call(segment.fired, fact_jsons, rounds)
     mean = statistics.fmean(samples)
     outcomes = [engine.evaluate(flow).outcome for flow in flows]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from engine.compile import to_durable
+from engine.compile import ALWAYS, to_durable
 from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, RulesetRef, new_decision_id, outcome_of)
 from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset, to_json
 from engine.errors import EngineError, FieldError, FlowValidationError
@@ -17,6 +17,7 @@ from engine.facts import flow_facts, flow_vocabulary
 from engine.flow import Flow
 from engine.inputs import parse_flow
 from rules import CompiledJurisdiction, EffectiveRule, RuleTree, Segment, load_rules
+from rules.ir import fact_keys
 
 __all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
 
@@ -87,6 +88,10 @@ class Engine:
         self.rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
         self.tree: RuleTree = load_rules(self.rules_dir, flow_vocabulary())
         self._segments: dict[str, list[_CompiledSegment]] = {}
+        # durable_rules parses every key it is sent: send only what some rule reads
+        self._fact_keys = sorted(set().union(*(
+            fact_keys(effective.condition) for compiled in self.tree.compiled.values()
+            for segment in compiled.segments for effective in segment.rules)) | set(ALWAYS["$ex"]))
         try:
             for code, compiled in self.tree.compiled.items():
                 self._segments[code] = [_compile_segment(f"{code}-{index}", segment)
@@ -125,7 +130,7 @@ class Engine:
             raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
                                                   f"{instant.isoformat()} is outside 2000–2099")])
         index = compiled.segment_index(compiled.local_date(instant))
-        fact_json = to_json(flow_facts(model))
+        fact_json = self.fact_json(model)
         try:
             fired = self._segments[model.jurisdiction][index].fired(fact_json)
         except DurableError as error:
@@ -144,6 +149,11 @@ class Engine:
             self.sink.record(decision.model_dump(mode="json"), model.model_dump(mode="json", by_alias=True),
                              self.ruleset_payload(model.jurisdiction), time.perf_counter() - started)
         return decision
+
+    def fact_json(self, model: Flow) -> str:
+        """The fact durable_rules is given: only the keys some rule reads."""
+        facts = flow_facts(model)
+        return to_json({key: facts[key] for key in self._fact_keys if key in facts})
 
     def ruleset_payload(self, code: str) -> dict:
         """The rule set a decision in ``code`` is made with: digest, chain and full source files."""

@@ -1,6 +1,7 @@
 """The decision (output contract v1)."""
 from __future__ import annotations
 
+import base64
 import os
 import time
 from typing import Literal
@@ -15,7 +16,6 @@ __all__ = ["Decision", "Finding", "Obligation", "Outcome", "RulesetRef", "outcom
 Outcome = Literal["deny", "review", "conditional", "allow"]
 EFFECT_ORDER = {"deny": 0, "review": 1, "require": 2, "warn": 3}
 _OUTCOME_OF_EFFECT = {"deny": "deny", "review": "review", "require": "conditional", "warn": "allow"}
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class _Out(BaseModel):
@@ -69,6 +69,6 @@ def outcome_of(findings: list[Finding]) -> Outcome:
 
 
 def new_decision_id() -> str:
-    """A ULID: 48 bits of milliseconds then 80 random bits, so ids sort by time."""
+    """48 bits of milliseconds then 80 random bits, in base32hex (0-9A-V keeps the sort order)."""
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return base64.b32hexencode(value.to_bytes(16, "big")).decode("ascii").rstrip("=")

@@ -153,7 +153,7 @@ def flow_facts(flow: Flow) -> dict[str, Any]:
         key = path.replace(".", SEP)
         fact[key + SEP + "province"] = province(fact[key])
     for kind in ProductKind:
-        product = next((item for item in flow.products if item.kind is kind), None)
+        product = next((item for item in flow.products if item.kind == kind.value), None)
         fact[f"has_product{SEP}{kind.value}"] = product is not None
         if product is not None:
             _flatten(product, _plan(Product, f"product{SEP}{kind.value}{SEP}"), fact)

@@ -14,7 +14,7 @@ from typing import Any, Union
 
 __all__ = [
     "FACT", "ITEM", "And", "Arith", "Compare", "Const", "Condition", "Lit", "Operand", "Or",
-    "Present", "Quant", "Ref", "evaluate", "negate_op", "flip_op",
+    "Present", "Quant", "Ref", "evaluate", "fact_keys", "negate_op", "flip_op",
 ]
 
 FACT, ITEM = "fact", "item"
@@ -127,3 +127,24 @@ def evaluate(condition: Condition, fact: dict, item: Any = None) -> bool:
     items = _value(condition.ref, fact, item) or []
     test = any if condition.kind == "any" else all
     return test(evaluate(condition.body, fact, element) for element in items)
+
+
+def fact_keys(condition: Condition) -> set[str]:
+    """The top-level fact keys a condition reads (list items are read whole)."""
+    if isinstance(condition, Compare):
+        operands, keys = [condition.left, condition.right], set()
+        while operands:
+            operand = operands.pop()
+            if isinstance(operand, Ref) and operand.scope == FACT:
+                keys.add(operand.key)
+            elif isinstance(operand, Arith):
+                operands += [operand.left, operand.right]
+        return keys
+    if isinstance(condition, Present):
+        return {condition.ref.key} if condition.ref.scope == FACT else set()
+    if isinstance(condition, (And, Or)):
+        return set().union(*(fact_keys(child) for child in condition.children))
+    if isinstance(condition, Quant):
+        own = {condition.ref.key, condition.count_key} if condition.ref.scope == FACT else set()
+        return own | fact_keys(condition.body)
+    return set()
