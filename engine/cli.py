@@ -16,6 +16,7 @@ import click
 
 from engine.core import Engine, default_rules_dir
 from engine.decision import Decision
+from engine.cli_authoring import register as register_authoring
 from engine.errors import FlowValidationError, LicitError
 from engine.render import decision_text, rule_list_text
 from rules import RuleSetError, load_rules
@@ -132,15 +133,19 @@ def _render(decision: Decision, output_format: str, single: bool) -> str:
 
 
 @cli.command()
-@click.argument("what", type=click.Choice(["flow", "decision", "rules"]))
+@click.argument("what", type=click.Choice(["flow", "decision", "rules", "tests"]))
 def schema(what: str) -> None:
-    """Print the JSON Schema of the flow (input), the decision (output) or a rule file."""
+    """Print the JSON Schema of the flow (input), the decision (output), a rule file or a scenario test file."""
     from engine.decision import Decision
     from engine.flow import Flow
+    from rules.scenarios import scenario_json_schema
     from rules.schema import RuleFile
 
-    model = {"flow": Flow, "decision": Decision, "rules": RuleFile}[what]
-    click.echo(json.dumps(model.model_json_schema(by_alias=True), indent=2, ensure_ascii=False))
+    flow_schema = Flow.model_json_schema(by_alias=True)
+    schemas = {"flow": lambda: flow_schema, "decision": lambda: Decision.model_json_schema(by_alias=True),
+               "rules": lambda: RuleFile.model_json_schema(by_alias=True),
+               "tests": lambda: scenario_json_schema(flow_schema)}
+    click.echo(json.dumps(schemas[what](), indent=2, ensure_ascii=False))
 
 
 @cli.group()
@@ -185,6 +190,9 @@ def list_rules(jurisdiction: str, as_of: str | None, rules_dir: Path | None) -> 
         if jurisdiction not in engine.tree.compiled:
             raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
         click.echo(rule_list_text(engine.tree, jurisdiction, day))
+
+
+register_authoring(rules)
 
 
 @cli.command()

@@ -50,7 +50,8 @@ def _tree(directory: Path | None) -> RuleTree:
 @click.command()
 @click.argument("directory", required=False, type=_DIRECTORY)
 @click.option("--jurisdiction", "-j", help="run only the tests of this jurisdiction's folder")
-@click.option("-k", "pattern", help="run only the cases whose id (folder/tests/file.yaml::name) contains PATTERN")
+@click.option("-k", "pattern", metavar="PATTERN",
+              help="run only the cases whose id (folder/tests/file.yaml::name) contains PATTERN")
 @click.option("--coverage", "show_coverage", is_flag=True, help="list how often each rule fired and did not fire")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="PCT",
               help="fail when fewer than PCT % of the rules fired in some case")

@@ -88,7 +88,9 @@ def expectation_failures(expect: Expectation, decision: Decision) -> str | None:
 
 
 def run_case(engine: Engine, case: ScenarioCase) -> CaseResult:
-    """Decide the case's flow (without logging it) and compare the decision with the expectation."""
+    """Decide the case's flow and compare the decision with the expectation."""
+    if engine.sink is not None:
+        raise ValueError("scenario flows are not enrollments: run them on an engine without a decision log")
     result = CaseResult(case)
     try:
         decision = engine.evaluate(case.flow, as_of=case.as_of)
@@ -108,10 +110,7 @@ def run_case(engine: Engine, case: ScenarioCase) -> CaseResult:
 
 
 def run_scenarios(engine: Engine, *, jurisdiction: str | None = None, pattern: str | None = None) -> ScenarioRun:
-    """Run the scenario files of every jurisdiction (or of one), keeping the cases whose id holds ``pattern``.
-
-    The engine must not log decisions: scenario flows are not enrollments.
-    """
+    """Run the scenario files of every jurisdiction (or of one), keeping the cases whose id holds ``pattern``."""
     suite = load_scenarios(engine.tree, None if jurisdiction is None else [jurisdiction])
     cases = [case for case in suite.cases if pattern is None or pattern.lower() in case.id.lower()]
     results = [run_case(engine, case) for case in cases]

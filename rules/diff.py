@@ -43,9 +43,8 @@ def diff_trees(old: RuleTree, new: RuleTree) -> list[JurisdictionDiff]:
         diff.added = [rule_id for rule_id in new_rules if rule_id not in old_rules]
         diff.removed = [rule_id for rule_id in old_rules if rule_id not in new_rules]
         for rule_id in (rule_id for rule_id in new_rules if rule_id in old_rules):
-            aspects = {name: (was, now) for name, (was, now) in
-                       ((name, (_aspects(old_rules[rule_id])[name], _aspects(new_rules[rule_id])[name]))
-                        for name in _aspects(new_rules[rule_id])) if was != now}
+            was, now = _aspects(old_rules[rule_id]), _aspects(new_rules[rule_id])
+            aspects = {name: (was[name], now[name]) for name in now if was[name] != now[name]}
             if aspects:
                 diff.changed.append(RuleChange(rule_id, aspects))
         diff.parameters = _changed(_parameters(before), _parameters(after))

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from rules.errors import RuleError, RuleSetError
-from rules.ir import FACT, ITEM, And, Compare, Condition, Const, Lit, Or, Present, Quant, Ref
-from rules.loader import JURISDICTION_CODE, _display, load_rules, rule_files
+from rules.ir import And, Compare, Condition, Const, Lit, Or, Present, Quant, Ref
+from rules.loader import JURISDICTION_CODE, display_path, load_rules, rule_files
 from rules.lower import LowerError, lower
-from rules.model import Period
+from rules.model import EffectiveRule, Period
 from rules.parser import ParseError, parse
 from rules.scenarios import load_scenarios, scenario_files
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Name, Quantifier, Unary
@@ -28,7 +28,7 @@ from rules.yamlsource import SourceFile, load_yaml
 
 __all__ = ["LINT_CODES", "LintReport", "lint_rules", "lint_text"]
 
-# code -> (severity, what it means); the README's table is generated from the same words
+# code -> (severity, what it means), as the README's table of lint codes lists them
 LINT_CODES = {
     "missing_citation": ("error", "a rule or rule version has no citation"),
     "missing_message_language": ("error", "a rule's message lacks its Chinese (zh) or English (en) text"),
@@ -58,7 +58,7 @@ def lint_rules(directory: str | Path, vocabulary: Vocabulary) -> LintReport:
     """Every error and warning about the rule tree under ``directory``."""
     root = Path(directory)
     report = LintReport()
-    raw = _RawPass(root, vocabulary)
+    raw = _RawPass(root)
     raw.run()
     try:
         tree = load_rules(root, vocabulary)
@@ -92,9 +92,8 @@ def lint_text(report: LintReport) -> str:
 class _RawPass:
     """Checks that need only the YAML text, so they run on every file that parses."""
 
-    def __init__(self, root: Path, vocabulary: Vocabulary):
+    def __init__(self, root: Path):
         self.root = root
-        self.vocabulary = vocabulary
         self.findings: list[RuleError] = []
         self.parameters_read: dict[str, set[str]] = {}  # folder -> names read by its conditions
         self.parameters_set: dict[str, list[tuple[SourceFile, str]]] = {}  # folder -> where each is set
@@ -109,7 +108,7 @@ class _RawPass:
         self.unused_parameters(with_rules)
 
     def folder(self, folder: Path, with_rules: set[str]) -> None:
-        code, where = folder.name, _display(self.root, folder)
+        code, where = folder.name, display_path(self.root, folder)
         if code not in with_rules:
             if scenario_files(folder):
                 self.findings.append(RuleError(where, 1, 1, "no_rule_files",
@@ -124,7 +123,7 @@ class _RawPass:
                                            f"{' → '.join(inherits) or 'no jurisdiction at all'}"))
         self.parameters_read[code], self.parameters_set[code] = set(), []
         for path in rule_files(folder):
-            source, errors = load_yaml(path, _display(self.root, path))
+            source, errors = load_yaml(path, display_path(self.root, path))
             if any(error.code == "yaml_syntax_error" for error in errors) or not isinstance(source.data, dict):
                 continue
             self.rule_file(code, source)
@@ -280,7 +279,7 @@ class _TreePass:
         self.expired_rules()
         return self.findings
 
-    def impossible_values(self, effective, parameters: dict) -> None:
+    def impossible_values(self, effective: EffectiveRule, parameters: dict) -> None:
         parts = [(effective.rule.id, effective.version.typed, effective.version.location)]
         parts += [(f"the exception to {effective.rule.id} in {exception.jurisdiction}", exception.typed,
                    exception.location) for exception in effective.exceptions]
@@ -294,7 +293,7 @@ class _TreePass:
                                          f"{what} compares {field_label} with {value!r}, a value it never takes "
                                          f"(it takes {', '.join(values)})"))
 
-    def duplicate(self, effective, seen: dict[tuple, str]) -> None:
+    def duplicate(self, effective: EffectiveRule, seen: dict[tuple, str]) -> None:
         spec = effective.rule.spec
         key = (spec.effect, spec.action, _canonical(effective.condition))
         first = seen.setdefault(key, effective.rule.id)
@@ -327,6 +326,7 @@ def _at(location, code: str, message: str) -> RuleError:
 
 
 def _merged(periods: list[Period]) -> str:
+    # the span from the first to the last period: close enough to point a reader at the dates
     start, end = periods[0].start, periods[-1].end
     if start is None and end is None:
         return "at all times"
@@ -367,12 +367,12 @@ def _impossible(condition: Condition, scope: _Scope) -> Iterator[tuple[str, Any,
     elif isinstance(condition, Quant):
         yield from _impossible(condition.body, scope.of_items(condition))
     elif isinstance(condition, Compare) and isinstance(condition.right, Lit):
-        field_type = scope.types.get(condition.left.key) if condition.left.scope in (FACT, ITEM) else None
+        field_type = scope.types.get(condition.left.key)
         if isinstance(field_type, EnumType) and condition.right.value not in field_type.values:
             yield scope.label_of(condition.left), condition.right.value, field_type.values
 
 
-def _clauses(condition: Condition) -> Iterator[list[Condition]] | None:
+def _clauses(condition: Condition) -> list[list[Condition]] | None:
     """The condition as a disjunction of conjunctions of atoms; None when that is too large to try."""
     if isinstance(condition, Or):
         clauses = []

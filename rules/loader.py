@@ -18,7 +18,7 @@ from rules.tree import RuleTree
 from rules.types import BOOL, DATE, NUMBER, STRING, ListType, Type, Vocabulary
 from rules.yamlsource import PathKey, SourceFile, load_yaml
 
-__all__ = ["load_rules", "JURISDICTION_CODE", "rule_files"]
+__all__ = ["load_rules", "JURISDICTION_CODE", "display_path", "rule_files"]
 
 JURISDICTION_CODE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})*$")
 _PARAMETER_TYPES: dict[str, Type] = {"number": NUMBER, "string": STRING, "bool": BOOL, "date": DATE,
@@ -45,7 +45,8 @@ def load_rules(directory: str | Path, vocabulary: Vocabulary) -> RuleTree:
     return tree
 
 
-def _display(root: Path, path: Path) -> str:
+def display_path(root: Path, path: Path) -> str:
+    """A path as a person typed it: relative to the working folder when it is below it."""
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
@@ -66,7 +67,7 @@ class _Loader:
             if not files:
                 continue
             if not JURISDICTION_CODE.match(directory.name):
-                self.errors.append(RuleError(_display(self.root, directory), 1, 1, "invalid_jurisdiction_code",
+                self.errors.append(RuleError(display_path(self.root, directory), 1, 1, "invalid_jurisdiction_code",
                                              f"folder {directory.name!r} is not a jurisdiction code like CN or CN-GD-SZ"))
                 continue
             jurisdiction = Jurisdiction(directory.name, str(directory))
@@ -74,16 +75,18 @@ class _Loader:
             parsed[directory.name] = []
             for path in files:
                 relative = f"{directory.name}/{path.name}"
-                source, errors = load_yaml(path, _display(self.root, path))
+                source, errors = load_yaml(path, display_path(self.root, path))
                 jurisdiction.files[relative] = source.text
                 self.errors.extend(errors)
                 if any(error.code == "yaml_syntax_error" for error in errors):
                     continue
-                rule_file = self.validate(source, {(error.line, error.col) for error in errors})
+                refused = {(error.line, error.col) for error in errors}
+                rule_file = self.validate(source, {path[:2] for path, place in source.values.items()
+                                                   if place in refused})
                 if rule_file is not None:
                     parsed[directory.name].append((source, rule_file))
         if not jurisdictions:
-            self.errors.append(RuleError(_display(self.root, self.root), 1, 1, "no_rules",
+            self.errors.append(RuleError(display_path(self.root, self.root), 1, 1, "no_rules",
                                          "no jurisdiction folder with rule files found here"))
         tree = RuleTree(self.root, jurisdictions, self.vocabulary)
         # declarations first (in chain order, so a parent's parameter types are known), then conditions
@@ -98,8 +101,8 @@ class _Loader:
             self.errors.extend(tree.compile())
         return tree
 
-    def validate(self, source: SourceFile, reported: set[tuple[int, int]]) -> RuleFile | None:
-        """Validate against the schema; ``reported`` are places whose value YAML already refused."""
+    def validate(self, source: SourceFile, refused_items: set[tuple]) -> RuleFile | None:
+        """Validate against the schema; items holding a value YAML refused are already reported."""
         if source.data is None:
             return RuleFile()
         if not isinstance(source.data, dict):
@@ -110,8 +113,8 @@ class _Loader:
         try:
             return RuleFile.model_validate(source.data)
         except ValidationError as exc:
-            errors = [_schema_error(source, error) for error in exc.errors()]
-            self.errors.extend(error for error in errors if (error.line, error.col) not in reported)
+            self.errors.extend(_schema_error(source, error) for error in exc.errors()
+                               if tuple(error["loc"])[:2] not in refused_items)
             return _valid_parts(source.data)
 
     def declare(self, tree: RuleTree, jurisdiction: Jurisdiction, source: SourceFile, rule_file: RuleFile) -> None:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from rules.checker import suggest
 from rules.errors import RuleError
-from rules.loader import rule_files
+from rules.loader import display_path, rule_files
 from rules.schema import ActionCode, RuleId, Text
 from rules.tree import DEFAULT_UTC_OFFSET, RuleTree
 from rules.yamlsource import PathKey, SourceFile, load_yaml
@@ -95,7 +95,7 @@ class CaseSpec(_Model):
     base: BaseFlow | None = Field(None, description="overrides the file's base for this case")
     set: dict[FieldPath, Any] = Field({}, description='field path -> new value, e.g. "payments[1].apr": 0.3')
     remove: list[FieldPath] = Field([], description="list items to drop, e.g. products[1]; applied after set")
-    requested_at: Instant | None = Field(None, description="date or timestamp of the flow (a date means noon local time)")
+    requested_at: Instant | None = Field(None, description="date or timestamp of the flow (a date: noon, local time)")
     as_of: Instant | None = Field(None, description="decide under the rules in force then instead of requested_at")
     expect: Expectation
 
@@ -104,7 +104,7 @@ class ScenarioFile(_Model):
     """A scenario test file in a jurisdiction's tests/ folder."""
 
     base: BaseFlow | None = Field(None, description="the flow every case starts from: a name or a full flow")
-    flows: dict[FlowName, FlowMapping] = Field({}, description="named full flows, usable by this folder and its children")
+    flows: dict[FlowName, FlowMapping] = Field({}, description="named full flows, for this folder and the ones below")
     cases: list[CaseSpec] = []
 
 
@@ -252,7 +252,8 @@ def load_scenarios(tree: RuleTree, jurisdictions: Iterable[str] | None = None) -
     a case with a problem is left out.
     """
     folders = sorted(path.name for path in tree.root.iterdir() if path.is_dir() and scenario_files(path))
-    selected = folders if jurisdictions is None else [code for code in folders if code in set(jurisdictions)]
+    wanted = None if jurisdictions is None else set(jurisdictions)
+    selected = [code for code in folders if wanted is None or code in wanted]
     return _SuiteLoader(tree, folders).load(selected)
 
 
@@ -293,7 +294,7 @@ class _SuiteLoader:
             return self.files[code]
         self.files[code], self.flows[code] = [], {}
         for path in scenario_files(self.tree.root / code):
-            source, errors = load_yaml(path, _display(path))
+            source, errors = load_yaml(path, display_path(self.tree.root, path))
             self.errors.extend(errors)
             if any(error.code == "yaml_syntax_error" for error in errors):
                 continue
@@ -303,9 +304,9 @@ class _SuiteLoader:
             self.files[code].append((source, scenario_file))
             for name, flow in scenario_file.flows.items():
                 if name in self.flows[code]:
+                    first = self.flows[code][name][0].name
                     self.errors.append(source.error(("flows", name), "duplicate_flow",
-                                                    f"flow {name!r} is already named in {self.flows[code][name][0].name}",
-                                                    key=True))
+                                                    f"flow {name!r} is already named in {first}", key=True))
                     continue
                 self.flows[code][name] = (source, ("flows", name), flow)
         return self.files[code]
@@ -315,8 +316,9 @@ class _SuiteLoader:
         if source.data is None:
             return ScenarioFile()
         if not isinstance(source.data, dict):
-            self.errors.append(source.error((), "schema_error", "a scenario file is a mapping with keys base, flows "
-                                                                f"and cases; this one is a {type(source.data).__name__}"))
+            kind = type(source.data).__name__
+            self.errors.append(source.error((), "schema_error", f"a scenario file is a mapping with keys base, flows "
+                                                                f"and cases; this one is a {kind}"))
             return None
         try:
             scenario_file = ScenarioFile.model_validate(source.data)
@@ -353,10 +355,10 @@ class _SuiteLoader:
         if isinstance(base, str):
             found = self.named_flow(code, base)
             if found is None:
-                known = [name for member in self.tree.chain(code) for name in self.flows.get(member, {})]
-                self.errors.append(source.error(base_path, "unknown_flow",
-                                                f"no flow named {base!r} in the tests of {' → '.join(self.tree.chain(code))}"
-                                                f"{suggest(base, known)}"))
+                chain = self.tree.chain(code)
+                known = [name for member in chain for name in self.flows.get(member, {})]
+                self.errors.append(source.error(base_path, "unknown_flow", f"no flow named {base!r} in the tests of "
+                                                                           f"{' → '.join(chain)}{suggest(base, known)}"))
                 return None
             base_source, base_path, base = found
         flow = copy.deepcopy(base)
@@ -410,10 +412,10 @@ class _SuiteLoader:
         return origins
 
     def expected_rules(self, source: SourceFile, path: PathKey, expect: Expectation) -> None:
-        known = [rule.id for jurisdiction in self.tree.jurisdictions.values() for rule in jurisdiction.rules]
         for key in ("fires", "not_fires"):
             for number, rule_id in enumerate(getattr(expect, key)):
                 if self.tree.rule(rule_id) is None:
+                    known = [rule.id for member in self.tree.jurisdictions.values() for rule in member.rules]
                     self.errors.append(source.error(path + ("expect", key, number), "unknown_rule",
                                                     f"no rule {rule_id} in this rule tree{suggest(rule_id, known)}"))
 
@@ -456,13 +458,6 @@ def _at(value: dt.date, utc_offset: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(f"{value.isoformat()}T12:00:00{utc_offset}")
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _schema_error(source: SourceFile, error: dict) -> RuleError:

@@ -25,6 +25,11 @@ ActionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")
 Condition = Annotated[str, StringConstraints(min_length=1)]
 
 
+def _check_period(start: "dt.date | None", end: "dt.date | None") -> None:
+    if start is not None and end is not None and end < start:
+        raise ValueError("effective_until is before effective_from")
+
+
 def _date_only(value: Any) -> Any:
     # YAML already gives dates as datetime.date; a quoted "2021-01-01" is accepted too,
     # but never a number or a timestamp with a time of day.
@@ -69,8 +74,7 @@ class RuleVersion(_Model):
 
     @model_validator(mode="after")
     def _period(self) -> "RuleVersion":
-        if self.effective_until is not None and self.effective_until < self.effective_from:
-            raise ValueError("effective_until is before effective_from")
+        _check_period(self.effective_from, self.effective_until)
         return self
 
 
@@ -107,6 +111,7 @@ class RuleSpec(_Model):
             raise ValueError("a rule needs when, citation and effective_from (or a list of versions)")
         if (self.effect == "require") != (self.action is not None):
             raise ValueError("action is required with effect require, and only with it")
+        _check_period(self.effective_from, self.effective_until)
         return self
 
     def dated_versions(self) -> list[RuleVersion]:
@@ -138,6 +143,11 @@ class _Override(_Model):
     reason: Text
     effective_from: Date | None = None
     effective_until: Date | None = None
+
+    @model_validator(mode="after")
+    def _period(self) -> "_Override":
+        _check_period(self.effective_from, self.effective_until)
+        return self
 
 
 class RuleException(_Override):

@@ -23,11 +23,9 @@ def authoring_cli() -> click.Group:
 
 @pytest.fixture(scope="session")
 def licit_cli() -> click.Group:
-    """The real `licit` command, with the authoring commands mounted if engine.cli does not do it yet."""
-    from engine.cli import cli, rules
+    """The real `licit` command (engine.cli mounts the authoring commands on `licit rules`)."""
+    from engine.cli import cli
 
-    if "lint" not in rules.commands:
-        register(rules)
     return cli
 
 

@@ -45,13 +45,7 @@ BAD_FILES = {
 }
 
 
-# The loader also reports the rule as lacking effective_from (YAML turned the bad date into null): two errors.
-# Needs rules/loader.py to drop the schema errors of an item holding a value YAML refused.
-_LOADER_GAPS = {"impossible calendar date": "a refused YAML date also yields 'a rule needs ... effective_from'"}
-
-
-@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=_LOADER_GAPS[name]))
-                        if name in _LOADER_GAPS else name for name in sorted(BAD_FILES)])
+@pytest.fixture(params=sorted(BAD_FILES))
 def bad_tree(request, packs_copy):
     text, expected = BAD_FILES[request.param]
     write(packs_copy, {"CN-SH/bad.yaml": text})
@@ -86,8 +80,6 @@ def test_licit_rules_validate_prints_the_error_and_fails(licit_cli, bad_tree):
     assert "Error: 1 errors in " in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="rules/schema.py RuleSpec does not check effective_until >= effective_from "
-                                       "for a single-version rule: dated_versions() raises a bare ValidationError")
 def test_a_period_that_ends_before_it_starts_is_one_located_error(packs_copy):
     write(packs_copy, {"CN-SH/bad.yaml": "rules:\n" + rule("CN-SH.BAD.ONE", "applicant.is_student",
                                                            start="2021-01-01", until="2020-01-01")})

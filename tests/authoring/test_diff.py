@@ -31,8 +31,7 @@ def test_rules_added_removed_and_changed_and_parameter_values(authoring_cli, pac
          "    effect: deny\n    when: payment_for(\"commercial\")")
     edit(cn / "platform.yaml", "status: illustrative", "status: verified")
     edit(packs_copy / "CN-GD" / "pricing.yaml", "value: 1.30", "value: 1.25")
-    (packs_copy / "CN-GD-SZ" / "ride_hailing.yaml").write_text("rules:\n" + rule("CN-GD-SZ.NEW.RULE", "applicant.age > 99"),
-                                                                encoding="utf-8")
+    write(packs_copy, {"CN-GD-SZ/ride_hailing.yaml": "rules:\n" + rule("CN-GD-SZ.NEW.RULE", "applicant.age > 99")})
     write(packs_copy, {"CN-SH/disabled.yaml": "disabled:\n  - {rule: CN.AUTO.CROSS_REGION, reason: local pilot}\n"})
 
     text = diff(authoring_cli, PACKS, packs_copy)

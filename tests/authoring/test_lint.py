@@ -13,7 +13,7 @@ from tests.authoring.conftest import PACKS, rule, write
 LOADS = {
     "CN/a.yaml": "parameters:\n"
                  "  unused: {type: number, values: [{from: 2020-01-01, value: 1}]}\n"
-                 "  instruments: {type: \"list[string]\", values: [{from: 2020-01-01, value: [consumer_credit, credit]}]}\n"
+                 "  instruments: {type: \"list[string]\", values: [{from: 2020-01-01, value: [wallet, credit]}]}\n"
                  "  cap: {type: number, values: [{from: 2020-01-01, value: 0.2}]}\n"
                  "rules:\n"
                  + rule("CN.A.BOUNDS", "applicant.age < 18 and applicant.age > 65")            # line 6
@@ -51,7 +51,8 @@ def test_warnings_on_a_tree_that_loads(loading_tree):
     assert report.errors == [] and report.tree_loaded
     assert has(lines, "CN/a.yaml:6:5", "never_true", "applicant.age cannot be > 65 and < 18")
     assert has(lines, "CN/a.yaml:14:5", "never_true", "vehicle.usage cannot equal 'commercial' and 'private' at once")
-    assert has(lines, "CN/a.yaml:30:5", "never_true", "no item of payments can match: payments[].apr cannot be > 0.5 and < 0.2")
+    assert has(lines, "CN/a.yaml:30:5", "never_true",
+               "no item of payments can match: payments[].apr cannot be > 0.5 and < 0.2")
     assert has(lines, "CN/a.yaml:22:5", "impossible_value",
                "CN.A.PARAM_ENUM compares payments[].instrument with 'credit', a value it never takes")
     assert has(lines, "CN/a.yaml:46:5", "duplicate_condition", "CN.A.DUP_TWO has the same condition and effect as "
