@@ -51,7 +51,7 @@ def make_ruleset(release: int = 1) -> dict:
         "CN-GD/rules.yaml": "parameters:\n  pricing_factor_max: 1.30\n",
         "CN-GD-SZ/rules.yaml": "rules: []\n",
     }
-    return {"digest": ruleset_digest(chain, files), "jurisdiction_chain": chain, "files": files}
+    return {"digest": ruleset_digest(files), "jurisdiction_chain": chain, "files": files}
 
 
 def make_decision(flow: dict, outcome: str, rule_ids: list[str], ruleset: dict, number: int) -> dict:
@@ -62,7 +62,13 @@ def make_decision(flow: dict, outcome: str, rule_ids: list[str], ruleset: dict, 
             "effect": EFFECTS[rule_id],
             "title": f"title of {rule_id}",
             "message": {"zh": "交强险保费应当一次性支付", "en": "CTPL premium is paid in one sum"},
-            "citation": {"source": "《机动车交通事故责任强制保险条例》", "article": "第十二条", "url": None, "status": "verified", "note": ""},
+            "citation": {
+                "source": "《机动车交通事故责任强制保险条例》",
+                "article": "第十二条",
+                "url": None,
+                "status": "verified",
+                "note": "",
+            },
             "remedy": "Pay the insurer in full.",
             "action": "disclose_annualized_rate" if EFFECTS[rule_id] == "require" else None,
         }
@@ -130,4 +136,6 @@ def move(conn: sqlite3.Connection, old_seq: int, new_seq: int) -> None:
 
 
 def file_bytes(path: Path) -> bytes:
-    return b"".join(Path(f"{path}{suffix}").read_bytes() for suffix in ("", "-wal", "-shm") if os.path.exists(f"{path}{suffix}"))
+    return b"".join(
+        Path(f"{path}{suffix}").read_bytes() for suffix in ("", "-wal", "-shm") if os.path.exists(f"{path}{suffix}")
+    )

@@ -43,15 +43,26 @@ def test_query_filters_by_rule_and_time_and_outcome(filled_log):
     allowed = json.loads(run("query", "--db", filled_log, "--outcome", "allow", "--format", "json").output)
     assert {r["outcome"] for r in denied} == {"deny"} and {r["outcome"] for r in allowed} == {"allow"}
     assert len(denied) + len(allowed) < 12  # conditional decisions are neither
-    window = json.loads(run("query", "--db", filled_log, "--since", "2026-11-05", "--until", "2026-11-06", "--format", "json").output)
+    window = json.loads(
+        run("query", "--db", filled_log, "--since", "2026-11-05", "--until", "2026-11-06", "--format", "json").output
+    )
     assert [r["evaluated_at"][:10] for r in window] == ["2026-11-06", "2026-11-05"]  # whole days, inclusive
     instant = "2026-11-06T02:15:00.000005Z"  # decision 5 exactly
-    assert len(json.loads(run("query", "--db", filled_log, "--since", instant, "--until", instant, "--format", "json").output)) == 1
+    assert (
+        len(
+            json.loads(
+                run("query", "--db", filled_log, "--since", instant, "--until", instant, "--format", "json").output
+            )
+        )
+        == 1
+    )
 
 
 def test_query_by_flow_jurisdiction_limit_and_csv(filled_log):
     flow_id = example_flows()["student-on-credit"]["flow_id"]
-    rows = list(csv.DictReader(io.StringIO(run("query", "--db", filled_log, "--flow", flow_id, "--format", "csv").output)))
+    rows = list(
+        csv.DictReader(io.StringIO(run("query", "--db", filled_log, "--flow", flow_id, "--format", "csv").output))
+    )
     assert rows and {row["flow_id"] for row in rows} == {flow_id}
     assert run("query", "--db", filled_log, "--jurisdiction", "CN-BJ").output.splitlines()[-1] == "0 decision(s)"
     assert len(json.loads(run("query", "--db", filled_log, "--limit", 3, "--format", "json").output)) == 3
@@ -82,7 +93,14 @@ def test_query_with_a_bad_outcome_is_refused(filled_log):
 
 
 def test_a_missing_log_is_one_clear_error(tmp_path):
-    for command in (["query"], ["stats"], ["export"], ["verify"], ["show", "X"], ["checkpoint", "--output", tmp_path / "c.json"]):
+    for command in (
+        ["query"],
+        ["stats"],
+        ["export"],
+        ["verify"],
+        ["show", "X"],
+        ["checkpoint", "--output", tmp_path / "c.json"],
+    ):
         assert_one_line_error(run(*command, "--db", tmp_path / "absent.db"), "no decision log at")
 
 
@@ -98,7 +116,9 @@ def test_the_log_path_comes_from_the_environment(filled_log):
 
 
 def test_show_prints_findings_citations_digest_and_the_chain_link(filled_log):
-    decision_id = json.loads(run("query", "--db", filled_log, "--outcome", "deny", "--format", "json").output)[0]["decision_id"]
+    decision_id = json.loads(run("query", "--db", filled_log, "--outcome", "deny", "--format", "json").output)[0][
+        "decision_id"
+    ]
     text = run("show", "--db", filled_log, decision_id).output
     assert f"decision      {decision_id}" in text
     assert "chain link verified" in text
@@ -113,7 +133,10 @@ def test_show_reports_a_broken_chain_link(filled_log):
     drop_triggers(conn)
     conn.execute("UPDATE decisions SET decision = json_set(decision, '$.engine_version', '9.9.9') WHERE seq = 2")
     decision_id = conn.execute("SELECT decision_id FROM decisions WHERE seq = 2").fetchone()[0]
-    assert "chain link BROKEN: its stored hash does not match its content" in run("show", "--db", filled_log, decision_id).output
+    assert (
+        "chain link BROKEN: its stored hash does not match its content"
+        in run("show", "--db", filled_log, decision_id).output
+    )
 
 
 def test_show_an_unknown_decision_is_one_clear_error(filled_log):
@@ -149,7 +172,7 @@ def test_export_csv_has_a_row_per_record(filled_log):
 
 def test_export_to_a_missing_directory_is_one_clear_error(filled_log, tmp_path):
     result = run("export", "--db", filled_log, "--output", tmp_path / "no" / "out.jsonl")
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert_one_line_error(result, "Could not open file")
 
 
 def test_verify_exits_0_when_intact_and_1_naming_the_first_damage(filled_log):
@@ -190,7 +213,9 @@ def test_checkpoint_of_a_damaged_log_is_refused(filled_log, tmp_path):
 def test_verify_with_a_file_that_is_not_a_checkpoint_is_one_clear_error(filled_log, tmp_path):
     bogus = tmp_path / "head.json"
     bogus.write_text('{"seq": "twelve"}')
-    assert_one_line_error(run("verify", "--db", filled_log, "--checkpoint", bogus), "is not a Licit decision log checkpoint")
+    assert_one_line_error(
+        run("verify", "--db", filled_log, "--checkpoint", bogus), "is not a Licit decision log checkpoint"
+    )
 
 
 def test_seed_writes_a_varied_valid_log_and_refuses_an_existing_file(tmp_path):

@@ -83,3 +83,15 @@ def test_a_writer_killed_at_any_instant_leaves_a_log_that_verifies(log_path):
     assert report.records > 0
     with DecisionLog(log_path) as log:  # and writing carries on after the crash
         assert log.record(*example_items(1, start=1)[0]) == report.head_seq + 1
+
+
+def test_verify_while_a_writer_appends_reports_no_damage(log_path):
+    DecisionLog(log_path).close()
+    writer = FORK.Process(target=_write, args=(log_path, 1, 300))
+    writer.start()
+    reports = []
+    while writer.is_alive():
+        reports.append(verify_log(log_path))
+    writer.join()
+    assert reports and all(report.ok for report in reports), [r.problems for r in reports if not r.ok]
+    assert_single_gapless_chain(log_path, 300)

@@ -114,7 +114,9 @@ def _with_file_size_limit(path: Path, limit: int) -> None:
 def tiny_filesystem(tmp_path):
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount_point)], capture_output=True
+    ).returncode:
         pytest.skip("cannot mount a tmpfs here (the file-size-limit variant still runs)")
     yield mount_point
     subprocess.run(["umount", str(mount_point)], check=True)

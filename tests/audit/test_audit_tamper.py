@@ -13,6 +13,7 @@ from audit import verify_log, write_checkpoint
 from audit.canonical import record_body, record_hash
 
 TABLES = ("meta", "rulesets", "decisions", "findings", "obligations")
+INSERTED_COLUMNS = "seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow"
 
 
 def first_problem(path, checkpoint=None):
@@ -59,9 +60,14 @@ def test_triggers_refuse_update_and_delete_on_every_table(filled_log, table):
 
 def test_triggers_refuse_inserts_that_would_fork_or_pad_the_chain(filled_log):
     conn = raw(filled_log)
-    row = conn.execute("SELECT recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow FROM decisions WHERE seq = 3").fetchone()
+    row = conn.execute(
+        "SELECT recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow FROM decisions WHERE seq = 3"
+    ).fetchone()
     with pytest.raises(sqlite3.IntegrityError, match="head of its chain"):
-        conn.execute("INSERT INTO decisions(seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow) VALUES (20, ?, ?, ?, ?, ?, ?, ?)", row)
+        conn.execute(
+            f"INSERT INTO decisions({INSERTED_COLUMNS}) VALUES (20, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
     with pytest.raises(sqlite3.IntegrityError, match="only be added with their record"):
         conn.execute("INSERT INTO findings VALUES (3, 9, 'CN.FAKE', 'CN', 'deny', 'x', 'deny')")
     with pytest.raises(sqlite3.IntegrityError, match="written once"):
@@ -76,7 +82,9 @@ def test_a_rewritten_field_is_content_changed(tamper, filled_log):
 
 
 def test_a_rewritten_and_rehashed_record_is_caught_by_its_successor(tamper, filled_log):
-    seq, prev_hash, recorded_at, flow = tamper.execute("SELECT seq, prev_hash, recorded_at, flow FROM decisions WHERE seq = 4").fetchone()
+    seq, prev_hash, recorded_at, flow = tamper.execute(
+        "SELECT seq, prev_hash, recorded_at, flow FROM decisions WHERE seq = 4"
+    ).fetchone()
     decision = json.loads(tamper.execute("SELECT decision FROM decisions WHERE seq = 4").fetchone()[0])
     decision["outcome"] = "allow"
     new_hash = forge_hash(4, prev_hash, recorded_at, decision, flow)
@@ -124,7 +132,9 @@ def test_a_log_rewritten_from_the_start_is_caught_by_a_checkpoint(filled_log, tm
     # Alter seq 2 and recompute every hash after it: the chain itself is consistent again.
     prev_hash = conn.execute("SELECT hash FROM decisions WHERE seq = 1").fetchone()[0]
     for seq in range(2, 13):
-        recorded_at, flow, decision_json = conn.execute("SELECT recorded_at, flow, decision FROM decisions WHERE seq = ?", (seq,)).fetchone()
+        recorded_at, flow, decision_json = conn.execute(
+            "SELECT recorded_at, flow, decision FROM decisions WHERE seq = ?", (seq,)
+        ).fetchone()
         decision = json.loads(decision_json)
         if seq == 2:
             decision["outcome"] = "allow"
@@ -144,14 +154,16 @@ def test_a_log_rewritten_from_the_start_is_caught_by_a_checkpoint(filled_log, tm
 def test_a_forged_record_inserted_in_the_middle_is_found(tamper, filled_log, forged_hash_is_valid):
     for seq in range(12, 4, -1):  # make room at seq 5
         move(tamper, seq, seq + 1)
-    prev_hash, recorded_at, flow = tamper.execute("SELECT hash, recorded_at, flow FROM decisions WHERE seq = 4").fetchone()
+    prev_hash, recorded_at, flow = tamper.execute(
+        "SELECT hash, recorded_at, flow FROM decisions WHERE seq = 4"
+    ).fetchone()
     forged = make_decision(json.loads(flow), "allow", [], make_ruleset(), 999)
     digest = forge_hash(5, prev_hash, recorded_at, forged, flow) if forged_hash_is_valid else "f" * 64
+    forged_json = json.dumps(forged, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     tamper.execute(
-        "INSERT INTO decisions(seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow) VALUES (5, ?, ?, 1000, ?, ?, ?, ?)",
-        (recorded_at, forged["evaluated_at"], prev_hash, digest,
-         json.dumps(forged, sort_keys=True, separators=(",", ":"), ensure_ascii=False), flow),
-    )  # fmt: skip
+        f"INSERT INTO decisions({INSERTED_COLUMNS}) VALUES (5, ?, ?, 1000, ?, ?, ?, ?)",
+        (recorded_at, forged["evaluated_at"], prev_hash, digest, forged_json, flow),
+    )
     problem = first_problem(filled_log)
     assert (problem.seq, problem.kind) == (5, "record inserted")
 

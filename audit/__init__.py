@@ -1,0 +1,32 @@
+"""Licit's decision log: tamper-evident, append-only, queryable by auditors.
+
+The engine writes through DecisionLog; auditors read through the query, verify
+and checkpoint functions (and `licit audit`, in audit.cli). `audit` depends on
+neither `engine` nor `rules`.
+"""
+
+from audit.canonical import ruleset_digest
+from audit.chain import Problem
+from audit.log import AuditError, AuditWriteError, DecisionLog, default_db_path
+from audit.queries import decision_stats, export_log, find_decisions, get_decision, load_ruleset
+from audit.seed import seed_log
+from audit.verify import VerifyReport, read_checkpoint, verify_log, write_checkpoint
+
+__all__ = [
+    "AuditError",
+    "AuditWriteError",
+    "DecisionLog",
+    "Problem",
+    "VerifyReport",
+    "decision_stats",
+    "default_db_path",
+    "export_log",
+    "find_decisions",
+    "get_decision",
+    "load_ruleset",
+    "read_checkpoint",
+    "ruleset_digest",
+    "seed_log",
+    "verify_log",
+    "write_checkpoint",
+]

@@ -1,0 +1,98 @@
+"""Benchmarks for `licit bench --audit`: what logging a decision costs, measured
+against the bare durable commit rate of the same disk in the same run."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import secrets
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from audit.log import DecisionLog
+from audit.records import prepare_entry
+from audit.synthetic import synthetic_decisions
+
+_FORK = multiprocessing.get_context("fork")  # workers inherit their prepared decisions
+
+
+def typical_row_bytes(samples: int = 200) -> int:
+    """Bytes of the decisions row a typical synthetic decision is stored as."""
+    key = secrets.token_bytes(16)
+    entries = [prepare_entry(d, f, s, key) for d, f, _, s in synthetic_decisions(samples, seed=1)]
+    # hashes, timestamps and generated lookup columns come to about 400 bytes
+    return round(sum(len(e.decision_json.encode()) + len(e.flow_json.encode()) for e in entries) / samples) + 400
+
+
+def bare_commit_rate(beside: str | os.PathLike, *, row_bytes: int | None = None, commits: int = 2000) -> float:
+    """Durable commits per second with the log's settings (WAL, synchronous=FULL),
+    one row of `row_bytes` per commit, in a temporary file in the log's directory."""
+    row = os.urandom(row_bytes or typical_row_bytes())
+    with tempfile.TemporaryDirectory(dir=_directory(beside)) as scratch:
+        conn = sqlite3.connect(Path(scratch, "bare.db"), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            started = time.perf_counter()
+            for _ in range(commits):
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT INTO rows(body) VALUES (?)", (row,))
+                conn.execute("COMMIT")
+            return commits / (time.perf_counter() - started)
+        finally:
+            conn.close()
+
+
+def record_rate(beside: str | os.PathLike, *, processes: int = 1, decisions: int = 2000) -> float:
+    """Decisions logged per second by DecisionLog.record, all `processes` together,
+    each with its own DecisionLog on one fresh log in the log's directory."""
+    key = secrets.token_hex(16).encode()
+    with tempfile.TemporaryDirectory(dir=_directory(beside)) as scratch:
+        path = Path(scratch, "bench.db")
+        DecisionLog(path, key=key).close()
+        start = _FORK.Barrier(processes + 1)
+        workers = [
+            _FORK.Process(target=_record_worker, args=(path, key, decisions // processes, number, start))
+            for number in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        start.wait()
+        started = time.perf_counter()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - started
+        if any(worker.exitcode for worker in workers):
+            raise RuntimeError("a benchmark writer failed")
+        return (decisions // processes) * processes / elapsed
+
+
+def audit_benchmark(beside: str | os.PathLike, *, processes: int = 4, decisions: int = 2000) -> dict:
+    """The numbers `licit bench --audit` reports, and the targets they are held to:
+    a logged decision costs at most 1.5 bare commits; `processes` writers log at
+    least 1.5 times as many decisions per second as one."""
+    bare = bare_commit_rate(beside, commits=decisions)
+    one = record_rate(beside, processes=1, decisions=decisions)
+    many = record_rate(beside, processes=processes, decisions=decisions)
+    return {
+        "bare_commits_per_s": round(bare),
+        "records_per_s_1_process": round(one),
+        f"records_per_s_{processes}_processes": round(many),
+        "record_cost_in_bare_commits": round(bare / one, 2),
+        f"speedup_{processes}_processes": round(many / one, 2),
+    }
+
+
+def _record_worker(path: Path, key: bytes, count: int, seed: int, start) -> None:
+    items = list(synthetic_decisions(count, seed=seed))  # prepared before the clock starts
+    with DecisionLog(path, key=key, timeout=60) as log:
+        start.wait()
+        for item in items:
+            log.record(*item)
+
+
+def _directory(beside: str | os.PathLike) -> Path:
+    return Path(beside).resolve().parent

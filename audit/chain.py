@@ -1,0 +1,249 @@
+"""Recomputing the hash chain, and naming what broke it.
+
+The scan is the fast path: it re-hashes every record from its stored columns and
+its normalised rows and stops at the first record that does not fit. Only then
+does `diagnose` look closer (parsing JSON, searching for where a record came
+from) to say whether a record was changed, removed, inserted or moved.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from audit.canonical import GENESIS_HASH, record_body, record_hash
+
+CONTENT_CHANGED = "content changed"
+RECORD_MISSING = "record missing"
+RECORD_INSERTED = "record inserted"
+REORDERED = "records reordered"
+ROWS_CHANGED = "normalised rows changed"
+
+# decision and flow are read as bytes: they are hashed as stored, without decoding
+_RECORD_COLUMNS = (
+    "seq, recorded_at, evaluated_at, duration_us, outcome, ruleset_digest, prev_hash, hash, "
+    "CAST(decision AS BLOB), CAST(flow AS BLOB)"
+)
+_RENUMBERING_SEARCH = 16  # how far from its position a moved record is looked for
+
+
+class Record(NamedTuple):
+    seq: int
+    recorded_at: str
+    evaluated_at: str
+    duration_us: int
+    outcome: str
+    ruleset_digest: str
+    prev_hash: str
+    hash: str
+    decision: bytes
+    flow: bytes
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int | None
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "log"
+        return f"{where}: {self.kind} - {self.detail}"
+
+
+@dataclass
+class Scan:
+    """What one pass over the chain found."""
+
+    count: int = 0
+    last: Record | None = None  # the last record that fits
+    break_at: Record | None = None  # the first record that does not fit after `last`
+    problems: list[Problem] = field(default_factory=list)  # normalised rows that disagree or have no record
+    first_use: dict[str, int] = field(default_factory=dict)  # rule-set digest -> first seq using it
+
+
+def scan(conn: sqlite3.Connection) -> Scan:
+    """Check every record in chain order: its hash over its content and rows, its
+    sequence number and its link to the record before."""
+    result = Scan()
+    findings = _RowsBySeq(conn, "SELECT seq, rule_id, jurisdiction, effect, evaluated_at, outcome FROM findings")
+    obligations = _RowsBySeq(conn, "SELECT seq, rule_id, action FROM obligations")
+    expected_seq, expected_prev, last = 1, GENESIS_HASH, None
+    for row in conn.execute(f"SELECT {_RECORD_COLUMNS} FROM decisions ORDER BY seq"):
+        seq, recorded_at, evaluated_at, duration_us, outcome, digest, prev_hash, stored_hash, decision, flow = row
+        finding_rows = findings.take(seq)
+        if any(r[4] != evaluated_at or r[5] != outcome for r in finding_rows):
+            result.problems.append(
+                Problem(seq, ROWS_CHANGED, "a findings row's evaluated_at/outcome differs from its record's")
+            )
+        body = record_body(
+            decision_json=decision,
+            duration_us=duration_us,
+            evaluated_at=evaluated_at,
+            finding_rows=[r[1:4] for r in finding_rows],
+            flow_json=flow,
+            obligation_rows=[r[1:3] for r in obligations.take(seq)],
+        )
+        if (
+            seq != expected_seq
+            or prev_hash != expected_prev
+            or record_hash(body, prev_hash, recorded_at, seq) != stored_hash
+        ):
+            result.break_at, result.last = Record._make(row), last and Record._make(last)
+            return result
+        result.first_use.setdefault(digest, seq)
+        expected_seq, expected_prev, last = seq + 1, stored_hash, row
+        result.count += 1
+    result.last = last and Record._make(last)
+    # Rows whose record is gone mean the record was removed (e.g. cut from the end).
+    result.problems += [_orphaned(seq) for seq in findings.orphans() + obligations.orphans()]
+    return result
+
+
+def fetch(conn: sqlite3.Connection, where: str, params: tuple) -> Record | None:
+    row = conn.execute(f"SELECT {_RECORD_COLUMNS} FROM decisions WHERE {where}", params).fetchone()
+    return Record._make(row) if row else None
+
+
+def link_problem(conn: sqlite3.Connection, record: Record) -> str | None:
+    """Why `record` does not sit intact in the chain, or None if it does."""
+    prev = fetch(conn, "seq = ?", (record.seq - 1,))
+    if record.hash != _hash(record, *_stored_rows(conn, record.seq)):
+        return "its stored hash does not match its content"
+    if record.prev_hash != (prev.hash if prev else GENESIS_HASH):
+        return f"it does not link to seq {record.seq - 1}"
+    successor = fetch(conn, "seq = ?", (record.seq + 1,))
+    if successor and successor.prev_hash != record.hash:
+        return f"seq {record.seq + 1} does not link to it"
+    return None
+
+
+def diagnose(conn: sqlite3.Connection, prev: Record | None, record: Record) -> Problem:
+    """Name the damage at the first record that does not fit after `prev`."""
+    expected_seq = prev.seq + 1 if prev else 1
+    expected_prev = prev.hash if prev else GENESIS_HASH
+    if record.seq != expected_seq:
+        span = f"seq {expected_seq}" if record.seq == expected_seq + 1 else f"seq {expected_seq}-{record.seq - 1}"
+        after = f"after seq {prev.seq}" if prev else "at the start of the log"
+        return Problem(expected_seq, RECORD_MISSING, f"{span} absent {after}")
+    json_rows = _rows_from_json(record)
+    if record.hash != _hash(record, *_stored_rows(conn, record.seq)):
+        if record.hash == _hash(record, *json_rows) and record.prev_hash == expected_prev:
+            return Problem(record.seq, ROWS_CHANGED, "its findings/obligations rows no longer match the record")
+        return _moved_or_changed(conn, record, json_rows, expected_prev)
+    predecessor = _seq_with_hash(conn, record.prev_hash)
+    if predecessor is not None and predecessor > record.seq:
+        return Problem(record.seq, REORDERED, f"this record was written after seq {predecessor}")
+    if prev is None:
+        return Problem(1, RECORD_MISSING, "seq 1 does not start the chain: earlier records were removed")
+    return Problem(
+        prev.seq, CONTENT_CHANGED, f"its content and hash were rewritten: seq {record.seq} still links to the original"
+    )
+
+
+def _moved_or_changed(conn: sqlite3.Connection, record: Record, json_rows: tuple, expected_prev: str) -> Problem:
+    original = _original_seq(record, json_rows)
+    if original is None:
+        successor = fetch(conn, "seq = ?", (record.seq + 1,))
+        if (
+            successor
+            and successor.prev_hash == expected_prev
+            and _original_seq(successor, _rows_from_json(successor)) == record.seq
+        ):
+            return Problem(
+                record.seq, RECORD_INSERTED, "a forged record was inserted here and later records renumbered"
+            )
+        return Problem(record.seq, CONTENT_CHANGED, "its stored hash does not match its content")
+    if original < record.seq:
+        return Problem(
+            original,
+            RECORD_INSERTED,
+            f"record(s) inserted before the original seq {original}, now renumbered seq {record.seq}",
+        )
+    predecessor = _seq_with_hash(conn, record.prev_hash)
+    if predecessor is not None and predecessor >= record.seq:
+        return Problem(record.seq, REORDERED, f"the record written as seq {original} now stands at seq {record.seq}")
+    return Problem(
+        record.seq, RECORD_MISSING, f"{original - record.seq} record(s) removed here and later ones renumbered"
+    )
+
+
+def _original_seq(record: Record, rows: tuple) -> int | None:
+    """The sequence number this record's stored hash was computed for, if near."""
+    body = _body(record, *rows)
+    for seq in range(max(1, record.seq - _RENUMBERING_SEARCH), record.seq + _RENUMBERING_SEARCH + 1):
+        if record_hash(body, record.prev_hash, record.recorded_at, seq) == record.hash:
+            return seq
+    return None
+
+
+def _seq_with_hash(conn: sqlite3.Connection, digest: str) -> int | None:
+    row = conn.execute("SELECT seq FROM decisions WHERE hash = ?", (digest,)).fetchone()
+    return row[0] if row else None
+
+
+def _hash(record: Record, finding_rows, obligation_rows) -> str:
+    return record_hash(_body(record, finding_rows, obligation_rows), record.prev_hash, record.recorded_at, record.seq)
+
+
+def _body(record: Record, finding_rows, obligation_rows) -> bytes:
+    return record_body(
+        decision_json=record.decision,
+        duration_us=record.duration_us,
+        evaluated_at=record.evaluated_at,
+        finding_rows=finding_rows,
+        flow_json=record.flow,
+        obligation_rows=obligation_rows,
+    )
+
+
+def _stored_rows(conn: sqlite3.Connection, seq: int) -> tuple[list, list]:
+    findings = conn.execute(
+        "SELECT rule_id, jurisdiction, effect FROM findings WHERE seq = ? ORDER BY position", (seq,)
+    )
+    obligations = conn.execute("SELECT rule_id, action FROM obligations WHERE seq = ? ORDER BY position", (seq,))
+    return findings.fetchall(), obligations.fetchall()
+
+
+def _rows_from_json(record: Record) -> tuple[list, list]:
+    """The rows the writer derived from the decision, to tell altered rows from an altered record."""
+    try:
+        decision = json.loads(record.decision)
+        return (
+            [(f["rule_id"], f["jurisdiction"], f["effect"]) for f in decision.get("findings", [])],
+            [(o["rule_id"], o["action"]) for o in decision.get("obligations", [])],
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return [], []
+
+
+class _RowsBySeq:
+    """A normalised table read in (seq, position) order alongside the records."""
+
+    def __init__(self, conn: sqlite3.Connection, select: str):
+        self._rows = iter(conn.execute(f"{select} ORDER BY seq, position"))
+        self._next = next(self._rows, None)
+        self._orphans: list[int] = []
+
+    def take(self, seq: int) -> list[tuple]:
+        """The rows of `seq`; rows of an earlier seq had no record."""
+        taken = []
+        row = self._next
+        while row is not None and row[0] <= seq:
+            if row[0] == seq:
+                taken.append(row)
+            elif not self._orphans or self._orphans[-1] != row[0]:
+                self._orphans.append(row[0])
+            row = next(self._rows, None)
+        self._next = row
+        return taken
+
+    def orphans(self) -> list[int]:
+        """Sequence numbers with rows but no record, once every record was taken."""
+        return self._orphans + ([self._next[0]] if self._next is not None else [])
+
+
+def _orphaned(seq: int) -> Problem:
+    return Problem(seq, RECORD_MISSING, f"normalised rows remain for seq {seq} but its record is gone")

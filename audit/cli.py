@@ -1,0 +1,232 @@
+"""`licit audit`: the auditor's commands. Each parses options, calls one library
+function and renders the result; library errors become one-line click errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from audit.errors import AuditError
+from audit.log import default_db_path
+from audit.queries import SUMMARY_COLUMNS, decision_stats, export_log, find_decisions, get_decision
+from audit.records import OUTCOMES
+from audit.seed import seed_log
+from audit.verify import verify_log, write_checkpoint
+
+
+class _AuditGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AuditError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _db_option(command):
+    return click.option(
+        "--db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Decision log file [default: $LICIT_AUDIT_DB, else ./licit-audit.db].",
+    )(command)
+
+
+def _formats(*names: str):
+    return click.option(
+        "--format", "fmt", type=click.Choice(names), default=names[0], show_default=True, help="Output format."
+    )
+
+
+def _time_filters(command):
+    command = click.option("--until", help="Up to this date (whole UTC day) or RFC 3339 timestamp, inclusive.")(command)
+    return click.option("--since", help="From this date (YYYY-MM-DD, UTC) or RFC 3339 timestamp, inclusive.")(command)
+
+
+@click.group("audit", cls=_AuditGroup)
+def audit_group():
+    """Query, verify and checkpoint the tamper-evident decision log."""
+
+
+@audit_group.command()
+@_db_option
+@_time_filters
+@click.option("--outcome", type=click.Choice(OUTCOMES), help="Only decisions with this outcome.")
+@click.option("--rule", metavar="RULE_ID", help="Only decisions in which this rule fired.")
+@click.option("--jurisdiction", metavar="CODE", help="Only decisions for this jurisdiction (e.g. CN-GD-SZ).")
+@click.option("--flow", "flow_id", metavar="FLOW_ID", help="Only decisions about this enrollment flow.")
+@click.option(
+    "--applicant-id",
+    metavar="ID_NUMBER",
+    help="Only decisions about the person with this id number (matched by its keyed hash).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="At most this many, newest first (0: all).",
+)
+@_formats("table", "json", "csv")
+def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, limit, fmt):
+    """Find decisions; every filter given must match."""
+    rows = find_decisions(
+        db or default_db_path(), since=since, until=until, outcome=outcome, rule=rule,
+        jurisdiction=jurisdiction, flow_id=flow_id, applicant_id=applicant_id, limit=limit,
+    )  # fmt: skip
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, SUMMARY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        click.echo(_table(SUMMARY_COLUMNS, [[row[c] for c in SUMMARY_COLUMNS] for row in rows]))
+        click.echo(f"{len(rows)} decision(s)")
+
+
+@audit_group.command()
+@_db_option
+@click.argument("decision_id")
+@_formats("text", "json")
+def show(db, decision_id, fmt):
+    """Show one decision in full, with its citations and whether its chain link verifies."""
+    record = get_decision(db or default_db_path(), decision_id)
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if fmt == "json" else _render_record(record))
+
+
+@audit_group.command()
+@_db_option
+@_time_filters
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many rules to list.")
+@_formats("table", "json")
+def stats(db, since, until, top, fmt):
+    """Counts by outcome, jurisdiction and day; the rules that fire most and their deny share."""
+    result = decision_stats(db or default_db_path(), since=since, until=until, top=top)
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"decisions: {result['decisions']}\n")
+    for title, counts in (
+        ("outcome", result["by_outcome"]),
+        ("jurisdiction", result["by_jurisdiction"]),
+        ("day (UTC)", result["by_day"]),
+    ):
+        click.echo(_table([title, "decisions"], list(counts.items())) + "\n")
+    rules = [[r["rule_id"], r["firings"], f"{r['deny_share']:.1%}"] for r in result["top_rules"]]
+    click.echo(_table(["rule", "firings", "in denied decisions"], rules))
+
+
+@audit_group.command()
+@_db_option
+@_formats("jsonl", "csv")
+@click.option(
+    "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write [default: standard output]."
+)
+def export(db, fmt, output):
+    """Export every record in chain order."""
+    count = export_log(db or default_db_path(), output, fmt)
+    if output is not sys.stdout:
+        click.echo(f"exported {count} record(s) to {output.name}", err=True)
+
+
+@audit_group.command()
+@_db_option
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also prove the log still holds this checkpoint's head.",
+)
+def verify(db, checkpoint):
+    """Recompute the hash chain and check rows, rule sets and schema. Exit 0 only if intact."""
+    report = verify_log(db or default_db_path(), checkpoint)
+    if report.ok:
+        held = f"; holds checkpoint head seq {report.checkpoint_seq}" if checkpoint else ""
+        click.echo(
+            f"intact: {report.records} record(s), head seq {report.head_seq} hash {report.head_hash}, "
+            f"{len(report.ruleset_digests)} rule set(s){held}"
+        )
+        return
+    first, *others = report.problems
+    click.echo(f"BROKEN at {first} ({report.intact} record(s) verified before it)")
+    for problem in others:
+        click.echo(f"also {problem}")
+    raise SystemExit(1)
+
+
+@audit_group.command()
+@_db_option
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Checkpoint file to write (keep it away from the log).",
+)
+def checkpoint(db, output):
+    """Verify the log, then write its head (seq, hash, time, rule-set digests) to a file."""
+    head = write_checkpoint(db or default_db_path(), output)
+    click.echo(f"checkpoint of head seq {head['seq']} hash {head['hash']} written to {output}")
+
+
+@audit_group.command()
+@_db_option
+@click.option("--n", "count", required=True, type=click.IntRange(min=1), help="How many decisions.")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0.001),
+    default=365.0,
+    show_default=True,
+    help="Spread them over this many days up to now.",
+)
+@click.option("--seed", "random_seed", type=int, help="Random seed, for a reproducible log.")
+def seed(db, count, days, random_seed):
+    """Write a new synthetic log of N decisions (for trials and benchmarks)."""
+    path = db or default_db_path()
+    if path.exists():
+        raise AuditError(f"{path} already exists: seed writes a new log only")
+    head = seed_log(path, count, days=days, seed=random_seed, progress=lambda n: click.echo(f"{n} decisions", err=True))
+    click.echo(f"seeded {path} with {count} synthetic decision(s), head seq {head}")
+
+
+def _table(header: list[str] | tuple[str, ...], rows: list) -> str:
+    cells = [[str(c) for c in header]] + [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _render_record(record: dict) -> str:
+    decision = record["decision"]
+    link = "verified" if record["chain_link_verified"] else f"BROKEN: {record['chain_link_problem']}"
+    lines = [
+        f"decision      {record['decision_id']}",
+        f"seq           {record['seq']} (chain link {link})",
+        f"flow          {decision.get('flow_id')}",
+        f"jurisdiction  {decision.get('jurisdiction')} (chain {' > '.join(decision.get('jurisdiction_chain', []))})",
+        f"outcome       {decision.get('outcome')}",
+        f"evaluated at  {record['evaluated_at']} (rules as of {decision.get('as_of')})",
+        f"recorded at   {record['recorded_at']}, took {record['duration_s'] * 1000:.1f} ms",
+        f"rule set      {record['ruleset_digest']}",
+        f"engine        {decision.get('engine_version')}",
+        f"hash          {record['hash']}",
+        f"prev hash     {record['prev_hash']}",
+        "",
+        f"findings ({len(decision.get('findings', []))})",
+    ]
+    for number, finding in enumerate(decision.get("findings", []), 1):
+        citation = finding.get("citation") or {}
+        message = finding.get("message") or {}
+        lines += [
+            f"  {number}. {finding['rule_id']} [{finding['effect']}, {finding['jurisdiction']}] {finding.get('title', '')}",
+            *(f"     {lang}: {text}" for lang, text in message.items()),
+            f"     cited: {citation.get('source', '')} {citation.get('article', '')} ({citation.get('status', 'unstated')})"
+            + (f" {citation['url']}" if citation.get("url") else ""),
+            f"     remedy: {finding.get('remedy', '')}",
+        ]
+    lines.append(f"obligations ({len(decision.get('obligations', []))})")
+    lines += [f"  - {o['rule_id']}: {o['action']}" for o in decision.get("obligations", [])]
+    return "\n".join(lines)

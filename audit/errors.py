@@ -1,0 +1,9 @@
+"""Errors raised by the decision log: one clear line each, naming the file and the cause."""
+
+
+class AuditError(Exception):
+    """The decision log cannot be used as asked (missing, not a Licit log, bad input)."""
+
+
+class AuditWriteError(AuditError):
+    """A decision could not be durably logged; nothing of it was written."""

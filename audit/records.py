@@ -1,0 +1,116 @@
+"""Turning what the engine hands over into what the log stores.
+
+All of this runs before the write lock is taken: validation, redaction of the
+applicant's identifiers, canonical JSON. Bad input raises AuditError and writes
+nothing (the engine then fails closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from audit.canonical import canonical_json, record_body, ruleset_digest
+from audit.errors import AuditError
+from audit.redaction import redact_flow
+from audit.times import normalize_instant
+
+OUTCOMES = ("deny", "review", "conditional", "allow")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One decision, ready to be appended to the chain."""
+
+    decision_json: str
+    flow_json: str
+    evaluated_at: str
+    duration_us: int
+    ruleset_digest: str
+    body_hash: object  # SHA-256 state over the record's canonical body (see audit.canonical)
+
+
+@dataclass(frozen=True)
+class StoredRuleset:
+    digest: str
+    files_json: str
+
+
+def prepare_entry(decision: dict, flow: dict, duration_s: float, key: bytes) -> Entry:
+    if not isinstance(decision, dict):
+        raise AuditError("decision rejected: it must be a JSON object")
+    if not isinstance(flow, dict):
+        raise AuditError("decision rejected: the flow must be a JSON object")
+    decision_id = decision.get("decision_id")
+    if not isinstance(decision_id, str) or not decision_id:
+        raise AuditError("decision rejected: decision_id must be a non-empty string")
+    what = f"decision {decision_id} rejected:"
+    outcome = decision.get("outcome")
+    if outcome not in OUTCOMES:
+        raise AuditError(f"{what} outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
+    ruleset = decision.get("ruleset")
+    digest = ruleset.get("digest") if isinstance(ruleset, dict) else None
+    if not isinstance(digest, str):
+        raise AuditError(f"{what} ruleset.digest is missing")
+    if not isinstance(duration_s, (int, float)) or not math.isfinite(duration_s) or duration_s < 0:
+        raise AuditError(f"{what} duration {duration_s!r} is not a non-negative number of seconds")
+    evaluated_at = normalize_instant(decision.get("evaluated_at"), f"{what} evaluated_at")
+    finding_rows = _rows(decision, "findings", ("rule_id", "jurisdiction", "effect"), what)
+    obligation_rows = _rows(decision, "obligations", ("rule_id", "action"), what)
+
+    redacted, clear_identifiers = redact_flow(flow, key)
+    try:
+        decision_json = canonical_json(decision)
+        flow_json = canonical_json(redacted)
+    except (TypeError, ValueError) as error:
+        raise AuditError(f"{what} not JSON-serialisable ({error})") from None
+    _refuse_clear_identifiers(clear_identifiers, (decision_json, flow_json), what)
+    duration_us = round(duration_s * 1_000_000)
+    body = record_body(
+        decision_json=decision_json.encode(),
+        duration_us=duration_us,
+        evaluated_at=evaluated_at,
+        finding_rows=finding_rows,
+        flow_json=flow_json.encode(),
+        obligation_rows=obligation_rows,
+    )
+    return Entry(decision_json, flow_json, evaluated_at, duration_us, digest, hashlib.sha256(body))
+
+
+def prepare_ruleset(ruleset: dict, expected_digest: str) -> StoredRuleset:
+    """The rule set as stored, after proving its digest covers exactly these sources.
+    Its jurisdiction chain is not stored here: each decision records its own."""
+    if not isinstance(ruleset, dict):
+        raise AuditError("rule set rejected: it must be a JSON object")
+    files, digest = ruleset.get("files"), ruleset.get("digest")
+    if not (isinstance(files, dict) and all(isinstance(p, str) and isinstance(t, str) for p, t in files.items())):
+        raise AuditError(f"rule set {digest} rejected: files must map each path to its full text")
+    if digest != expected_digest:
+        raise AuditError(f"rule set rejected: its digest {digest} is not the decision's {expected_digest}")
+    computed = ruleset_digest(files)
+    if computed != digest:
+        raise AuditError(f"rule set rejected: digest {digest} does not match its files (they hash to {computed})")
+    return StoredRuleset(digest, canonical_json(files))
+
+
+def _rows(decision: dict, list_name: str, fields: tuple[str, ...], what: str) -> tuple:
+    items = decision.get(list_name, [])
+    if not isinstance(items, list):
+        raise AuditError(f"{what} {list_name} must be a list")
+    rows = []
+    for position, item in enumerate(items):
+        row = tuple(item.get(field) if isinstance(item, dict) else None for field in fields)
+        if not all(isinstance(value, str) and value for value in row):
+            raise AuditError(f"{what} {list_name}[{position}] needs string fields {', '.join(fields)}")
+        rows.append(row)
+    return tuple(rows)
+
+
+def _refuse_clear_identifiers(identifiers: dict[str, str], texts: tuple[str, ...], what: str) -> None:
+    """A flow_id or note built from an id number would otherwise leak it. Names are
+    not checked: a two-character name can be an ordinary word in a rule's message."""
+    for field in ("id_number", "phone"):
+        identifier = identifiers.get(field, "")
+        if len(identifier) >= 6 and any(identifier in text for text in texts):
+            raise AuditError(f"{what} the applicant's {field} appears in clear outside applicant.{field}")

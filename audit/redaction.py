@@ -1,0 +1,126 @@
+"""Personal identifiers never reach the log in clear: they are replaced by keyed hashes.
+
+The key is the UTF-8 bytes of a text of at least 16 characters (surrounding
+whitespace ignored), taken from, in order: the `key` argument, the environment
+variable LICIT_AUDIT_KEY, or the key file `<db>.key` beside the log. A new log
+with neither gets a key file holding 64 random hex characters, created owner-only
+(0600) and atomically, so that concurrent creators agree on one key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from audit.errors import AuditError, AuditWriteError
+
+KEY_ENV = "LICIT_AUDIT_KEY"
+MIN_KEY_CHARS = 16
+IDENTIFIER_FIELDS = ("name", "id_number", "phone")
+HASH_PREFIX = "hmac-sha256:"
+
+
+def key_file_path(db_path: str | os.PathLike) -> Path:
+    return Path(f"{os.fspath(db_path)}.key")
+
+
+def resolve_key(db_path: str | os.PathLike, key: bytes | None = None, *, create: bool = False) -> bytes:
+    """The log's HMAC key; with `create`, make the key file if no key is configured."""
+    if key is not None:
+        return _checked(key, "the key argument")
+    text = os.environ.get(KEY_ENV)
+    if text is not None:
+        return _checked(text.strip().encode(), KEY_ENV)
+    path = key_file_path(db_path)
+    if create and not path.exists():
+        _create_key_file(path)
+    return _read_key_file(path)
+
+
+def key_check(key: bytes) -> str:
+    """Stored in the log so that a different key is refused instead of silently
+    producing hashes no query will ever match."""
+    return hmac.new(key, b"licit-audit/key-check", hashlib.sha256).hexdigest()
+
+
+def identifier_hash(key: bytes, field: str, value: object) -> str:
+    """HMAC-SHA256 over `field NUL value`; the field name keeps, say, a phone number
+    from matching an identical id number. Id numbers are compared upper-case
+    (a trailing check character is written x or X)."""
+    text = str(value).strip()
+    if field == "id_number":
+        text = text.upper()
+    mac = hmac.new(key, f"{field}\0{text}".encode(), hashlib.sha256).hexdigest()
+    return HASH_PREFIX + mac
+
+
+def redact_flow(flow: dict, key: bytes) -> tuple[dict, dict[str, str]]:
+    """A copy of `flow` whose applicant identifiers are keyed hashes, and the clear
+    identifiers that were replaced, by field (so the caller can check none slipped
+    elsewhere). The caller's flow is not modified."""
+    applicant = flow.get("applicant")
+    if not isinstance(applicant, dict):
+        return flow, {}
+    redacted = dict(applicant)
+    clear = {}
+    for field in IDENTIFIER_FIELDS:
+        value = applicant.get(field)
+        if value is not None:
+            redacted[field] = identifier_hash(key, field, value)
+            clear[field] = str(value).strip()
+    return {**flow, "applicant": redacted}, clear
+
+
+def _checked(key: bytes, source: str) -> bytes:
+    if len(key.decode("utf-8", "replace")) < MIN_KEY_CHARS:
+        raise AuditError(f"audit key from {source} is too short: use at least {MIN_KEY_CHARS} characters")
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a fresh key to a private temporary file, then link it into place: the
+    key file appears complete or not at all, and if another process won the race
+    its key is kept."""
+    temp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, (secrets.token_hex(32) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # another process's key is as good
+            os.link(temp, path)
+        _fsync_directory(path.parent)
+    except OSError as error:
+        raise AuditWriteError(f"cannot create audit key file {path}: {error.strerror}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise AuditError(
+                f"audit key file {path} is accessible to other users (mode {stat.S_IMODE(mode):04o}): chmod 600 it"
+            )
+        return _checked(path.read_text().strip().encode(), str(path))
+    except FileNotFoundError:
+        raise AuditError(f"no audit key: set {KEY_ENV} or provide the key file {path}") from None
+    except OSError as error:
+        raise AuditError(f"cannot read audit key file {path}: {error.strerror}") from None
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

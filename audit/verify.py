@@ -1,0 +1,216 @@
+"""Verification of a whole log, and checkpoints of its head.
+
+verify_log recomputes the hash chain, checks
+the normalised rows, every rule set against its digest, the append-only schema,
+and optionally that the log still holds a checkpoint's head.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset
+from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, scan
+from audit.errors import AuditError
+from audit.schema import expected_schema, open_reader, schema_objects
+from audit.times import utc_now
+
+RULESET_MISSING = "rule set missing"
+RULESET_CHANGED = "rule set changed"
+SCHEMA_CHANGED = "schema changed"
+CHECKPOINT_FORMAT = "licit-decision-log-checkpoint"
+
+
+@dataclass
+class VerifyReport:
+    path: str
+    records: int  # records in the log
+    intact: int  # records verified before the first break
+    head_seq: int
+    head_hash: str
+    problems: list[Problem] = field(default_factory=list)
+    ruleset_digests: list[str] = field(default_factory=list)
+    checkpoint_seq: int | None = None  # the head of the checkpoint checked against, if any
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_problem(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+
+def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> VerifyReport:
+    expected_head = read_checkpoint(checkpoint) if checkpoint is not None else None
+    conn, _ = open_reader(path)
+    try:
+        # One snapshot for every check, while writers go on appending.
+        conn.execute("BEGIN")
+        return _verify(conn, str(path), expected_head)
+    except sqlite3.Error as error:
+        raise AuditError(f"cannot read decision log {path}: {error}") from None
+    finally:
+        conn.close()
+
+
+def write_checkpoint(path: str | os.PathLike, output: str | os.PathLike) -> dict:
+    """Verify the log, then write its head to `output` (atomically). Keep the file
+    away from the log: a later `verify --checkpoint` proves the log still holds it."""
+    report = verify_log(path)
+    if not report.ok:
+        raise AuditError(f"not writing a checkpoint of a damaged log: {report.first_problem}")
+    conn, _ = open_reader(path)
+    try:
+        recorded_at = conn.execute("SELECT recorded_at FROM decisions WHERE seq = ?", (report.head_seq,)).fetchone()
+    finally:
+        conn.close()
+    head = {
+        "format": CHECKPOINT_FORMAT,
+        "log": str(Path(path).resolve()),
+        "seq": report.head_seq,
+        "hash": report.head_hash,
+        "recorded_at": recorded_at[0] if recorded_at else None,
+        "created_at": utc_now(),
+        "ruleset_digests": report.ruleset_digests,
+    }
+    _write_atomically(Path(output), json.dumps(head, indent=2) + "\n")
+    return head
+
+
+def read_checkpoint(checkpoint: str | os.PathLike) -> dict:
+    try:
+        head = json.loads(Path(checkpoint).read_text())
+    except OSError as error:
+        raise AuditError(f"cannot read checkpoint {checkpoint}: {error.strerror}") from None
+    except ValueError:
+        raise AuditError(f"checkpoint {checkpoint} is not JSON") from None
+    if not (
+        isinstance(head, dict)
+        and head.get("format") == CHECKPOINT_FORMAT
+        and isinstance(head.get("seq"), int)
+        and isinstance(head.get("hash"), str)
+        and isinstance(head.get("ruleset_digests"), list)
+    ):
+        raise AuditError(f"{checkpoint} is not a Licit decision log checkpoint")
+    return head
+
+
+def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None) -> VerifyReport:
+    records, max_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM decisions").fetchone()
+    chain = scan(conn)
+    problems = list(chain.problems)
+    if chain.break_at is not None:
+        problems.append(diagnose(conn, chain.last, chain.break_at))
+    problems += _check_tail(conn, max_seq)
+    problems += _check_rulesets(conn, chain.first_use)
+    problems += _check_schema(conn)
+    if expected_head is not None:
+        problems += _check_checkpoint(conn, expected_head, max_seq)
+    return VerifyReport(
+        path=path,
+        records=records,
+        intact=chain.count,
+        head_seq=chain.last.seq if chain.last else 0,
+        head_hash=chain.last.hash if chain.last else GENESIS_HASH,
+        problems=_first_of_each(problems),
+        ruleset_digests=sorted(chain.first_use),
+        checkpoint_seq=expected_head["seq"] if expected_head is not None else None,
+    )
+
+
+def _check_tail(conn: sqlite3.Connection, max_seq: int) -> list[Problem]:
+    """SQLite remembers the largest sequence number ever written: a lower head
+    means records were cut from the end."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
+    if row and row[0] > max_seq:
+        return [Problem(max_seq + 1, RECORD_MISSING, f"the log ends at seq {max_seq} but seq {row[0]} was written")]
+    return []
+
+
+def _check_rulesets(conn: sqlite3.Connection, first_use: dict[str, int]) -> list[Problem]:
+    problems = []
+    stored = set()
+    for digest, files_json in conn.execute("SELECT digest, files FROM rulesets"):
+        stored.add(digest)
+        if digest_of_stored_ruleset(files_json) != digest and digest in first_use:
+            problems.append(
+                Problem(first_use[digest], RULESET_CHANGED, f"rule set {digest} no longer matches its digest")
+            )
+    problems += [
+        Problem(seq, RULESET_MISSING, f"rule set {digest} is not in the log")
+        for digest, seq in first_use.items()
+        if digest not in stored
+    ]
+    return problems
+
+
+def _check_schema(conn: sqlite3.Connection) -> list[Problem]:
+    """Dropped triggers leave the log open to UPDATE and DELETE; an altered table
+    could make lookups disagree with the hashed records."""
+    actual, expected = schema_objects(conn), expected_schema()
+    missing = [name for name in expected if name not in actual]
+    altered = [name for name, sql in expected.items() if name in actual and actual[name] != sql]
+    if not (missing or altered):
+        return []
+    listed = "; ".join(
+        f"{what}: {', '.join(names)}" for what, names in (("missing", missing), ("altered", altered)) if names
+    )
+    return [Problem(None, SCHEMA_CHANGED, f"{listed} (the log is not as created: append-only protection or lookups)")]
+
+
+def _check_checkpoint(conn: sqlite3.Connection, head: dict, max_seq: int) -> list[Problem]:
+    problems = []
+    row = conn.execute("SELECT hash FROM decisions WHERE seq = ?", (head["seq"],)).fetchone()
+    when = head.get("created_at", "?")
+    if head["seq"] > max_seq:
+        problems.append(
+            Problem(
+                max_seq + 1,
+                RECORD_MISSING,
+                f"the log ends at seq {max_seq}, but the checkpoint of {when} saw seq {head['seq']}",
+            )
+        )
+    elif head["seq"] > 0 and (row is None or row[0] != head["hash"]):
+        problems.append(
+            Problem(
+                head["seq"],
+                CONTENT_CHANGED,
+                f"its hash differs from the checkpoint of {when}: the log was rewritten at or before it",
+            )
+        )
+    stored = {digest for (digest,) in conn.execute("SELECT digest FROM rulesets")}
+    problems += [
+        Problem(None, RULESET_MISSING, f"rule set {digest} named by the checkpoint is not in the log")
+        for digest in head["ruleset_digests"]
+        if digest not in stored
+    ]
+    return problems
+
+
+def _first_of_each(problems: list[Problem]) -> list[Problem]:
+    """Sorted by seq (log-wide problems last), one per (seq, kind)."""
+    unique = {(p.seq, p.kind): p for p in reversed(problems)}
+    return sorted(unique.values(), key=lambda p: (p.seq is None, p.seq or 0))
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    """The checkpoint file is whole or absent, never half-written."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as error:
+        raise AuditError(f"cannot write checkpoint {target}: {error.strerror}") from None
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, target)
+    except OSError as error:
+        os.unlink(temp)
+        raise AuditError(f"cannot write checkpoint {target}: {error.strerror}") from None
