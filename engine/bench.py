@@ -108,3 +108,40 @@ def run_bench(engine: Engine, jurisdiction: str, count: int) -> str:
         f"    decision building and the rest    {max(0.0, mean - validate - facts - match):7.1f} µs",
     ]
     return "\n".join(lines)
+
+
+def run_audit_bench(engine: Engine, jurisdiction: str, count: int, directory: str, processes: int = 4) -> str:
+    """Decisions/s with the log on and off, beside bare durable commits, measured in this run."""
+    import datetime as dt
+
+    from audit.bench import audit_benchmark
+
+    flows = bench_flows(jurisdiction)
+    log_path = f"{directory}/licit-bench-audit.db"
+    count = min(count, 5000)  # each logged decision is a durable commit: keep the run short
+    with Engine(rules_dir=engine.rules_dir, audit_db=log_path) as logged:
+        for flow in flows:
+            logged.evaluate(flow)
+        started = time.perf_counter()
+        for index in range(count):
+            flow = dict(flows[index % len(flows)], flow_id=f"BENCH-{index}",
+                        requested_at=dt.datetime(2026, 11, 24, 10, 15, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+                        .isoformat())
+            logged.evaluate(flow)
+        with_log = count / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for index in range(count):
+        engine.evaluate(flows[index % len(flows)])
+    without_log = count / (time.perf_counter() - started)
+    figures = audit_benchmark(log_path, processes=processes, decisions=min(count, 2000))
+    bare = figures["bare_commits_per_s"]
+    return "\n".join([
+        f"licit bench --audit: {count} decisions on {jurisdiction}, log in {directory}",
+        f"  decisions/s, log off         {without_log:10,.0f}",
+        f"  decisions/s, log on          {with_log:10,.0f}   ({bare / with_log:.2f} bare commits each)",
+        f"  bare durable commits/s       {bare:10,}   (same row size, WAL, synchronous=FULL, same disk)",
+        f"  DecisionLog.record/s, 1 process   {figures['records_per_s_1_process']:7,}   "
+        f"({figures['record_cost_in_bare_commits']} bare commits each; target ≤ 1.5)",
+        f"  DecisionLog.record/s, {processes} processes  {figures[f'records_per_s_{processes}_processes']:7,}   "
+        f"({figures[f'speedup_{processes}_processes']}× one process; target ≥ 1.5×)",
+    ])

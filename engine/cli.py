@@ -199,21 +199,54 @@ register_authoring(rules)
 @click.option("--jurisdiction", "-j", default="CN-GD-SZ", show_default=True)
 @click.option("--n", "count", type=click.IntRange(100, 10_000_000), default=20_000, show_default=True,
               help="evaluations to time")
+@click.option("--audit", "with_audit", is_flag=True,
+              help="also measure decisions/s with the log on, bare durable commits, and 4 writer processes")
+@click.option("--audit-dir", type=click.Path(file_okay=False, exists=True), default=".", show_default=True,
+              help="where the --audit measurements write their temporary logs (the disk being measured)")
 @rules_option
-def bench(jurisdiction: str, count: int, rules_dir: Path | None) -> None:
+@_audit_errors
+def bench(jurisdiction: str, count: int, with_audit: bool, audit_dir: str, rules_dir: Path | None) -> None:
     """Measure Engine.evaluate: evaluations per second, latency percentiles, where the time goes."""
-    from engine.bench import run_bench
+    import tempfile
+
+    from engine.bench import run_audit_bench, run_bench
 
     engine = _engine(rules_dir)
     with engine:
         if jurisdiction not in engine.tree.compiled:
             raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
         click.echo(run_bench(engine, jurisdiction, count))
+        if with_audit:
+            with tempfile.TemporaryDirectory(dir=audit_dir) as directory:
+                click.echo(run_audit_bench(engine, jurisdiction, count, directory))
+
+
+def _replay_command() -> click.Command:
+    from audit import default_db_path
+
+    @click.command("replay")
+    @click.argument("decision_id")
+    @click.option("--db", type=click.Path(dir_okay=False), default=None, help="the log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+    @format_option("text", "json")
+    @_audit_errors
+    def replay(decision_id: str, db: str | None, output_format: str) -> None:
+        """Re-decide a logged decision under exactly the rule files it was made with; exit 1 if it differs."""
+        from engine.replay import replay_decision
+
+        result = replay_decision(db or default_db_path(), decision_id)
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else
+                   f"{decision_id}: logged {result['logged']['outcome']} {result['logged']['rule_ids']}, "
+                   f"replayed {result['replayed']['outcome']} {result['replayed']['rule_ids']} under "
+                   f"{result['ruleset_digest']} — {'identical' if result['identical'] else 'DIFFERENT'}")
+        if not result["identical"]:
+            sys.exit(1)
+    return replay
 
 
 def _mount_audit() -> None:
     from audit.cli import audit_group
 
+    audit_group.add_command(_replay_command())
     cli.add_command(audit_group, "audit")
 
 

@@ -89,7 +89,7 @@ class Engine:
         self.tree: RuleTree = load_rules(self.rules_dir, flow_vocabulary())
         self._segments: dict[str, list[_CompiledSegment]] = {}
         # durable_rules parses every key it is sent: send only what some rule reads
-        self._fact_keys = sorted(set().union(*(
+        self._fact_keys = frozenset(set().union(*(
             fact_keys(effective.condition) for compiled in self.tree.compiled.values()
             for segment in compiled.segments for effective in segment.rules)) | set(ALWAYS["$ex"]))
         try:
@@ -152,8 +152,7 @@ class Engine:
 
     def fact_json(self, model: Flow) -> str:
         """The fact durable_rules is given: only the keys some rule reads."""
-        facts = flow_facts(model)
-        return to_json({key: facts[key] for key in self._fact_keys if key in facts})
+        return to_json(flow_facts(model, self._fact_keys))
 
     def ruleset_payload(self, code: str) -> dict:
         """The rule set a decision in ``code`` is made with: digest, chain and full source files."""

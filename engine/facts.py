@@ -9,6 +9,7 @@ type checker and the engine cannot disagree.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import types
 import typing
 from enum import Enum
@@ -92,6 +93,8 @@ def flow_vocabulary() -> Vocabulary:
 
 
 def _scalar(value: Any) -> Any:
+    if type(value) in (str, int, float, bool):
+        return value
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dt.date):
@@ -100,8 +103,11 @@ def _scalar(value: Any) -> Any:
 
 
 @lru_cache(maxsize=None)
-def _plan(model: type[BaseModel], prefix: str) -> tuple[tuple[str, str, Any], ...]:
-    """How to flatten one model class: (attribute, fact key, sub-plan or None), computed once."""
+def _plan(model: type[BaseModel], prefix: str, wanted: frozenset[str] | None) -> tuple[tuple[str, str, Any], ...]:
+    """How to flatten one model class: (attribute, fact key, sub-plan or None), computed once.
+
+    With ``wanted``, only those top-level keys are produced (list items are kept whole).
+    """
     steps = []
     for name, info in model.model_fields.items():
         if name in _SKIPPED or (model.__name__ == "Applicant" and name in PERSONAL_FIELDS):
@@ -109,9 +115,13 @@ def _plan(model: type[BaseModel], prefix: str) -> tuple[tuple[str, str, Any], ..
         key = prefix + (info.alias or name)
         nested = _model_in(info.annotation)
         if nested is not None and not _is_list(info.annotation):
-            steps.append((name, key, ("object", _plan(nested, key + SEP))))
+            inner = _plan(nested, key + SEP, wanted)
+            if inner:
+                steps.append((name, key, ("object", inner)))
+        elif wanted is not None and key not in wanted:
+            continue
         elif nested is not None:
-            steps.append((name, key, ("objects", _plan(nested, ""))))
+            steps.append((name, key, ("objects", _plan(nested, "", None))))
         else:
             steps.append((name, key, None))
     return tuple(steps)
@@ -146,16 +156,20 @@ def _flatten(model: BaseModel, plan: tuple, into: dict[str, Any]) -> dict[str, A
     return into
 
 
-def flow_facts(flow: Flow) -> dict[str, Any]:
-    """The flat fact rules are matched against (personal identifiers are left out)."""
-    fact = _flatten(flow, _plan(Flow, ""), {})
+def flow_facts(flow: Flow, wanted: frozenset[str] | None = None) -> dict[str, Any]:
+    """The flat fact rules are matched against (personal identifiers are left out).
+
+    ``wanted`` limits it to the keys some rule reads: durable_rules parses every key it gets.
+    """
+    fact = _flatten(flow, _plan(Flow, "", wanted), {})
     for path in _JURISDICTION_FIELDS:
         key = path.replace(".", SEP)
-        fact[key + SEP + "province"] = province(fact[key])
+        if wanted is None or key + SEP + "province" in wanted:
+            fact[key + SEP + "province"] = province(functools.reduce(getattr, path.split("."), flow))
     for kind in ProductKind:
         product = next((item for item in flow.products if item.kind == kind.value), None)
         fact[f"has_product{SEP}{kind.value}"] = product is not None
         if product is not None:
-            _flatten(product, _plan(Product, f"product{SEP}{kind.value}{SEP}"), fact)
-            _flatten(flow.payment_for(kind), _plan(Payment, f"payment_for{SEP}{kind.value}{SEP}"), fact)
+            _flatten(product, _plan(Product, f"product{SEP}{kind.value}{SEP}", wanted), fact)
+            _flatten(flow.payment_for(kind), _plan(Payment, f"payment_for{SEP}{kind.value}{SEP}", wanted), fact)
     return fact

@@ -36,6 +36,9 @@ class CompiledJurisdiction:
         self.utc_offset = utc_offset
         self.segments = segments
         self._starts = [segment.period.start or dt.date.min for segment in segments]
+        sign = -1 if utc_offset.startswith("-") else 1
+        hours, minutes = map(int, utc_offset[1:].split(":"))
+        self._zone = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
 
     def segment_index(self, day: dt.date) -> int:
         return bisect.bisect_right(self._starts, day) - 1
@@ -45,10 +48,7 @@ class CompiledJurisdiction:
 
     def local_date(self, instant: dt.datetime) -> dt.date:
         """The calendar day of ``instant`` in this jurisdiction: rules are dated in local time."""
-        sign = -1 if self.utc_offset.startswith("-") else 1
-        hours, minutes = map(int, self.utc_offset[1:].split(":"))
-        offset = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
-        return instant.astimezone(offset).date()
+        return instant.astimezone(self._zone).date()
 
 
 class RuleTree:
