@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from engine.compile import ALWAYS, to_durable
 from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, RulesetRef, new_decision_id, outcome_of)
-from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset, to_json
+from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset, shared_ruleset, to_json
 from engine.errors import EngineError, FieldError, FlowValidationError
 from engine.facts import flow_facts, flow_vocabulary
 from engine.flow import Flow
@@ -71,7 +71,7 @@ def _compile_segment(label: str, segment: Segment) -> _CompiledSegment:
             findings[f"r{index}"] = _finding(effective)
     names = list(conditions)
     chunks = [names[start:start + MAX_RULES_PER_RULESET] for start in range(0, len(names), MAX_RULES_PER_RULESET)]
-    rulesets = [DurableRuleset(f"{label}-{number}", {name: conditions[name] for name in chunk})
+    rulesets = [shared_ruleset(f"{label}-{number}", {name: conditions[name] for name in chunk})
                 for number, chunk in enumerate(chunks)]
     return _CompiledSegment(rulesets, findings)
 
@@ -97,7 +97,6 @@ class Engine:
                 self._segments[code] = [_compile_segment(f"{code}-{index}", segment)
                                         for index, segment in enumerate(compiled.segments)]
         except DurableError as error:
-            self.close()
             raise EngineError(str(error)) from None
         if sink is None and audit_db is not None:
             from audit import DecisionLog
@@ -164,12 +163,8 @@ class Engine:
             return self._rulesets_payload[code]
 
     def close(self) -> None:
-        for segments in self._segments.values():
-            for segment in segments:
-                for ruleset in segment.rulesets:
-                    ruleset.close()
-        self._segments = {}
-        if getattr(self, "sink", None) is not None:
+        """Close the decision log; compiled rulesets stay shared in the process."""
+        if self.sink is not None:
             self.sink.close()
 
     def __enter__(self) -> "Engine":

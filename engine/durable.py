@@ -14,9 +14,14 @@ that matches every fact, so a session always ends on the path that was sound
 (200,000 evaluations in one process, resident memory flat). The session's state
 object is matched against the rules too, so a condition like ``{"$nex": …}``
 would hold for it: every condition also requires the sentinel key of our facts.
+Rulesets are shared by content for the life of the process and never deleted:
+a test run that built and deleted thousands of rulesets once saw ``create_ruleset``
+fail (error 102) on a definition that compiles everywhere else, and engines that
+load the same packs (a reload, a replay) reuse what is already compiled.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -26,7 +31,7 @@ from typing import Any
 
 import durable_rules_engine
 
-__all__ = ["DurableError", "DurableRuleset", "MAX_RULES_PER_RULESET", "to_json"]
+__all__ = ["DurableError", "DurableRuleset", "MAX_RULES_PER_RULESET", "shared_ruleset", "to_json"]
 
 # durable_rules fails to compile one ruleset of a few hundred rules (error 303); stay well below
 MAX_RULES_PER_RULESET = 64
@@ -61,6 +66,21 @@ def to_json(value: Any) -> str:
 
 class DurableError(Exception):
     """durable_rules refused a ruleset or failed while matching a fact."""
+
+
+_SHARED: dict[str, "DurableRuleset"] = {}
+
+
+def shared_ruleset(label: str, conditions: dict[str, dict]) -> "DurableRuleset":
+    """The process's ruleset for these conditions, compiled on first use."""
+    key = hashlib.sha256(to_json(conditions).encode("utf-8")).hexdigest()
+    with _LOCK:
+        ruleset = _SHARED.get(key)
+    if ruleset is None:
+        ruleset = DurableRuleset(label, conditions)
+        with _LOCK:
+            ruleset = _SHARED.setdefault(key, ruleset)
+    return ruleset
 
 
 class DurableRuleset:
@@ -107,9 +127,3 @@ class DurableRuleset:
                 raise DurableError(f"durable_rules failed on ruleset {self.name}: {failure}")
         # a rule whose $or holds on several branches fires once per branch: report it once
         return [name for name in dict.fromkeys(fired) if name != _SENTINEL]
-
-    def close(self) -> None:
-        with _LOCK:
-            if self._handle is not None:
-                durable_rules_engine.delete_ruleset(self._handle)
-                self._handle = None
