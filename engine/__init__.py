@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 
-from engine.core import ENGINE_VERSION, DecisionSink, Engine, default_rules_dir
+from engine.core import ENGINE_VERSION, DecisionSink, Engine
 from engine.decision import Decision, Finding, Obligation
 from engine.errors import EngineError, FieldError, FlowValidationError, LicitError
 from engine.flow import Flow

@@ -5,7 +5,6 @@ Exit codes: 0 done; 1 the rules or the log failed (nothing was decided); 2 bad i
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import os
 import sys
@@ -17,6 +16,7 @@ import click
 from engine.core import Engine, default_rules_dir
 from engine.decision import Decision
 from engine.cli_authoring import register as register_authoring
+from engine.clierrors import library_errors
 from engine.errors import FlowValidationError, LicitError
 from engine.render import decision_text, rule_list_text
 from rules import RuleSetError, load_rules
@@ -50,26 +50,6 @@ def _instant(value: str | None, option: str) -> dt.datetime | None:
     return instant
 
 
-def _engine(rules_dir: Path | None, audit_db: str | None = None) -> Engine:
-    try:
-        return Engine(rules_dir=rules_dir, audit_db=audit_db)
-    except RuleSetError as error:
-        raise click.ClickException(f"the rule set does not load ({len(error.errors)} errors):\n{error}") from None
-    except LicitError as error:
-        raise click.ClickException(str(error)) from None
-
-
-def _audit_errors(function):
-    """The audit package's errors become one-line click errors (exit 1)."""
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        from audit import AuditError
-
-        try:
-            return function(*args, **kwargs)
-        except AuditError as error:
-            raise click.ClickException(str(error)) from None
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,13 +78,13 @@ def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str]]:
 @click.option("--no-audit", is_flag=True, help="do not log decisions")
 @format_option("json", "text")
 @click.option("--as-of", help="decide under the rules in force at this instant instead of requested_at")
-@_audit_errors
+@library_errors
 def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
     instant = _instant(as_of, "--as-of")
     from audit import default_db_path
 
-    engine = _engine(rules_dir, None if no_audit else (audit_db or default_db_path()))
+    engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()))
     invalid = 0
     with engine:
         for source, text in _inputs(flows):
@@ -179,13 +159,14 @@ def validate(directory: Path | None) -> None:
 @click.option("--jurisdiction", "-j", required=True, help="jurisdiction code, e.g. CN-GD-SZ")
 @click.option("--as-of", help="date (YYYY-MM-DD) to show the rules in force on (default: today)")
 @rules_option
+@library_errors
 def list_rules(jurisdiction: str, as_of: str | None, rules_dir: Path | None) -> None:
     """Show the effective rule set of a jurisdiction and where each rule comes from."""
     try:
         day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError:
         raise InputError(f"--as-of {as_of!r} is not a date like 2026-11-24") from None
-    engine = _engine(rules_dir)
+    engine = Engine(rules_dir=rules_dir)
     with engine:
         if jurisdiction not in engine.tree.compiled:
             raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
@@ -204,14 +185,14 @@ register_authoring(rules)
 @click.option("--audit-dir", type=click.Path(file_okay=False, exists=True), default=".", show_default=True,
               help="where the --audit measurements write their temporary logs (the disk being measured)")
 @rules_option
-@_audit_errors
+@library_errors
 def bench(jurisdiction: str, count: int, with_audit: bool, audit_dir: str, rules_dir: Path | None) -> None:
     """Measure Engine.evaluate: evaluations per second, latency percentiles, where the time goes."""
     import tempfile
 
     from engine.bench import run_audit_bench, run_bench
 
-    engine = _engine(rules_dir)
+    engine = Engine(rules_dir=rules_dir)
     with engine:
         if jurisdiction not in engine.tree.compiled:
             raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
@@ -228,7 +209,7 @@ def _replay_command() -> click.Command:
     @click.argument("decision_id")
     @click.option("--db", type=click.Path(dir_okay=False), default=None, help="the log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
     @format_option("text", "json")
-    @_audit_errors
+    @library_errors
     def replay(decision_id: str, db: str | None, output_format: str) -> None:
         """Re-decide a logged decision under exactly the rule files it was made with; exit 1 if it differs."""
         from engine.replay import replay_decision

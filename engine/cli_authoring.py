@@ -6,17 +6,18 @@ command: 1 when tests, lint or the rules fail; 2 for bad usage or input.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import sys
 from pathlib import Path
 
 import click
 
+from engine.clierrors import library_errors
+
 from engine.core import Engine, default_rules_dir
 from engine.facts import flow_vocabulary
 from engine.scenarios import run_scenarios, run_text
-from rules import RuleSetError, RuleTree, load_rules
+from rules import RuleTree, load_rules
 from rules.diff import diff_json, diff_text, diff_trees
 from rules.explain import UnknownRuleError, explain_rule, explanation_text
 from rules.lint import lint_rules, lint_text
@@ -32,17 +33,6 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-def _rule_set_errors(command):
-    """A rule tree that does not load fails the command (exit 1) with every located error."""
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except RuleSetError as error:
-            raise click.ClickException(f"the rule set does not load ({len(error.errors)} errors):\n{error}") from None
-    return wrapper
-
-
 def _tree(directory: Path | None) -> RuleTree:
     return load_rules(directory or default_rules_dir(), flow_vocabulary())
 
@@ -55,7 +45,7 @@ def _tree(directory: Path | None) -> RuleTree:
 @click.option("--coverage", "show_coverage", is_flag=True, help="list how often each rule fired and did not fire")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="PCT",
               help="fail when fewer than PCT % of the rules fired in some case")
-@_rule_set_errors
+@library_errors
 def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, show_coverage: bool,
          min_coverage: float | None) -> None:
     """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
@@ -89,7 +79,7 @@ def lint(directory: Path | None, strict: bool) -> None:
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="date to explain the rule on (default: today)")
 @click.option("--rules", "rules_dir", type=_DIRECTORY,
               help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")
-@_rule_set_errors
+@library_errors
 def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> None:
     """Show RULE_ID: its versions, citations, source, and whether it applies in each jurisdiction, and why."""
     try:
@@ -103,7 +93,7 @@ def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> 
 @click.argument("old_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("new_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_rule_set_errors
+@library_errors
 def diff(old_dir: Path, new_dir: Path, output_format: str) -> None:
     """List, per jurisdiction, the rules added, removed and changed from OLD_DIR to NEW_DIR, and parameter values."""
     diffs = diff_trees(_tree(old_dir), _tree(new_dir))

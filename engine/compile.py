@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rules.ir import FACT, And, Arith, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref
+from rules.ir import FACT, And, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref
 
 __all__ = ["to_durable", "ALWAYS"]
 
