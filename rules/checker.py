@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 from typing import Iterable
 
+from rules.ir import ARITH
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Literal, Name, Quantifier, Unary
 from rules.typed import (TAnd, TArith, TCompare, TExpr, TIn, TListLit, TLit, TNot, TOr, TParam, TPresent,
                          TQuant, TRef, refs)
@@ -196,9 +197,7 @@ class _Checker:
         if expr.op == "/" and isinstance(right, TLit) and right.value == 0:
             raise CheckError(expr.right.pos, "type_error", "division by zero")
         if isinstance(left, TLit) and isinstance(right, TLit):
-            value = {"+": left.value + right.value, "-": left.value - right.value,
-                     "*": left.value * right.value}.get(expr.op)
-            return TLit(value if value is not None else left.value / right.value, NUMBER, expr.pos)
+            return TLit(ARITH[expr.op](left.value, right.value), NUMBER, expr.pos)
         return TArith(expr.op, left, right, NUMBER, expr.pos)
 
     def path(self, expr: Expr, scope: dict, depth: int) -> TExpr:

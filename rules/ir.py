@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 __all__ = [
-    "FACT", "ITEM", "And", "Arith", "Compare", "Const", "Condition", "Lit", "Operand", "Or",
+    "ARITH", "COMPARE", "FACT", "ITEM", "And", "Arith", "Compare", "Const", "Condition", "Lit", "Operand", "Or",
     "Present", "Quant", "Ref", "evaluate", "fact_keys", "negate_op", "flip_op",
 ]
 
@@ -81,9 +81,9 @@ class Quant:
 
 Condition = Union[Compare, Present, And, Or, Const, Quant]
 
-_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
-_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 
@@ -106,7 +106,7 @@ def _value(operand: Operand, fact: dict, item: Any) -> Any:
     left, right = _value(operand.left, fact, item), _value(operand.right, fact, item)
     if left is None or right is None or (operand.op == "/" and right == 0):
         return None
-    return _ARITH[operand.op](left, right)
+    return ARITH[operand.op](left, right)
 
 
 def evaluate(condition: Condition, fact: dict, item: Any = None) -> bool:
@@ -115,7 +115,7 @@ def evaluate(condition: Condition, fact: dict, item: Any = None) -> bool:
         left, right = _value(condition.left, fact, item), _value(condition.right, fact, item)
         if left is None or right is None:
             return False
-        return _COMPARE[condition.op](left, right)
+        return COMPARE[condition.op](left, right)
     if isinstance(condition, Present):
         return (_value(condition.ref, fact, item) is not None) == condition.present
     if isinstance(condition, And):

@@ -8,18 +8,15 @@ durable_rules can only test item fields inside ``$iany``/``$iall``.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from typing import Any
 
-from rules.ir import (FACT, ITEM, And, Arith, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref,
-                      flip_op, negate_op)
+from rules.ir import (ARITH, COMPARE, FACT, ITEM, And, Arith, Compare, Condition, Const, Lit, Operand, Or,
+                      Present, Quant, Ref, flip_op, negate_op)
 from rules.typed import TAnd, TArith, TCompare, TExpr, TIn, TListLit, TLit, TNot, TOr, TParam, TPresent, TQuant, TRef
 from rules.types import Vocabulary
 
 __all__ = ["LowerError", "lower", "negate", "simplify"]
 
-_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
-            ">": operator.gt, ">=": operator.ge}
 
 
 class LowerError(Exception):
@@ -101,8 +98,7 @@ class _Lowerer:
 
 def _arith(op: str, left: Operand, right: Operand) -> Operand:
     if isinstance(left, Lit) and isinstance(right, Lit):
-        return Lit({"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}[op](
-            left.value, right.value))
+        return Lit(ARITH[op](left.value, right.value))
     if isinstance(left, Lit):
         # durable_rules wants a field on the left of arithmetic
         if op in ("+", "*"):
@@ -116,7 +112,7 @@ def compare(op: str, left: Operand, right: Operand) -> Condition:
     if isinstance(left, Lit) and isinstance(right, Lit):
         if left.value is None or right.value is None:
             return Const(False)
-        return Const(_COMPARE[op](left.value, right.value))
+        return Const(COMPARE[op](left.value, right.value))
     if isinstance(right, Ref) and not isinstance(left, Ref):
         left, right, op = right, left, flip_op(op)
     if not isinstance(left, Ref):
