@@ -53,10 +53,9 @@ def rule_list_text(tree: RuleTree, code: str, day: dt.date) -> str:
             if override.kind != "exception" and override.period.contains(day):
                 verb = "replaced by " + override.by_rule if override.kind == "replacement" else "disabled"
                 lines.append(f"  {override.target:<42} {verb} in {member}: {override.reason}")
-    if segment.parameters:
+    sources = tree.parameter_sources(code, day)
+    if sources:
         lines.append("  parameters:")
-        for name, value in sorted(segment.parameters.items()):
-            source = next(member for member in reversed(compiled.chain)
-                          if any(item.start <= day for item in tree.jurisdictions[member].parameter_values.get(name, [])))
+        for name, (value, source) in sorted(sources.items()):
             lines.append(f"    {name} = {value!r} (from {source})")
     return "\n".join(lines)

@@ -90,15 +90,18 @@ class RuleTree:
         return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     # time ------------------------------------------------------------------
-    def parameters_on(self, code: str, day: dt.date) -> dict[str, Any]:
-        """Each parameter's value in force on ``day``, from the nearest jurisdiction that has one."""
-        values: dict[str, Any] = {}
+    def parameter_sources(self, code: str, day: dt.date) -> dict[str, tuple[Any, str]]:
+        """Each parameter's value in force on ``day`` and the nearest jurisdiction that sets it."""
+        values: dict[str, tuple[Any, str]] = {}
         for member in reversed(self.chain(code)):
             for name, dated in self.jurisdictions[member].parameter_values.items():
                 in_force = [value for value in dated if value.start <= day]
                 if name not in values and in_force:
-                    values[name] = in_force[-1].value
+                    values[name] = (in_force[-1].value, member)
         return values
+
+    def parameters_on(self, code: str, day: dt.date) -> dict[str, Any]:
+        return {name: value for name, (value, _) in self.parameter_sources(code, day).items()}
 
     def boundaries(self, code: str) -> list[dt.date]:
         days: set[dt.date] = set()
