@@ -57,7 +57,7 @@ def record_body(
     that is, record_body(...) + record_link(...). The normalised findings and
     obligations rows are part of it, so altering those tables breaks the chain
     just as altering the record does. Sorted keys put the chain link last, so a
-    writer can hash the body before it takes the write lock.
+    writer builds the body before it takes the write lock.
     """
     return b'{"decision":%b,"duration_us":%d,"evaluated_at":%b,"finding_rows":%b,"flow":%b,"obligation_rows":%b,' % (
         decision_json,
@@ -79,13 +79,6 @@ def record_link(prev_hash: str, recorded_at: str, seq: int) -> bytes:
 
 def record_hash(body: bytes, prev_hash: str, recorded_at: str, seq: int) -> str:
     return hashlib.sha256(body + record_link(prev_hash, recorded_at, seq)).hexdigest()
-
-
-def chain_hash(body_hash: hashlib._Hash, prev_hash: str, recorded_at: str, seq: int) -> str:
-    """The same hash as record_hash, from a SHA-256 state already fed the body."""
-    digest = body_hash.copy()
-    digest.update(record_link(prev_hash, recorded_at, seq))
-    return digest.hexdigest()
 
 
 def _rows_json(rows: Sequence[Sequence[str]]) -> bytes:

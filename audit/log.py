@@ -6,11 +6,13 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from audit.canonical import GENESIS_HASH, chain_hash
+from audit.canonical import GENESIS_HASH, record_hash
 from audit.errors import AuditError, AuditWriteError
+from audit.groupcommit import SETTLED, TAKEN, TIMED_OUT, Spool, WriteTurn, spool_directory
 from audit.records import Entry, StoredRuleset, prepare_entry, prepare_ruleset
 from audit.redaction import key_check, resolve_key
 from audit.schema import FORMAT, SCHEMA_VERSION, as_audit_error, create_schema, read_meta
@@ -30,18 +32,22 @@ class DecisionLog:
     """An append-only, hash-chained decision log in one SQLite file.
 
     One instance may be shared by many threads; many processes may each open their
-    own on the same file. Every `record` is one transaction that is durable
-    (WAL, synchronous=FULL) before it returns.
+    own on the same file. `record` returns once its decision is in a durable
+    commit (WAL, synchronous=FULL); writers that arrive while another commits
+    share the next commit (audit.groupcommit).
     """
 
     def __init__(self, path: str | os.PathLike, *, key: bytes | None = None, timeout: float = 5.0):
         self.path = Path(path)
+        self.timeout = timeout
         self._pid = os.getpid()
-        self._lock = threading.Lock()
         self._stored_digests: set[str] = set()
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
         self._conn: sqlite3.Connection | None = _open_writer(self.path, timeout)
         try:
             self._key = self._prepare(key)
+            self._spool, self._turn = _open_spool(self.path)
         except BaseException:
             self._conn.close()
             raise
@@ -64,25 +70,75 @@ class DecisionLog:
             digest = entry.ruleset_digest
             if digest not in self._stored_digests and digest not in new_rulesets:
                 new_rulesets[digest] = prepare_ruleset(ruleset, digest)
-        with self._lock:
-            if self._conn is None:
-                raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
-            seq = append_entries(self._conn, self.path, entries, list(new_rulesets.values()))
-            # Only once committed: a rolled-back rule set must be sent again.
-            self._stored_digests.update(new_rulesets)
-        return seq
+        return self._append(entries, list(new_rulesets.values()))
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Close once no writer of this process is inside its turn (or `timeout` has passed)."""
+        if self._conn is None:
+            return
+        taken = self._turn.take(time.monotonic() + self.timeout) == TAKEN
+        self._conn.close()
+        self._conn = None
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+        if taken:
+            self._turn.give_back()
+        self._turn.close()
 
     def __enter__(self) -> DecisionLog:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+    def _append(self, entries: list[Entry], rulesets: list[StoredRuleset]) -> int:
+        """Commit `entries` in this writer's turn, or, for a lone decision whose rule set
+        the log already holds, possibly in the turn of a writer ahead of it."""
+        if self._conn is None:
+            raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
+        waiting = None
+        if not self._turn.try_take():
+            if len(entries) == 1 and not rulesets:
+                waiting = self._spool.put(entries[0])
+            turn = self._turn.take(time.monotonic() + self.timeout, settled=_gone(waiting))
+            if turn == SETTLED:  # a writer ahead committed it
+                return self._seq_of(entries[0])
+            if turn == TIMED_OUT:
+                self._spool.remove([waiting] if waiting else [])
+                raise AuditWriteError(
+                    f"cannot write decision log {self.path}: database is locked "
+                    f"(other writers held it for more than {self.timeout:g} s)"
+                )
+        try:
+            if self._conn is None:  # closed while this writer waited
+                raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
+            if waiting is not None and not waiting.exists():  # committed just before the turn came
+                return self._seq_of(entries[0])
+            spooled = self._spool.waiting(exclude=waiting)
+            seq, settled = append_entries(self._conn, self.path, entries, rulesets, spooled)
+            # Only once committed: a rolled-back rule set must be sent again.
+            self._stored_digests.update(r.digest for r in rulesets)
+            self._spool.remove(settled)
+            return seq
+        finally:
+            self._spool.remove([waiting] if waiting else [])
+            self._turn.give_back()
+
+    def _seq_of(self, entry: Entry) -> int:
+        """The sequence number another writer's commit gave `entry`, read outside any turn."""
+        with self._reader_lock:
+            try:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False)
+                row = self._reader.execute(
+                    "SELECT seq FROM decisions WHERE decision_id = ?", (entry.decision_id,)
+                ).fetchone()
+            except sqlite3.Error as error:
+                raise AuditWriteError(f"cannot read decision {entry.decision_id} back from {self.path}: {error}") from None
+        if row is None:  # spool files are removed only after their commit
+            raise AuditWriteError(f"decision {entry.decision_id} left the spool of {self.path} but is not in the log")
+        return row[0]
 
     def _prepare(self, key: bytes | None) -> bytes:
         """Create the schema if the file is new, check it is a Licit log of a known
@@ -106,32 +162,66 @@ class DecisionLog:
 
 
 def append_entries(
-    conn: sqlite3.Connection, path: Path, entries: Sequence[Entry], rulesets: Sequence[StoredRuleset]
-) -> int:
+    conn: sqlite3.Connection,
+    path: Path,
+    entries: Sequence[Entry],
+    rulesets: Sequence[StoredRuleset],
+    spooled: Sequence[tuple[Path, Entry]] = (),
+) -> tuple[int, list[Path]]:
     """One transaction: take the write lock, read the chain head, append, commit.
 
-    Returns the last sequence number written. Any failure rolls the whole
-    transaction back and raises AuditWriteError.
+    Spooled records of other writers go first; one already in the log (its writer's
+    turn ended after its commit, before its spool file was removed) is not written
+    again, and one whose decision id the log holds with other content is left for
+    its own writer to fail on. Returns the last sequence number written and the
+    spool files this commit settled. Any failure rolls the whole transaction back
+    and raises AuditWriteError; if spooled records took part, this writer's own are
+    tried once more alone, so that no other writer's record can stop it.
     """
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        head = conn.execute("SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev_hash = head or (0, GENESIS_HASH)
-        conn.executemany(
-            "INSERT OR IGNORE INTO rulesets(digest, files) VALUES (?, ?)",
-            [(r.digest, r.files_json) for r in rulesets],
-        )
-        recorded_at = utc_now()
-        for entry in entries:
-            seq += 1
-            prev_hash = _insert(conn, entry, seq, prev_hash, recorded_at)
-        conn.execute("COMMIT")
-        return seq
+        return _append_in_transaction(conn, entries, rulesets, spooled)
+    except sqlite3.IntegrityError as error:
+        _roll_back(conn)
+        if not spooled:
+            raise AuditWriteError(f"cannot write decision log {path}: {error}") from None
     except BaseException as error:
         _roll_back(conn)
         if isinstance(error, sqlite3.Error):
             raise AuditWriteError(f"cannot write decision log {path}: {error}") from None
         raise
+    return append_entries(conn, path, entries, rulesets)
+
+
+def _append_in_transaction(conn, entries, rulesets, spooled) -> tuple[int, list[Path]]:
+    conn.execute("BEGIN IMMEDIATE")
+    head = conn.execute("SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, prev_hash = head or (0, GENESIS_HASH)
+    conn.executemany(
+        "INSERT OR IGNORE INTO rulesets(digest, files) VALUES (?, ?)",
+        [(r.digest, r.files_json) for r in rulesets],
+    )
+    recorded_at = utc_now()
+    settled = []
+    for spool_file, entry in spooled:
+        stored = conn.execute(
+            "SELECT decision, flow FROM decisions WHERE decision_id = ?", (entry.decision_id,)
+        ).fetchone()
+        if stored is None:
+            seq += 1
+            prev_hash = _insert(conn, entry, seq, prev_hash, recorded_at)
+        if stored is None or stored == (entry.decision_json, entry.flow_json):
+            settled.append(spool_file)
+    for entry in entries:
+        seq += 1
+        prev_hash = _insert(conn, entry, seq, prev_hash, recorded_at)
+    conn.execute("COMMIT")
+    return seq, settled
+
+
+def _gone(spool_file: Path | None) -> Callable[[], bool]:
+    if spool_file is None:
+        return lambda: False
+    return lambda: not spool_file.exists()
 
 
 def _roll_back(conn: sqlite3.Connection) -> None:
@@ -142,7 +232,7 @@ def _roll_back(conn: sqlite3.Connection) -> None:
 
 
 def _insert(conn: sqlite3.Connection, entry: Entry, seq: int, prev_hash: str, recorded_at: str) -> str:
-    digest = chain_hash(entry.body_hash, prev_hash, recorded_at, seq)
+    digest = record_hash(entry.body, prev_hash, recorded_at, seq)
     conn.execute(
         "INSERT INTO decisions(seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -168,6 +258,22 @@ def _open_writer(path: Path, timeout: float) -> sqlite3.Connection:
         return sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
         raise as_audit_error(error, path, writing=True) from None
+
+
+def _open_spool(path: Path) -> tuple[Spool, WriteTurn]:
+    """The spool holds what the log holds, so whoever may read or write the log may
+    read or write the spool: its permissions follow the log file's."""
+    directory = spool_directory(path)
+    try:
+        file_mode = path.stat().st_mode & 0o666
+        if not directory.is_dir():
+            directory.mkdir()
+            directory.chmod(file_mode | (file_mode & 0o444) >> 2)  # x beside every r, for a directory
+        spool = Spool(directory, file_mode)
+        spool.remove_abandoned()
+        return spool, WriteTurn(directory, file_mode)
+    except OSError as error:
+        raise AuditWriteError(f"cannot write decision log {path}: its spool {directory}: {error.strerror}") from None
 
 
 def _is_empty(conn: sqlite3.Connection) -> bool:

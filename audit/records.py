@@ -7,7 +7,6 @@ nothing (the engine then fails closed).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -23,12 +22,13 @@ OUTCOMES = ("deny", "review", "conditional", "allow")
 class Entry:
     """One decision, ready to be appended to the chain."""
 
+    decision_id: str
     decision_json: str
     flow_json: str
     evaluated_at: str
     duration_us: int
     ruleset_digest: str
-    body_hash: object  # SHA-256 state over the record's canonical body (see audit.canonical)
+    body: bytes  # the record's canonical text up to its chain link (audit.canonical.record_body)
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def prepare_entry(decision: dict, flow: dict, duration_s: float, key: bytes) -> 
         flow_json=flow_json.encode(),
         obligation_rows=obligation_rows,
     )
-    return Entry(decision_json, flow_json, evaluated_at, duration_us, digest, hashlib.sha256(body))
+    return Entry(decision_id, decision_json, flow_json, evaluated_at, duration_us, digest, body)
 
 
 def prepare_ruleset(ruleset: dict, expected_digest: str) -> StoredRuleset:

@@ -2,29 +2,33 @@
 
     >>> from engine import Engine
     >>> decision = Engine(rules_dir="jurisdictions").evaluate(flow)   # dict, JSON text or Flow
+
+Names are imported on first use, so that ``licit audit …`` starts without loading
+the rule language or durable_rules.
 """
 from __future__ import annotations
 
 import threading
 
-from engine.core import ENGINE_VERSION, DecisionSink, Engine
-from engine.decision import Decision, Finding, Obligation
-from engine.errors import EngineError, FieldError, FlowValidationError, LicitError
-from engine.flow import Flow
-from rules import RuleSetError
+from rules.lazy import lazy_exports
 
-__all__ = [
-    "Decision", "DecisionSink", "Engine", "EngineError", "FieldError", "Finding", "Flow", "FlowValidationError",
-    "LicitError", "Obligation", "RuleSetError", "default_engine", "evaluate", "__version__",
-]
-__version__ = ENGINE_VERSION
+_EXPORTS = {
+    "DecisionSink": "engine.core", "Engine": "engine.core", "__version__": "engine.core:ENGINE_VERSION",
+    "Decision": "engine.decision", "Finding": "engine.decision", "Obligation": "engine.decision",
+    "EngineError": "engine.errors", "FieldError": "engine.errors", "FlowValidationError": "engine.errors",
+    "LicitError": "engine.errors", "Flow": "engine.flow", "RuleSetError": "rules.errors",
+}
+__all__ = sorted([*_EXPORTS, "default_engine", "evaluate"])
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
-_default: Engine | None = None
+_default = None
 _default_lock = threading.Lock()
 
 
-def default_engine() -> Engine:
+def default_engine():
     """The engine behind :func:`evaluate`: rules from LICIT_RULES, ./jurisdictions, or the shipped packs."""
+    from engine.core import Engine
+
     global _default
     with _default_lock:
         if _default is None:
@@ -32,6 +36,6 @@ def default_engine() -> Engine:
         return _default
 
 
-def evaluate(flow: Flow | dict | str | bytes) -> Decision:
-    """Decide a flow on the default engine."""
+def evaluate(flow):
+    """Decide a flow (a Flow, dict, or JSON text or bytes) on the default engine; returns its Decision."""
     return default_engine().evaluate(flow)

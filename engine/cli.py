@@ -1,5 +1,8 @@
 """The ``licit`` command. Commands stay thin: parse options, call one library function, render.
 
+Each command imports what it uses when it runs: ``licit audit query`` must not pay
+for loading the rule language and durable_rules.
+
 Exit codes: 0 done; 1 the rules or the log failed (nothing was decided); 2 bad input.
 """
 from __future__ import annotations
@@ -13,13 +16,9 @@ from typing import Iterator
 
 import click
 
-from engine.core import Engine, default_rules_dir
-from engine.decision import Decision
 from engine.cli_authoring import register as register_authoring
 from engine.clierrors import library_errors
 from engine.errors import FlowValidationError, LicitError
-from engine.render import decision_text, rule_list_text
-from rules import RuleSetError, load_rules
 
 __all__ = ["main", "cli"]
 
@@ -83,6 +82,7 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
     instant = _instant(as_of, "--as-of")
     from audit import default_db_path
+    from engine.core import Engine
 
     engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()))
     invalid = 0
@@ -106,7 +106,9 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None
         sys.exit(InputError.exit_code)
 
 
-def _render(decision: Decision, output_format: str, single: bool) -> str:
+def _render(decision, output_format: str, single: bool) -> str:
+    from engine.render import decision_text
+
     if output_format == "text":
         return decision_text(decision) + "\n"
     return decision.model_dump_json(indent=2 if single else None)
@@ -137,7 +139,9 @@ def rules() -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 def validate(directory: Path | None) -> None:
     """Load every rule file under DIRECTORY; print every error as file:line:col: code: message."""
+    from engine.core import default_rules_dir
     from engine.facts import flow_vocabulary
+    from rules import RuleSetError, load_rules
 
     directory = directory or default_rules_dir()
     try:
@@ -166,6 +170,9 @@ def list_rules(jurisdiction: str, as_of: str | None, rules_dir: Path | None) -> 
         day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     except ValueError:
         raise InputError(f"--as-of {as_of!r} is not a date like 2026-11-24") from None
+    from engine.core import Engine
+    from engine.render import rule_list_text
+
     engine = Engine(rules_dir=rules_dir)
     with engine:
         if jurisdiction not in engine.tree.compiled:
@@ -191,6 +198,7 @@ def bench(jurisdiction: str, count: int, with_audit: bool, audit_dir: str, rules
     import tempfile
 
     from engine.bench import run_audit_bench, run_bench
+    from engine.core import Engine
 
     engine = Engine(rules_dir=rules_dir)
     with engine:

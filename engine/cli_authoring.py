@@ -14,13 +14,6 @@ import click
 
 from engine.clierrors import library_errors
 
-from engine.core import Engine, default_rules_dir
-from engine.facts import flow_vocabulary
-from engine.scenarios import run_scenarios, run_text
-from rules import RuleTree, load_rules
-from rules.diff import diff_json, diff_text, diff_trees
-from rules.explain import UnknownRuleError, explain_rule, explanation_text
-from rules.lint import lint_rules, lint_text
 
 __all__ = ["register"]
 
@@ -33,7 +26,11 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-def _tree(directory: Path | None) -> RuleTree:
+def _tree(directory: Path | None):
+    from engine.core import default_rules_dir
+    from engine.facts import flow_vocabulary
+    from rules import load_rules
+
     return load_rules(directory or default_rules_dir(), flow_vocabulary())
 
 
@@ -49,6 +46,9 @@ def _tree(directory: Path | None) -> RuleTree:
 def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, show_coverage: bool,
          min_coverage: float | None) -> None:
     """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
+    from engine.core import Engine, default_rules_dir
+    from engine.scenarios import run_scenarios, run_text
+
     with Engine(rules_dir=directory or default_rules_dir()) as engine:
         if jurisdiction is not None and jurisdiction not in engine.tree.jurisdictions:
             raise click.BadParameter(f"no rule pack {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}",
@@ -68,6 +68,10 @@ def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, 
 @click.option("--strict", is_flag=True, help="fail on warnings too")
 def lint(directory: Path | None, strict: bool) -> None:
     """Report what to fix or replace in the rule files under DIRECTORY, as file:line:col: code: message."""
+    from engine.core import default_rules_dir
+    from engine.facts import flow_vocabulary
+    from rules.lint import lint_rules, lint_text
+
     report = lint_rules(directory or default_rules_dir(), flow_vocabulary())
     click.echo(lint_text(report))
     if report.errors or (strict and report.warnings):
@@ -82,6 +86,8 @@ def lint(directory: Path | None, strict: bool) -> None:
 @library_errors
 def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> None:
     """Show RULE_ID: its versions, citations, source, and whether it applies in each jurisdiction, and why."""
+    from rules.explain import UnknownRuleError, explain_rule, explanation_text
+
     try:
         explanation = explain_rule(_tree(rules_dir), rule_id, as_of.date() if as_of else dt.date.today())
     except UnknownRuleError as error:
@@ -96,6 +102,8 @@ def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> 
 @library_errors
 def diff(old_dir: Path, new_dir: Path, output_format: str) -> None:
     """List, per jurisdiction, the rules added, removed and changed from OLD_DIR to NEW_DIR, and parameter values."""
+    from rules.diff import diff_json, diff_text, diff_trees
+
     diffs = diff_trees(_tree(old_dir), _tree(new_dir))
     if output_format == "json":
         click.echo(json.dumps(diff_json(diffs), indent=2, ensure_ascii=False))

@@ -5,9 +5,9 @@ import functools
 
 import click
 
-from audit import AuditError
+from audit.errors import AuditError
 from engine.errors import LicitError
-from rules import RuleSetError
+from rules.errors import RuleSetError
 
 __all__ = ["library_errors"]
 

@@ -1,13 +1,12 @@
 """The rule language: rule files, conditions, jurisdiction packs and their effective rule sets."""
-from rules.errors import RuleError, RuleSetError
-from rules.ir import evaluate as evaluate_condition
-from rules.loader import load_rules
-from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule, Segment, Version
-from rules.tree import CompiledJurisdiction, RuleTree
-from rules.types import Vocabulary
+from rules.lazy import lazy_exports
 
-__all__ = [
-    "CompiledJurisdiction", "EffectiveRule", "Jurisdiction", "Location", "Override", "Period", "Rule",
-    "RuleError", "RuleSetError", "RuleTree", "Segment", "Version", "Vocabulary", "evaluate_condition",
-    "load_rules",
-]
+_EXPORTS = {
+    "CompiledJurisdiction": "rules.tree", "EffectiveRule": "rules.model", "Jurisdiction": "rules.model",
+    "Location": "rules.model", "Override": "rules.model", "Period": "rules.model", "Rule": "rules.model",
+    "RuleError": "rules.errors", "RuleSetError": "rules.errors", "RuleTree": "rules.tree", "Segment": "rules.model",
+    "Version": "rules.model", "Vocabulary": "rules.types", "evaluate_condition": "rules.ir:evaluate",
+    "load_rules": "rules.loader",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

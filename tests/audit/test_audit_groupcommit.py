@@ -1,0 +1,119 @@
+"""Group commit: a writer that finds the log busy leaves its record in the spool; the
+next writer's commit carries it, and no record is lost, doubled or leaked."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from conftest import TEST_KEY, example_flows, example_items, raw
+
+from audit import DecisionLog, verify_log
+from audit.groupcommit import Spool, spool_directory
+from audit.log import append_entries
+from audit.records import prepare_entry
+
+
+def spool_of(log_path) -> Spool:
+    return Spool(spool_directory(log_path), 0o600)
+
+
+def spooled_files(log_path) -> list:
+    return sorted(spool_directory(log_path).glob("*.entry"))
+
+
+def prepared(item):
+    decision, flow, _, duration = item
+    return prepare_entry(decision, flow, duration, TEST_KEY.encode())
+
+
+def test_a_spooled_record_rides_in_the_next_writers_commit(log_path):
+    first, waiting, own = example_items(3)
+    with DecisionLog(log_path) as log:
+        log.record(*first)
+        spool_of(log_path).put(prepared(waiting))  # as a writer that found the turn taken would
+        assert log.record(*own) == 3
+    assert spooled_files(log_path) == []
+    rows = raw(log_path).execute("SELECT seq, decision_id, recorded_at FROM decisions ORDER BY seq").fetchall()
+    assert [row[1] for row in rows] == [first[0]["decision_id"], waiting[0]["decision_id"], own[0]["decision_id"]]
+    assert rows[1][2] == rows[2][2]  # one transaction
+    assert verify_log(log_path).ok
+
+
+def test_a_spooled_record_already_committed_is_not_written_twice(log_path):
+    """A writer killed after its commit, before removing the spool files it carried."""
+    first, second = example_items(2)
+    with DecisionLog(log_path) as log:
+        log.record(*first)
+        spool_of(log_path).put(prepared(first))
+        log.record(*second)
+    assert raw(log_path).execute("SELECT count(*) FROM decisions").fetchone()[0] == 2
+    assert spooled_files(log_path) == []
+    assert verify_log(log_path).ok
+
+
+def test_a_spooled_record_clashing_with_the_log_is_left_to_its_writer_and_blocks_nobody(log_path):
+    first, second = example_items(2)
+    clash = dict(first[0], outcome="review" if first[0]["outcome"] != "review" else "deny")
+    with DecisionLog(log_path) as log:
+        log.record(*first)
+        spool_of(log_path).put(prepared((clash, *first[1:])))
+        assert log.record(*second) == 2
+    assert len(spooled_files(log_path)) == 1  # its own writer will fail on it
+    assert verify_log(log_path).ok
+
+
+def test_a_waiting_writer_returns_the_seq_another_writers_commit_gave_it(log_path):
+    first, item = example_items(2)
+    with DecisionLog(log_path) as waiter, DecisionLog(log_path) as leader:
+        waiter.record(*first)  # a writer spools only records whose rule set the log holds
+        assert leader._turn.try_take()  # another writer (its own flock) holds the turn
+        returned = []
+        thread = threading.Thread(target=lambda: returned.append(waiter.record(*item)))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not spooled_files(log_path) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        seq, settled = append_entries(leader._conn, leader.path, [], [], leader._spool.waiting())
+        leader._spool.remove(settled)
+        thread.join(timeout=10)
+        leader._turn.give_back()
+    assert returned == [2] and seq == 2
+    assert spooled_files(log_path) == []
+    assert verify_log(log_path).records == 2
+
+
+def test_a_writer_that_waits_past_its_timeout_withdraws_its_record(log_path):
+    first, item = example_items(2)
+    with DecisionLog(log_path, timeout=0.2) as waiter, DecisionLog(log_path) as holder:
+        waiter.record(*first)
+        assert holder._turn.try_take()
+        try:
+            waiter.record(*item)
+        except Exception as error:  # noqa: BLE001 - the type and text are what is checked
+            assert type(error).__name__ == "AuditWriteError" and "database is locked" in str(error)
+        else:
+            raise AssertionError("record returned while another writer held the turn")
+        finally:
+            holder._turn.give_back()
+    assert spooled_files(log_path) == []
+    assert raw(log_path).execute("SELECT count(*) FROM decisions").fetchone()[0] == 1
+
+
+def test_spool_files_hold_no_identifier_in_clear(log_path):
+    DecisionLog(log_path).close()
+    for item in example_items(5):
+        spool_of(log_path).put(prepared(item))
+    content = b"".join(path.read_bytes() for path in spooled_files(log_path))
+    assert b"hmac-sha256:" in content
+    for flow in example_flows().values():
+        for field in ("name", "id_number", "phone"):
+            assert str(flow["applicant"][field]).encode() not in content
+
+
+def test_the_spool_is_as_private_as_the_log(log_path):
+    log_path.touch(mode=0o600)
+    DecisionLog(log_path).close()
+    directory = spool_directory(log_path)
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert (directory / "lock").stat().st_mode & 0o777 == 0o600
