@@ -98,32 +98,36 @@ class DecisionLog:
         if self._conn is None:
             raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
         waiting = None
-        if not self._turn.try_take():
-            if len(entries) == 1 and not rulesets:
-                waiting = self._spool.put(entries[0])
-            turn = self._turn.take(time.monotonic() + self.timeout, settled=_gone(waiting))
-            if turn == SETTLED:  # a writer ahead committed it
-                return self._seq_of(entries[0])
-            if turn == TIMED_OUT:
-                self._spool.remove([waiting] if waiting else [])
-                raise AuditWriteError(
-                    f"cannot write decision log {self.path}: database is locked "
-                    f"(other writers held it for more than {self.timeout:g} s)"
-                )
         try:
-            if self._conn is None:  # closed while this writer waited
-                raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
-            if waiting is not None and not waiting.exists():  # committed just before the turn came
-                return self._seq_of(entries[0])
-            spooled = self._spool.waiting(exclude=waiting)
-            seq, settled = append_entries(self._conn, self.path, entries, rulesets, spooled)
-            # Only once committed: a rolled-back rule set must be sent again.
-            self._stored_digests.update(r.digest for r in rulesets)
-            self._spool.remove(settled)
-            return seq
+            if not self._turn.try_take():
+                if len(entries) == 1 and not rulesets:
+                    waiting = self._spool.put(entries[0])
+                turn = self._turn.take(time.monotonic() + self.timeout, settled=_gone(waiting))
+                if turn == SETTLED:  # a writer ahead committed it
+                    return self._seq_of(entries[0])
+                if turn == TIMED_OUT:
+                    raise AuditWriteError(
+                        f"cannot write decision log {self.path}: database is locked "
+                        f"(other writers held it for more than {self.timeout:g} s)"
+                    )
+            try:
+                return self._commit_in_turn(entries, rulesets, waiting)
+            finally:
+                self._turn.give_back()
         finally:
-            self._spool.remove([waiting] if waiting else [])
-            self._turn.give_back()
+            if waiting is not None:  # committed or withdrawn: either way no longer waiting
+                self._spool.remove([waiting])
+
+    def _commit_in_turn(self, entries: list[Entry], rulesets: list[StoredRuleset], waiting: Path | None) -> int:
+        if self._conn is None:  # closed while this writer waited
+            raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
+        if waiting is not None and not waiting.exists():  # committed just before the turn came
+            return self._seq_of(entries[0])
+        seq, settled = append_entries(self._conn, self.path, entries, rulesets, self._spool.waiting(exclude=waiting))
+        # Only once committed: a rolled-back rule set must be sent again.
+        self._stored_digests.update(r.digest for r in rulesets)
+        self._spool.remove(settled)
+        return seq
 
     def _seq_of(self, entry: Entry) -> int:
         """The sequence number another writer's commit gave `entry`, read outside any turn."""
