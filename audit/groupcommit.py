@@ -22,6 +22,7 @@ hold a decision its caller never received, never the reverse.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import itertools
 import json
@@ -159,28 +160,9 @@ class Spool:
 
 
 def _dump(entry: Entry) -> str:
-    return json.dumps(
-        {
-            "decision_id": entry.decision_id,
-            "decision_json": entry.decision_json,
-            "flow_json": entry.flow_json,
-            "evaluated_at": entry.evaluated_at,
-            "duration_us": entry.duration_us,
-            "ruleset_digest": entry.ruleset_digest,
-            "body": entry.body.decode(),
-        },
-        ensure_ascii=False,
-    )
+    return json.dumps(dict(dataclasses.asdict(entry), body=entry.body.decode()), ensure_ascii=False)
 
 
 def _load(text: str) -> Entry:
     fields = json.loads(text)
-    return Entry(
-        decision_id=fields["decision_id"],
-        decision_json=fields["decision_json"],
-        flow_json=fields["flow_json"],
-        evaluated_at=fields["evaluated_at"],
-        duration_us=int(fields["duration_us"]),
-        ruleset_digest=fields["ruleset_digest"],
-        body=fields["body"].encode(),
-    )
+    return Entry(**dict(fields, body=fields["body"].encode()))
