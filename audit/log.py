@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from audit.canonical import GENESIS_HASH, record_hash
+from audit.append import ChainAppender, RecordRefused, roll_back
 from audit.errors import AuditError, AuditWriteError
-from audit.groupcommit import SETTLED, TAKEN, TIMED_OUT, Spool, WriteTurn, spool_directory
-from audit.records import Entry, StoredRuleset, prepare_entry, prepare_ruleset
+from audit.groupcommit import SETTLED, TIMED_OUT, CommitQueue, FileTurn, Spool, Submission, spool_directory
+from audit.records import Entry, prepare_entry, prepare_ruleset
 from audit.redaction import key_check, resolve_key
 from audit.schema import FORMAT, SCHEMA_VERSION, as_audit_error, create_schema, read_meta
 from audit.times import utc_now
 
-__all__ = ["DecisionLog", "AuditError", "AuditWriteError", "default_db_path"]
+__all__ = ["DecisionLog", "AuditError", "AuditWriteError", "RecordRefused", "default_db_path"]
 
 DB_ENV = "LICIT_AUDIT_DB"
 
@@ -33,8 +32,8 @@ class DecisionLog:
 
     One instance may be shared by many threads; many processes may each open their
     own on the same file. `record` returns once its decision is in a durable
-    commit (WAL, synchronous=FULL); writers that arrive while another commits
-    share the next commit (audit.groupcommit).
+    commit (WAL, synchronous=FULL); threads and processes that arrive while
+    another commits share the next commit (audit.groupcommit).
     """
 
     def __init__(self, path: str | os.PathLike, *, key: bytes | None = None, timeout: float = 5.0):
@@ -48,6 +47,8 @@ class DecisionLog:
         try:
             self._key = self._prepare(key)
             self._spool, self._turn = _open_spool(self.path)
+            self._queue = CommitQueue(self.path)
+            self._appender = ChainAppender(self._conn, self.path)
         except BaseException:
             self._conn.close()
             raise
@@ -70,20 +71,21 @@ class DecisionLog:
             digest = entry.ruleset_digest
             if digest not in self._stored_digests and digest not in new_rulesets:
                 new_rulesets[digest] = prepare_ruleset(ruleset, digest)
-        return self._append(entries, list(new_rulesets.values()))
+        if not entries:
+            raise AuditError("nothing to record: no decisions given")
+        submission = Submission(entries, list(new_rulesets.values()))
+        return self._queue.submit(submission, self._commit, time.monotonic() + self.timeout)
 
     def close(self) -> None:
-        """Close once no writer of this process is inside its turn (or `timeout` has passed)."""
+        """Close once no thread of this process is committing (or `timeout` has passed)."""
         if self._conn is None:
             return
-        taken = self._turn.take(time.monotonic() + self.timeout) == TAKEN
+        self._queue.close(time.monotonic() + self.timeout)
         self._conn.close()
         self._conn = None
         with self._reader_lock:
             if self._reader is not None:
                 self._reader.close()
-        if taken:
-            self._turn.give_back()
         self._turn.close()
 
     def __enter__(self) -> DecisionLog:
@@ -92,45 +94,72 @@ class DecisionLog:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def _append(self, entries: list[Entry], rulesets: list[StoredRuleset]) -> int:
-        """Commit `entries` in this writer's turn, or, for a lone decision whose rule set
-        the log already holds, possibly in the turn of a writer ahead of it."""
-        if self._conn is None:
-            raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
+    def _commit(self, batch: list[Submission]) -> None:
+        """Commit `batch` (the submissions of this process's threads) in this process's
+        turn, or, if its rule sets are all in the log, possibly in the turn of a
+        process ahead of it; sets each submission's seq or error."""
+        entries = [entry for submission in batch for entry in submission.entries]
+        rulesets = list({r.digest: r for submission in batch for r in submission.rulesets}.values())
         waiting = None
         try:
             if not self._turn.try_take():
-                if len(entries) == 1 and not rulesets:
-                    waiting = self._spool.put(entries[0])
+                if not rulesets:
+                    waiting = self._spool.put(entries)
                 turn = self._turn.take(time.monotonic() + self.timeout, settled=_gone(waiting))
-                if turn == SETTLED:  # a writer ahead committed it
-                    return self._seq_of(entries[0])
+                if turn == SETTLED:  # a process ahead committed it
+                    return self._read_back(batch)
                 if turn == TIMED_OUT:
                     raise AuditWriteError(
                         f"cannot write decision log {self.path}: database is locked "
                         f"(other writers held it for more than {self.timeout:g} s)"
                     )
             try:
-                return self._commit_in_turn(entries, rulesets, waiting)
+                self._commit_in_turn(batch, entries, rulesets, waiting)
             finally:
                 self._turn.give_back()
+        except (AuditError, OSError) as error:
+            failure = error if isinstance(error, AuditError) else AuditWriteError(
+                f"cannot write decision log {self.path}: its spool: {error.strerror}")
+            for submission in batch:
+                if submission.seq is None:
+                    submission.error = failure
         finally:
             if waiting is not None:  # committed or withdrawn: either way no longer waiting
                 self._spool.remove([waiting])
 
-    def _commit_in_turn(self, entries: list[Entry], rulesets: list[StoredRuleset], waiting: Path | None) -> int:
-        if self._conn is None:  # closed while this writer waited
-            raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
+    def _commit_in_turn(self, batch, entries, rulesets, waiting: Path | None) -> None:
         if waiting is not None and not waiting.exists():  # committed just before the turn came
-            return self._seq_of(entries[0])
-        seq, settled = append_entries(self._conn, self.path, entries, rulesets, self._spool.waiting(exclude=waiting))
+            return self._read_back(batch)
+        if self._conn is None:
+            raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
+        try:
+            last, settled = self._appender.append(entries, rulesets, self._spool.waiting(exclude=waiting))
+        except RecordRefused:
+            if len(batch) == 1:
+                raise
+            # Someone's record was refused: each submission alone, so that it fails only its own caller.
+            for submission in batch:
+                try:
+                    submission.seq, _ = self._appender.append(submission.entries, submission.rulesets)
+                    self._stored_digests.update(r.digest for r in submission.rulesets)
+                except AuditWriteError as error:
+                    submission.error = error
+            return None
         # Only once committed: a rolled-back rule set must be sent again.
         self._stored_digests.update(r.digest for r in rulesets)
         self._spool.remove(settled)
-        return seq
+        first = last - len(entries)
+        for submission in batch:
+            first += len(submission.entries)
+            submission.seq = first
+        return None
+
+    def _read_back(self, batch: list[Submission]) -> None:
+        """The sequence numbers another process's commit gave `batch`, read outside any turn."""
+        for submission in batch:
+            submission.seq = self._seq_of(submission.entries[-1])
 
     def _seq_of(self, entry: Entry) -> int:
-        """The sequence number another writer's commit gave `entry`, read outside any turn."""
         with self._reader_lock:
             try:
                 if self._reader is None:
@@ -165,93 +194,10 @@ class DecisionLog:
             raise as_audit_error(error, self.path, writing=True) from None
 
 
-def append_entries(
-    conn: sqlite3.Connection,
-    path: Path,
-    entries: Sequence[Entry],
-    rulesets: Sequence[StoredRuleset],
-    spooled: Sequence[tuple[Path, Entry]] = (),
-) -> tuple[int, list[Path]]:
-    """One transaction: take the write lock, read the chain head, append, commit.
-
-    Spooled records of other writers go first; one already in the log (its writer's
-    turn ended after its commit, before its spool file was removed) is not written
-    again, and one whose decision id the log holds with other content is left for
-    its own writer to fail on. Returns the last sequence number written and the
-    spool files this commit settled. Any failure rolls the whole transaction back
-    and raises AuditWriteError; if spooled records took part, this writer's own are
-    tried once more alone, so that no other writer's record can stop it.
-    """
-    try:
-        return _append_in_transaction(conn, entries, rulesets, spooled)
-    except sqlite3.IntegrityError as error:
-        _roll_back(conn)
-        if not spooled:
-            raise AuditWriteError(f"cannot write decision log {path}: {error}") from None
-    except BaseException as error:
-        _roll_back(conn)
-        if isinstance(error, sqlite3.Error):
-            raise AuditWriteError(f"cannot write decision log {path}: {error}") from None
-        raise
-    return append_entries(conn, path, entries, rulesets)
-
-
-def _append_in_transaction(conn, entries, rulesets, spooled) -> tuple[int, list[Path]]:
-    conn.execute("BEGIN IMMEDIATE")
-    head = conn.execute("SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, prev_hash = head or (0, GENESIS_HASH)
-    conn.executemany(
-        "INSERT OR IGNORE INTO rulesets(digest, files) VALUES (?, ?)",
-        [(r.digest, r.files_json) for r in rulesets],
-    )
-    recorded_at = utc_now()
-    settled = []
-    for spool_file, entry in spooled:
-        stored = conn.execute(
-            "SELECT decision, flow FROM decisions WHERE decision_id = ?", (entry.decision_id,)
-        ).fetchone()
-        if stored is None:
-            seq += 1
-            prev_hash = _insert(conn, entry, seq, prev_hash, recorded_at)
-        if stored is None or stored == (entry.decision_json, entry.flow_json):
-            settled.append(spool_file)
-    for entry in entries:
-        seq += 1
-        prev_hash = _insert(conn, entry, seq, prev_hash, recorded_at)
-    conn.execute("COMMIT")
-    return seq, settled
-
-
 def _gone(spool_file: Path | None) -> Callable[[], bool]:
     if spool_file is None:
         return lambda: False
     return lambda: not spool_file.exists()
-
-
-def _roll_back(conn: sqlite3.Connection) -> None:
-    """Undo a failed transaction; its own failure must not hide the original cause."""
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-
-
-def _insert(conn: sqlite3.Connection, entry: Entry, seq: int, prev_hash: str, recorded_at: str) -> str:
-    digest = record_hash(entry.body, prev_hash, recorded_at, seq)
-    conn.execute(
-        "INSERT INTO decisions(seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            seq,
-            recorded_at,
-            entry.evaluated_at,
-            entry.duration_us,
-            prev_hash,
-            digest,
-            entry.decision_json,
-            entry.flow_json,
-        ),
-    )
-    return digest
 
 
 def _open_writer(path: Path, timeout: float) -> sqlite3.Connection:
@@ -264,7 +210,7 @@ def _open_writer(path: Path, timeout: float) -> sqlite3.Connection:
         raise as_audit_error(error, path, writing=True) from None
 
 
-def _open_spool(path: Path) -> tuple[Spool, WriteTurn]:
+def _open_spool(path: Path) -> tuple[Spool, FileTurn]:
     """The spool holds what the log holds, so whoever may read or write the log may
     read or write the spool: its permissions follow the log file's."""
     directory = spool_directory(path)
@@ -275,7 +221,7 @@ def _open_spool(path: Path) -> tuple[Spool, WriteTurn]:
             directory.chmod(file_mode | (file_mode & 0o444) >> 2)  # x beside every r, for a directory
         spool = Spool(directory, file_mode)
         spool.remove_abandoned()
-        return spool, WriteTurn(directory, file_mode)
+        return spool, FileTurn(directory, file_mode)
     except OSError as error:
         raise AuditWriteError(f"cannot write decision log {path}: its spool {directory}: {error.strerror}") from None
 
@@ -303,5 +249,5 @@ def _create(conn: sqlite3.Connection, path: Path, key: bytes | None) -> None:
             )
         conn.execute("COMMIT")
     except BaseException:
-        _roll_back(conn)
+        roll_back(conn)
         raise

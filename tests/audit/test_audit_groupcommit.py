@@ -1,5 +1,6 @@
-"""Group commit: a writer that finds the log busy leaves its record in the spool; the
-next writer's commit carries it, and no record is lost, doubled or leaked."""
+"""Group commit: threads of a process share one commit; a process that finds the log
+busy leaves its batch in the spool, the next process's commit carries it, and no
+record is lost, doubled or leaked."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from conftest import TEST_KEY, example_flows, example_items, raw
 
 from audit import DecisionLog, verify_log
 from audit.groupcommit import Spool, spool_directory
-from audit.log import append_entries
+from audit.log import RecordRefused
 from audit.records import prepare_entry
 
 
@@ -31,7 +32,7 @@ def test_a_spooled_record_rides_in_the_next_writers_commit(log_path):
     first, waiting, own = example_items(3)
     with DecisionLog(log_path) as log:
         log.record(*first)
-        spool_of(log_path).put(prepared(waiting))  # as a writer that found the turn taken would
+        spool_of(log_path).put([prepared(waiting)])  # as a writer that found the turn taken would
         assert log.record(*own) == 3
     assert spooled_files(log_path) == []
     rows = raw(log_path).execute("SELECT seq, decision_id, recorded_at FROM decisions ORDER BY seq").fetchall()
@@ -45,7 +46,7 @@ def test_a_spooled_record_already_committed_is_not_written_twice(log_path):
     first, second = example_items(2)
     with DecisionLog(log_path) as log:
         log.record(*first)
-        spool_of(log_path).put(prepared(first))
+        spool_of(log_path).put([prepared(first)])
         log.record(*second)
     assert raw(log_path).execute("SELECT count(*) FROM decisions").fetchone()[0] == 2
     assert spooled_files(log_path) == []
@@ -57,7 +58,7 @@ def test_a_spooled_record_clashing_with_the_log_is_left_to_its_writer_and_blocks
     clash = dict(first[0], outcome="review" if first[0]["outcome"] != "review" else "deny")
     with DecisionLog(log_path) as log:
         log.record(*first)
-        spool_of(log_path).put(prepared((clash, *first[1:])))
+        spool_of(log_path).put([prepared((clash, *first[1:]))])
         assert log.record(*second) == 2
     assert len(spooled_files(log_path)) == 1  # its own writer will fail on it
     assert verify_log(log_path).ok
@@ -67,14 +68,14 @@ def test_a_waiting_writer_returns_the_seq_another_writers_commit_gave_it(log_pat
     first, item = example_items(2)
     with DecisionLog(log_path) as waiter, DecisionLog(log_path) as leader:
         waiter.record(*first)  # a writer spools only records whose rule set the log holds
-        assert leader._turn.try_take()  # another writer (its own flock) holds the turn
+        assert leader._turn.try_take()  # another process (its own flock) holds the turn
         returned = []
         thread = threading.Thread(target=lambda: returned.append(waiter.record(*item)))
         thread.start()
         deadline = time.monotonic() + 10
         while not spooled_files(log_path) and time.monotonic() < deadline:
             time.sleep(0.001)
-        seq, settled = append_entries(leader._conn, leader.path, [], [], leader._spool.waiting())
+        seq, settled = leader._appender.append([], [], leader._spool.waiting())
         leader._spool.remove(settled)
         thread.join(timeout=10)
         leader._turn.give_back()
@@ -103,7 +104,7 @@ def test_a_writer_that_waits_past_its_timeout_withdraws_its_record(log_path):
 def test_spool_files_hold_no_identifier_in_clear(log_path):
     DecisionLog(log_path).close()
     for item in example_items(5):
-        spool_of(log_path).put(prepared(item))
+        spool_of(log_path).put([prepared(item)])
     content = b"".join(path.read_bytes() for path in spooled_files(log_path))
     assert b"hmac-sha256:" in content
     for flow in example_flows().values():
@@ -117,3 +118,114 @@ def test_the_spool_is_as_private_as_the_log(log_path):
     directory = spool_directory(log_path)
     assert directory.stat().st_mode & 0o777 == 0o700
     assert (directory / "lock").stat().st_mode & 0o777 == 0o600
+
+
+def queued(log) -> int:
+    return len(log._queue._queued)
+
+
+def wait_until(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the writers to queue"
+        time.sleep(0.001)
+
+
+def record_in_threads(log, items) -> tuple[list[threading.Thread], dict]:
+    outcomes = {}
+
+    def record(item):
+        try:
+            outcomes[item[0]["decision_id"]] = log.record(*item)
+        except Exception as error:  # noqa: BLE001 - the caller's view is what is checked
+            outcomes[item[0]["decision_id"]] = error
+
+    threads = [threading.Thread(target=record, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    return threads, outcomes
+
+
+def test_threads_that_arrive_during_a_commit_share_the_next_one(log_path):
+    first, *rest = example_items(4)
+    with DecisionLog(log_path) as log, DecisionLog(log_path) as holder:
+        log.record(*first)
+        assert holder._turn.try_take()  # keeps this process's first commit waiting
+        committing, outcomes = record_in_threads(log, rest[:1])
+        wait_until(lambda: spooled_files(log_path))
+        queued_threads, queued_outcomes = record_in_threads(log, rest[1:])
+        wait_until(lambda: queued(log) == 2)
+        holder._turn.give_back()
+        for thread in committing + queued_threads:
+            thread.join(timeout=10)
+    outcomes.update(queued_outcomes)
+    assert sorted(outcomes.values()) == [2, 3, 4]
+    rows = dict(raw(log_path).execute("SELECT decision_id, recorded_at FROM decisions").fetchall())
+    assert rows[rest[1][0]["decision_id"]] == rows[rest[2][0]["decision_id"]]  # one transaction
+    assert verify_log(log_path).ok
+
+
+def test_a_refused_record_fails_only_its_own_caller_among_threads_sharing_a_commit(log_path):
+    first, second, good = example_items(3)
+    reused_id = dict(second[0], decision_id=first[0]["decision_id"])  # another decision under a logged id
+    with DecisionLog(log_path) as log, DecisionLog(log_path) as holder:
+        log.record(*first)
+        assert holder._turn.try_take()
+        committing, outcomes = record_in_threads(log, [second])
+        wait_until(lambda: spooled_files(log_path))
+        queued_threads, queued_outcomes = record_in_threads(log, [(reused_id, *second[1:]), good])
+        wait_until(lambda: queued(log) == 2)
+        holder._turn.give_back()
+        for thread in committing + queued_threads:
+            thread.join(timeout=10)
+    assert outcomes[second[0]["decision_id"]] == 2
+    assert queued_outcomes[good[0]["decision_id"]] == 3
+    refused = queued_outcomes[first[0]["decision_id"]]
+    assert isinstance(refused, RecordRefused) and "UNIQUE constraint failed" in str(refused)
+    assert verify_log(log_path).records == 3
+
+
+def test_records_queued_when_the_log_closes_fail_instead_of_vanishing(log_path):
+    first, item = example_items(2)
+    log, holder = DecisionLog(log_path, timeout=0.5), DecisionLog(log_path)
+    log.record(*first)
+    assert holder._turn.try_take()
+    committing, outcomes = record_in_threads(log, [item])
+    wait_until(lambda: spooled_files(log_path))
+    queued_threads, queued_outcomes = record_in_threads(log, [example_items(1, start=50)[0]])
+    wait_until(lambda: queued(log) == 1)
+    log.close()
+    holder._turn.give_back()
+    holder.close()
+    for thread in committing + queued_threads:
+        thread.join(timeout=10)
+    [closed] = queued_outcomes.values()
+    assert "it was closed" in str(closed)
+    assert raw(log_path).execute("SELECT count(*) FROM decisions").fetchone()[0] == 1
+
+
+def test_writers_that_alternate_extend_one_chain_though_each_remembers_an_older_head(log_path):
+    """Each writer appends in one statement after the head it last wrote; when another
+    process has moved the head, the log refuses the stale link and the writer rereads it."""
+    items = example_items(6)
+    with DecisionLog(log_path) as one, DecisionLog(log_path) as other:
+        seqs = [(one if index % 2 == 0 else other).record(*item) for index, item in enumerate(items)]
+    assert seqs == [1, 2, 3, 4, 5, 6]
+    report = verify_log(log_path)
+    assert report.ok and report.records == 6
+
+
+def test_a_refused_record_leaves_the_writer_appending_at_the_true_head(log_path):
+    first, second, third = example_items(3)
+    with DecisionLog(log_path) as log:
+        log.record(*first)
+        log.record(*second)  # the writer now appends in one statement after seq 2
+        reused_id = dict(third[0], decision_id=first[0]["decision_id"])
+        try:
+            log.record(reused_id, *third[1:])
+        except RecordRefused as error:
+            assert "UNIQUE constraint failed: decisions.decision_id" in str(error)
+        else:
+            raise AssertionError("a second decision under a logged decision id was accepted")
+        assert log.record(*third) == 3
+    assert verify_log(log_path).ok
