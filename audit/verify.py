@@ -46,10 +46,17 @@ class VerifyReport:
         return self.problems[0] if self.problems else None
 
 
+_SCAN_MMAP_BYTES = 1 << 40
+
+
 def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> VerifyReport:
     expected_head = read_checkpoint(checkpoint) if checkpoint is not None else None
     conn, _ = open_reader(path)
     try:
+        # A full scan reads the file through memory maps rather than a read(2) per
+        # page: 14 s instead of 15 s cold on the 1,000,000-decision log (README).
+        # SQLite caps the size at its compiled maximum, 2 GB in common builds.
+        conn.execute(f"PRAGMA mmap_size={_SCAN_MMAP_BYTES}")
         # One snapshot for every check, while writers go on appending.
         conn.execute("BEGIN")
         return _verify(conn, str(path), expected_head)
