@@ -62,11 +62,13 @@ class ChainAppender:
                 and len(entries) <= _ONE_STATEMENT_ROWS:
             try:
                 return self._append_in_one_statement(entries), []
-            except sqlite3.IntegrityError as error:
+            except sqlite3.Error as error:
+                self._head = None  # whatever happened, the next append reads the head
+                roll_back(self._conn)
+                if not isinstance(error, sqlite3.IntegrityError):
+                    raise AuditWriteError(f"cannot write decision log {self._path}: {error}") from None
                 if _NOT_AT_HEAD not in str(error):
                     raise RecordRefused(f"cannot write decision log {self._path}: {error}") from None
-            except sqlite3.Error as error:
-                raise AuditWriteError(f"cannot write decision log {self._path}: {error}") from None
         self._head = None
         try:
             return self._append_in_transaction(entries, rulesets, spooled)

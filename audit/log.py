@@ -147,11 +147,11 @@ class DecisionLog:
             return None
         # Only once committed: a rolled-back rule set must be sent again.
         self._stored_digests.update(r.digest for r in rulesets)
-        self._spool.remove(settled)
         first = last - len(entries)
         for submission in batch:
             first += len(submission.entries)
             submission.seq = first
+        self._spool.remove(settled)  # after the seqs: a failure here must not undo a commit
         return None
 
     def _read_back(self, batch: list[Submission]) -> None:

@@ -83,6 +83,14 @@ def test_bad_input_is_refused_and_nothing_is_written(log_path, spoil, message):
     assert verify_log(log_path).records == 1
 
 
+def test_recording_no_decisions_is_refused_rather_than_reported_as_a_sequence_number(log_path):
+    with DecisionLog(log_path) as log:
+        log.record(*example_items(1)[0])
+        with pytest.raises(AuditError, match="no decisions given"):
+            log.record_many([])
+    assert verify_log(log_path).records == 1
+
+
 def test_duplicate_decision_id_is_a_write_error_and_leaves_the_chain_whole(log_path):
     item = example_items(1)[0]
     with DecisionLog(log_path) as log:
