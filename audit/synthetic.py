@@ -292,7 +292,7 @@ def _decision(rng: random.Random, flow: dict, jurisdiction: str, moment: datetim
     fired = [rule for rule, _ in eligible if rule in fired]  # stable order
     outcomes = {OUTCOME_OF_EFFECT[rule[1]] for rule in fired} | {"allow"}
     return {
-        "decision_id": _ulid(rng, moment),
+        "decision_id": _decision_id(rng, moment),
         "flow_id": flow["flow_id"],
         "evaluated_at": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "as_of": flow["requested_at"],
@@ -318,10 +318,8 @@ def _decision(rng: random.Random, flow: dict, jurisdiction: str, moment: datetim
     }
 
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-def _ulid(rng: random.Random, moment: datetime) -> str:
-    """26 characters: 48-bit milliseconds then 80 random bits, so ids sort by time."""
-    value = (int(moment.timestamp() * 1000) << 80) | rng.getrandbits(80)
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+def _decision_id(rng: random.Random, moment: datetime) -> str:
+    """In the engine's form (engine.decision.new_decision_id): 48 bits of milliseconds
+    then 80 random bits as 32 hex digits, so ids sort by time; drawn from `rng`, so
+    that a seed repeats its log."""
+    return f"{int(moment.timestamp() * 1000):012x}{rng.getrandbits(80):020x}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -227,6 +228,8 @@ def test_seed_writes_a_varied_valid_log_and_refuses_an_existing_file(tmp_path):
     assert set(stats["by_outcome"]) == {"deny", "review", "conditional", "allow"}
     assert set(stats["by_jurisdiction"]) == {"CN", "CN-BJ", "CN-GD", "CN-GD-SZ", "CN-SH"}
     assert len(stats["by_day"]) > 200  # spread over a year
+    ids = [row[0] for row in raw(path).execute("SELECT decision_id FROM decisions ORDER BY seq")]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", decision_id) for decision_id in ids)  # as the engine makes them
     assert_one_line_error(run("seed", "--db", path, "--n", 5), "already exists")
 
 
