@@ -120,7 +120,7 @@ def schema(what: str) -> None:
     """Print the JSON Schema of the flow (input), the decision (output), a rule file or a scenario test file."""
     from engine.decision import Decision
     from engine.flow import Flow
-    from rules.scenarios import scenario_json_schema
+    from rules.scenariofile import scenario_json_schema
     from rules.schema import RuleFile
 
     flow_schema = Flow.model_json_schema(by_alias=True)

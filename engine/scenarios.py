@@ -11,7 +11,8 @@ from engine.core import Engine
 from engine.decision import Decision
 from engine.errors import FlowValidationError, LicitError
 from rules.errors import RuleError
-from rules.scenarios import Expectation, ScenarioCase, load_scenarios
+from rules.scenariofile import Expectation
+from rules.scenarios import ScenarioCase, load_scenarios
 
 __all__ = ["CaseResult", "RuleCoverage", "ScenarioRun", "expectation_failures", "run_case", "run_scenarios",
            "run_text"]

@@ -9,7 +9,8 @@ from engine.facts import flow_vocabulary
 from engine.flow import Flow
 from engine.scenarios import run_scenarios
 from rules import load_rules
-from rules.scenarios import load_scenarios, parse_field_path, scenario_json_schema
+from rules.scenariofile import parse_field_path, scenario_json_schema
+from rules.scenarios import load_scenarios
 from tests.authoring.conftest import write
 
 
