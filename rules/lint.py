@@ -311,5 +311,3 @@ def _merged(periods: list[Period]) -> str:
     if start is None and end is None:
         return "at all times"
     return f"from {start or 'the start'}" + (f" to {end}" if end else "")
-
-
