@@ -30,6 +30,7 @@ import dataclasses
 import fcntl
 import itertools
 import json
+import math
 import os
 import threading
 import time
@@ -218,8 +219,16 @@ class Spool:
         """Half-written files of writers killed while spooling; never read, so only tidied."""
         cutoff = time.time() - older_than_s
         with os.scandir(self.directory) as found:
-            stale = [item.path for item in found if item.name.endswith(".tmp") and item.stat().st_mtime < cutoff]
+            stale = [item.path for item in found if item.name.endswith(".tmp") and _modified(item) < cutoff]
         self.remove(stale)
+
+
+def _modified(item: os.DirEntry) -> float:
+    """A live writer renames its .tmp file at any moment: a file gone since the listing is not stale."""
+    try:
+        return item.stat().st_mtime
+    except FileNotFoundError:
+        return math.inf
 
 
 def _dump(entries: list[Entry]) -> str:

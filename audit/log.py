@@ -216,8 +216,11 @@ def _open_spool(path: Path) -> tuple[Spool, FileTurn]:
     directory = spool_directory(path)
     try:
         file_mode = path.stat().st_mode & 0o666
-        if not directory.is_dir():
+        try:  # no check first: writers opening the log together race to create it
             directory.mkdir()
+        except FileExistsError:
+            pass
+        else:
             directory.chmod(file_mode | (file_mode & 0o444) >> 2)  # x beside every r, for a directory
         spool = Spool(directory, file_mode)
         spool.remove_abandoned()

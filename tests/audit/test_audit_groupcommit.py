@@ -4,6 +4,8 @@ record is lost, doubled or leaked."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 
@@ -229,3 +231,23 @@ def test_a_refused_record_leaves_the_writer_appending_at_the_true_head(log_path)
             raise AssertionError("a second decision under a logged decision id was accepted")
         assert log.record(*third) == 3
     assert verify_log(log_path).ok
+
+
+def test_opening_the_log_while_another_writer_spools_does_not_fail(log_path, monkeypatch):
+    """A writer's half-written .tmp file may be renamed between the tidy-up's listing of
+    the spool and its look at the file's age (the race that once failed a writer's open)."""
+    DecisionLog(log_path).close()
+    half_written = spool_directory(log_path) / "00000000000000000001-1-0.tmp"
+    half_written.write_text("[]")
+    real_scandir = os.scandir
+
+    @contextlib.contextmanager
+    def listing_then_rename(directory):
+        with real_scandir(directory) as found:
+            entries = list(found)
+        half_written.rename(half_written.with_suffix(".entry"))  # its writer finishes
+        yield iter(entries)
+
+    monkeypatch.setattr(os, "scandir", listing_then_rename)
+    DecisionLog(log_path).close()
+    assert half_written.with_suffix(".entry").exists()
