@@ -179,10 +179,11 @@ class DecisionLog:
         conn = self._conn
         try:
             conn.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
+            deadline = time.monotonic() + self.timeout
             if _is_empty(conn):
-                _create(conn, self.path, key)
+                _create(conn, self.path, key, deadline)
             meta = read_meta(conn, self.path)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _use_wal(conn, deadline)
             resolved = resolve_key(self.path, key)
             if key_check(resolved) != meta.get("key_check"):
                 raise AuditError(f"the audit key does not match the key decision log {self.path} was created with")
@@ -233,9 +234,22 @@ def _is_empty(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 
 
-def _create(conn: sqlite3.Connection, path: Path, key: bytes | None) -> None:
+def _use_wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Switching a new file to WAL needs it to itself, and SQLite reports a busy file at
+    once instead of waiting: writers opening a new log together retry until `deadline`."""
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.001)
+
+
+def _create(conn: sqlite3.Connection, path: Path, key: bytes | None, deadline: float) -> None:
     """Concurrent creators serialise on the write lock; the loser finds the schema made."""
-    conn.execute("PRAGMA journal_mode=WAL")
+    _use_wal(conn, deadline)
     conn.execute("BEGIN IMMEDIATE")
     try:
         if _is_empty(conn):

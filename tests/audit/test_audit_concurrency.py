@@ -31,6 +31,27 @@ def assert_single_gapless_chain(path, expected: int) -> None:
     assert seqs == list(range(1, expected + 1))
 
 
+def _write_after(start, path, first: int, count: int) -> None:
+    start.wait()
+    _write(path, first, count)
+
+
+def test_workers_starting_together_on_a_new_log_all_write_to_it(tmp_path):
+    """An enrollment service's workers start at once on a fresh machine: one creates
+    the log, the others wait for it instead of failing. (Two of them switching the new
+    file to WAL at the same instant once failed one; rounds make that instant likely.)"""
+    for round_number in range(8):
+        log_path = tmp_path / f"round-{round_number}.db"
+        start = FORK.Barrier(4)
+        writers = [FORK.Process(target=_write_after, args=(start, log_path, 1000 * n, 3)) for n in range(1, 5)]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+        assert [w.exitcode for w in writers] == [0, 0, 0, 0], f"round {round_number}"
+        assert_single_gapless_chain(log_path, 12)
+
+
 def test_threads_sharing_one_log_lose_nothing(log_path):
     with DecisionLog(log_path) as log:
         returned = []
