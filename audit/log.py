@@ -235,8 +235,9 @@ def _is_empty(conn: sqlite3.Connection) -> bool:
 
 
 def _use_wal(conn: sqlite3.Connection, deadline: float) -> None:
-    """Switching a new file to WAL needs it to itself, and SQLite reports a busy file at
-    once instead of waiting: writers opening a new log together retry until `deadline`."""
+    """Of two connections switching a new file to WAL at the same instant, SQLite fails
+    one at once as busy (its deadlock guard skips the busy timeout): writers opening a
+    new log together retry until `deadline`."""
     while True:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
