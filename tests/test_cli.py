@@ -1,11 +1,14 @@
 """The licit command as people use it: decisions they can read, errors they can act on, no tracebacks."""
 import json
+import shlex
 
 import pytest
 from click.testing import CliRunner
 
 from engine.cli import cli
-from tests.conftest import EXAMPLES, PACKS, rule_yaml
+from tests.conftest import EXAMPLES, PACKS, REPO, rule_yaml
+
+README = REPO / "README.md"
 
 
 @pytest.fixture
@@ -155,3 +158,16 @@ def test_the_auditors_commands_start_without_loading_the_rule_language_or_durabl
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
     assert loaded == "[]"
+
+
+def test_the_readmes_evaluate_examples_run_on_the_shipped_examples(run):
+    """README's `licit evaluate examples/...` lines, run from the repository, globs expanded as a shell would."""
+    commands = [shlex.split(line.split("#")[0]) for line in README.read_text(encoding="utf-8").splitlines()
+                if line.startswith("licit evaluate examples/")]
+    assert commands
+    for _, *args in commands:
+        expanded = [path for arg in args for path in (sorted(REPO.glob(arg)) if arg.startswith("examples/") else [arg])]
+        flows = [arg for arg in expanded if str(arg).endswith(".json")]
+        result = run(*expanded)
+        assert result.exit_code == 0, result.output
+        assert result.output.count('"decision_id"') == len(flows) > 0
