@@ -1,7 +1,11 @@
 """Errors raised by the decision log: one clear line each, naming the file and the cause."""
 
+from rules.errors import LicitError
 
-class AuditError(Exception):
+__all__ = ["AuditError", "AuditWriteError"]
+
+
+class AuditError(LicitError):
     """The decision log cannot be used as asked (missing, not a Licit log, bad input)."""
 
 

@@ -76,6 +76,15 @@ def _compile_segment(label: str, segment: Segment) -> _CompiledSegment:
     return _CompiledSegment(rulesets, findings)
 
 
+def _nothing_in_force(compiled: CompiledJurisdiction, day: dt.date) -> str:
+    """No rule applies on `day`: deciding would allow by default, so the flow cannot be decided."""
+    where = f"{compiled.code} ({' → '.join(compiled.chain)})"
+    later = [segment.period.start for segment in compiled.segments
+             if segment.rules and segment.period.start is not None and segment.period.start > day]
+    when = f"; its first rules take effect on {min(later).isoformat()}" if later else ""
+    return f"no rule of {where} is in force on {day.isoformat()}, so no decision can be made{when}"
+
+
 class Engine:
     """Decides flows against the rule packs in ``rules_dir``; logs each decision to ``audit_db`` if given.
 
@@ -128,7 +137,11 @@ class Engine:
         if not EARLIEST <= instant < LATEST:
             raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
                                                   f"{instant.isoformat()} is outside 2000–2099")])
-        index = compiled.segment_index(compiled.local_date(instant))
+        day = compiled.local_date(instant)
+        index = compiled.segment_index(day)
+        if not compiled.segments[index].rules:
+            raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
+                                                  _nothing_in_force(compiled, day))])
         fact_json = self.fact_json(model)
         try:
             fired = self._segments[model.jurisdiction][index].fired(fact_json)

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rules.errors import LicitError
+
 __all__ = ["EngineError", "FieldError", "FlowValidationError", "LicitError"]
-
-
-class LicitError(Exception):
-    """Base of every error Licit raises on purpose; its message is one line a person can act on."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["RuleError", "RuleSetError"]
+__all__ = ["LicitError", "RuleError", "RuleSetError"]
+
+
+class LicitError(Exception):
+    """Base of every error Licit raises on purpose (rules, engine, decision log); its message is one line a person
+    can act on, or for a rule set one located line per error."""
 
 
 @dataclass(frozen=True, order=True)
@@ -20,7 +25,7 @@ class RuleError:
         return f"{self.file}:{self.line}:{self.col}: {self.code}: {self.message}"
 
 
-class RuleSetError(Exception):
+class RuleSetError(LicitError):
     """A rule tree that does not load. Carries every error found, sorted by place."""
 
     def __init__(self, errors: list[RuleError]):

@@ -1,5 +1,6 @@
 """The engine as the enrollment service meets it: contract examples, strict input, fail-closed, threads."""
 import copy
+import datetime as dt
 import json
 import threading
 
@@ -201,3 +202,24 @@ def test_shipped_packs_are_found_from_any_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("LICIT_RULES", raising=False)
     monkeypatch.chdir(tmp_path)
     assert default_rules_dir() == PACKS_DIR
+
+
+@pytest.mark.parametrize("when", ["2005-01-01T12:00:00+08:00", "2006-06-30T23:59:59+08:00"])
+def test_a_flow_dated_before_any_rule_is_in_force_is_not_decided(shipped_engine, when):
+    # With no rule in force nothing could fire: deciding would be a silent allow.
+    flow = dict(example("platform-collects-premium"), requested_at=when)
+    with pytest.raises(FlowValidationError, match=r"^requested_at: no rule of CN-GD-SZ .* in force on 200\d-\d\d-\d\d, "
+                       r".*first rules take effect on 2006-07-01$"):
+        shipped_engine.evaluate(flow)
+    with pytest.raises(FlowValidationError, match=r"^as_of: no rule of CN-GD-SZ"):
+        shipped_engine.evaluate(example("platform-collects-premium"), as_of=dt.datetime.fromisoformat(when))
+    assert shipped_engine.evaluate(dict(flow, requested_at="2006-07-01T00:00:00+08:00")).outcome in {
+        "allow", "conditional", "review", "deny"}
+
+
+def test_one_except_licit_error_catches_every_error_licit_raises_on_purpose():
+    from audit import AuditError, AuditWriteError
+    from engine import LicitError
+
+    for error in (AuditError, AuditWriteError, RuleSetError, FlowValidationError, EngineError):
+        assert issubclass(error, LicitError), error
