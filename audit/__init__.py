@@ -2,7 +2,8 @@
 
 The engine writes through DecisionLog; auditors read through the query, verify
 and checkpoint functions (and `licit audit`, in audit.cli). `audit` depends on
-neither `engine` nor `rules`.
+neither `engine` nor the rule language: from `rules` it takes only the base of
+every Licit error, `rules.errors.LicitError`.
 """
 
 from audit.canonical import ruleset_digest

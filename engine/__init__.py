@@ -26,16 +26,18 @@ _default_lock = threading.Lock()
 
 
 def default_engine():
-    """The engine behind :func:`evaluate`: rules from LICIT_RULES, ./jurisdictions, or the shipped packs."""
+    """The engine behind :func:`evaluate`: rules from LICIT_RULES, ./jurisdictions, or the shipped packs;
+    every decision logged, as by ``licit evaluate``, to LICIT_AUDIT_DB, else ./licit-audit.db."""
+    from audit.log import default_db_path
     from engine.core import Engine
 
     global _default
     with _default_lock:
         if _default is None:
-            _default = Engine()
+            _default = Engine(audit_db=default_db_path())
         return _default
 
 
 def evaluate(flow):
-    """Decide a flow (a Flow, dict, or JSON text or bytes) on the default engine; returns its Decision."""
+    """Decide a flow (a Flow, dict, or JSON text or bytes) on the default engine and log it; returns its Decision."""
     return default_engine().evaluate(flow)

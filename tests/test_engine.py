@@ -185,14 +185,25 @@ def test_one_engine_is_safe_to_share_between_threads(shipped_engine):
     assert all(outcome == expected[index] for index, outcome in results)
 
 
-def test_module_level_evaluate_uses_licit_rules(monkeypatch, tmp_path):
+@pytest.mark.parametrize("log_env", [None, "elsewhere.db"])
+def test_module_level_evaluate_uses_licit_rules_and_logs_like_the_cli(monkeypatch, tmp_path, log_env):
     import engine
+    from audit import get_decision
 
     monkeypatch.setenv("LICIT_RULES", str(PACKS))
+    if log_env:
+        monkeypatch.setenv("LICIT_AUDIT_DB", str(tmp_path / log_env))
+    else:
+        monkeypatch.delenv("LICIT_AUDIT_DB", raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(engine, "_default", None)
-    assert evaluate(example("student-on-credit")).outcome == "deny"
-    assert engine.default_engine().rules_dir == PACKS
+    try:
+        decision = evaluate(example("student-on-credit"))
+        assert decision.outcome == "deny"
+        assert engine.default_engine().rules_dir == PACKS
+    finally:
+        engine.default_engine().close()
+    assert get_decision(tmp_path / (log_env or "licit-audit.db"), decision.decision_id)["decision"]["outcome"] == "deny"
 
 
 def test_shipped_packs_are_found_from_any_folder(monkeypatch, tmp_path):
