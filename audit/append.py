@@ -99,6 +99,7 @@ class ChainAppender:
         conn.execute("BEGIN IMMEDIATE")
         head = conn.execute("SELECT seq, hash FROM decisions ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev_hash = head or (0, GENESIS_HASH)
+        _refuse_cut_log(conn, seq, self._path)
         conn.executemany(
             "INSERT OR IGNORE INTO rulesets(digest, files) VALUES (?, ?)",
             [(r.digest, r.files_json) for r in rulesets],
@@ -130,6 +131,18 @@ def _row(rows: list, entry: Entry, seq: int, prev_hash: str, recorded_at: str) -
     rows += (seq, recorded_at, entry.evaluated_at, entry.duration_us, prev_hash, digest,
              entry.decision_json, entry.flow_json)
     return digest
+
+
+def _refuse_cut_log(conn: sqlite3.Connection, head_seq: int, path: Path) -> None:
+    """SQLite remembers the largest sequence number ever written. Below it, records
+    were cut from the end: new records would take their numbers and link to the
+    record before the cut, and the chain would verify again, hiding the removal."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
+    if row and row[0] > head_seq:
+        raise AuditWriteError(
+            f"cannot write decision log {path}: it ends at seq {head_seq} but seq {row[0]} was written, so records "
+            "were removed; nothing more is logged to it (run `licit audit verify`)"
+        )
 
 
 def _stored(conn: sqlite3.Connection, entry: Entry) -> tuple[str, str] | None:

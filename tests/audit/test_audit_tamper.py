@@ -7,9 +7,9 @@ import json
 import sqlite3
 
 import pytest
-from conftest import drop_triggers, make_decision, make_ruleset, move, raw
+from conftest import drop_triggers, example_items, make_decision, make_ruleset, move, raw
 
-from audit import verify_log, write_checkpoint
+from audit import AuditWriteError, DecisionLog, verify_log, write_checkpoint
 from audit.canonical import record_body, record_hash
 
 TABLES = ("meta", "rulesets", "decisions", "findings", "obligations")
@@ -214,3 +214,16 @@ def test_dropped_triggers_alone_are_reported(tamper, filled_log):
     assert not report.ok
     assert {p.kind for p in report.problems} == {"schema changed"}
     assert any("decisions_refuse_delete" in p.detail for p in report.problems)
+
+
+def test_a_log_cut_at_its_end_takes_no_more_records(filled_log):
+    # Later records would reuse the removed numbers and make the chain verify again.
+    conn = raw(filled_log)
+    drop_triggers(conn)
+    for table in ("findings", "obligations", "decisions"):
+        conn.execute(f"DELETE FROM {table} WHERE seq > 10")
+    conn.close()
+    with DecisionLog(filled_log) as log:
+        with pytest.raises(AuditWriteError, match=r"ends at seq 10 but seq 12 was written, so records were removed"):
+            log.record(*example_items(1, start=50)[0])
+    assert first_problem(filled_log).kind == "record missing"
