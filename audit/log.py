@@ -13,7 +13,7 @@ from audit.append import ChainAppender, RecordRefused, roll_back
 from audit.errors import AuditError, AuditWriteError
 from audit.groupcommit import SETTLED, TIMED_OUT, CommitQueue, FileTurn, Spool, Submission, spool_directory
 from audit.records import Entry, prepare_entry, prepare_ruleset
-from audit.redaction import key_check, resolve_key
+from audit.redaction import key_check, log_key, resolve_key
 from audit.schema import FORMAT, SCHEMA_VERSION, as_audit_error, create_schema, read_meta
 from audit.times import utc_now
 
@@ -184,9 +184,7 @@ class DecisionLog:
                 _create(conn, self.path, key, deadline)
             meta = read_meta(conn, self.path)
             _use_wal(conn, deadline)
-            resolved = resolve_key(self.path, key)
-            if key_check(resolved) != meta.get("key_check"):
-                raise AuditError(f"the audit key does not match the key decision log {self.path} was created with")
+            resolved = log_key(self.path, meta.get("key_check"), key)
             # Fail at start-up, not at the first decision, if the file is read-only.
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("ROLLBACK")

@@ -17,8 +17,8 @@ from typing import IO
 
 from audit.chain import fetch, link_problem
 from audit.errors import AuditError
-from audit.redaction import identifier_hash, resolve_key
-from audit.schema import open_reader
+from audit.redaction import identifier_hash, log_key
+from audit.schema import open_reader, read_meta
 from audit.times import lower_bound, upper_bound
 
 Log = str | os.PathLike | sqlite3.Connection
@@ -83,7 +83,7 @@ def find_decisions(
         if flow_id is not None:
             where("d.flow_id = ?", flow_id)
         if applicant_id is not None:
-            where("d.applicant = ?", identifier_hash(_key_for(log, key), "id_number", applicant_id))
+            where("d.applicant = ?", identifier_hash(_key_for(conn, key), "id_number", applicant_id))
         source = "findings AS f JOIN decisions AS d ON d.seq = f.seq" if by_rule else "decisions AS d"
         sql = (
             f"SELECT d.seq, d.decision_id, d.evaluated_at, d.jurisdiction, d.outcome, {_RULES}, d.flow_id FROM {source}"
@@ -226,8 +226,8 @@ def _database(conn: sqlite3.Connection):
     return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
 
 
-def _key_for(log: Log, key: bytes | None) -> bytes:
-    """The log's HMAC key (argument, $LICIT_AUDIT_KEY, or the key file beside the log)."""
-    if isinstance(log, sqlite3.Connection):
-        log = log.execute("PRAGMA database_list").fetchone()[2]
-    return resolve_key(log, key)
+def _key_for(conn: sqlite3.Connection, key: bytes | None) -> bytes:
+    """The log's HMAC key (argument, $LICIT_AUDIT_KEY, or the key file beside the log),
+    checked against the log's own key check."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    return log_key(path, read_meta(conn, path).get("key_check"), key)

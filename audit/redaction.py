@@ -42,6 +42,16 @@ def resolve_key(db_path: str | os.PathLike, key: bytes | None = None, *, create:
     return _read_key_file(path)
 
 
+def log_key(db_path: str | os.PathLike, stored_check: str | None, key: bytes | None = None) -> bytes:
+    """The key of the log at `db_path`, refused unless it is the key the log was created
+    with (`stored_check`, meta's key_check): another key would make writers store
+    hashes no query matches, and make readers silently find nobody."""
+    resolved = resolve_key(db_path, key)
+    if key_check(resolved) != stored_check:
+        raise AuditError(f"the audit key does not match the key decision log {db_path} was created with")
+    return resolved
+
+
 def key_check(key: bytes) -> str:
     """Stored in the log so that a different key is refused instead of silently
     producing hashes no query will ever match."""

@@ -3,9 +3,10 @@ clear, yet an auditor can find every decision about one person."""
 
 from __future__ import annotations
 
+import pytest
 from conftest import example_flows, example_items, file_bytes
 
-from audit import DecisionLog, find_decisions
+from audit import AuditError, DecisionLog, find_decisions
 
 
 def identifiers() -> set[str]:
@@ -30,6 +31,14 @@ def test_every_decision_about_one_person_is_found_by_id_number(filled_log):
     id_number = example_flows()["student-on-credit"]["applicant"]["id_number"]
     assert len(find_decisions(filled_log, applicant_id=id_number, limit=0)) == 12
     assert find_decisions(filled_log, applicant_id="110101199001011234", limit=0) == []
+
+
+def test_a_query_by_applicant_with_another_key_is_refused_rather_than_finding_nobody(filled_log, monkeypatch):
+    id_number = example_flows()["student-on-credit"]["applicant"]["id_number"]
+    monkeypatch.setenv("LICIT_AUDIT_KEY", "another-key-0123456789abcdef")
+    with pytest.raises(AuditError, match="the audit key does not match the key decision log .* was created with"):
+        find_decisions(filled_log, applicant_id=id_number)
+    assert len(find_decisions(filled_log, outcome="deny", limit=0)) > 0  # the key matters only for identifiers
 
 
 def test_an_id_number_is_found_whether_its_check_character_is_x_or_X(log_path):
