@@ -2,7 +2,8 @@
 
 verify_log recomputes the hash chain, checks
 the normalised rows, every rule set against its digest, the append-only schema,
-and optionally that the log still holds a checkpoint's head.
+the lookup columns and indexes queries read (audit.lookups), and optionally that
+the log still holds a checkpoint's head.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ import json
 import os
 import sqlite3
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset
 from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, scan
 from audit.errors import AuditError
+from audit.lookups import FILE_DAMAGED, check_lookups
 from audit.schema import expected_schema, open_reader, schema_objects
 from audit.times import utc_now
 
@@ -57,9 +60,11 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
         # page: 14 s instead of 15 s cold on the 1,000,000-decision log (README).
         # SQLite caps the size at its compiled maximum, 2 GB in common builds.
         conn.execute(f"PRAGMA mmap_size={_SCAN_MMAP_BYTES}")
-        # One snapshot for every check, while writers go on appending.
-        conn.execute("BEGIN")
-        return _verify(conn, str(path), expected_head)
+        with ThreadPoolExecutor(max_workers=1) as beside:
+            lookups = beside.submit(check_lookups, path, _SCAN_MMAP_BYTES)
+            # One snapshot for every check of the chain, while writers go on appending.
+            conn.execute("BEGIN")
+            return _verify(conn, str(path), expected_head, lookups)
     except sqlite3.Error as error:
         raise AuditError(f"cannot read decision log {path}: {error}") from None
     finally:
@@ -108,7 +113,8 @@ def read_checkpoint(checkpoint: str | os.PathLike) -> dict:
     return head
 
 
-def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None) -> VerifyReport:
+def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
+            lookups: Future[list[Problem]]) -> VerifyReport:
     records, max_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM decisions").fetchone()
     chain = scan(conn)
     problems = list(chain.problems)
@@ -119,6 +125,7 @@ def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None) -> 
     problems += _check_schema(conn)
     if expected_head is not None:
         problems += _check_checkpoint(conn, expected_head, max_seq)
+    problems += lookups.result()
     return VerifyReport(
         path=path,
         records=records,
@@ -163,10 +170,13 @@ def _check_schema(conn: sqlite3.Connection) -> list[Problem]:
     actual, expected = schema_objects(conn), expected_schema()
     missing = [name for name in expected if name not in actual]
     altered = [name for name, sql in expected.items() if name in actual and actual[name] != sql]
-    if not (missing or altered):
+    # an added trigger can change what is written, an added view or index what is read
+    added = sorted(name for name in actual if name not in expected and not name.startswith("sqlite_"))
+    if not (missing or altered or added):
         return []
     listed = "; ".join(
-        f"{what}: {', '.join(names)}" for what, names in (("missing", missing), ("altered", altered)) if names
+        f"{what}: {', '.join(names)}"
+        for what, names in (("missing", missing), ("altered", altered), ("added", added)) if names
     )
     return [Problem(None, SCHEMA_CHANGED, f"{listed} (the log is not as created: append-only protection or lookups)")]
 
@@ -201,9 +211,10 @@ def _check_checkpoint(conn: sqlite3.Connection, head: dict, max_seq: int) -> lis
 
 
 def _first_of_each(problems: list[Problem]) -> list[Problem]:
-    """Sorted by seq (log-wide problems last), one per (seq, kind)."""
+    """One per (seq, kind), sorted by seq, log-wide problems last; a damaged file comes
+    first, since it puts every other finding in doubt."""
     unique = {(p.seq, p.kind): p for p in reversed(problems)}
-    return sorted(unique.values(), key=lambda p: (p.seq is None, p.seq or 0))
+    return sorted(unique.values(), key=lambda p: (p.kind != FILE_DAMAGED, p.seq is None, p.seq or 0))
 
 
 def _write_atomically(target: Path, text: str) -> None:

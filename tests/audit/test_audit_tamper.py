@@ -11,6 +11,7 @@ from conftest import drop_triggers, example_items, make_decision, make_ruleset, 
 
 from audit import AuditWriteError, DecisionLog, verify_log, write_checkpoint
 from audit.canonical import record_body, record_hash
+from audit.schema import expected_schema
 
 TABLES = ("meta", "rulesets", "decisions", "findings", "obligations")
 INSERTED_COLUMNS = "seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow"
@@ -227,3 +228,63 @@ def test_a_log_cut_at_its_end_takes_no_more_records(filled_log):
         with pytest.raises(AuditWriteError, match=r"ends at seq 10 but seq 12 was written, so records were removed"):
             log.record(*example_items(1, start=50)[0])
     assert first_problem(filled_log).kind == "record missing"
+
+
+def _rewrite_schema(conn, name: str, sql: str) -> None:
+    """What SQLite's writable_schema lets a tamperer do: change an object's stored definition."""
+    conn.execute("PRAGMA writable_schema=ON")
+    conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", (sql, name))
+    conn.execute("PRAGMA writable_schema=OFF")
+
+
+def _restore_triggers(conn) -> None:
+    for sql in expected_schema().values():
+        if sql.startswith("CREATE TRIGGER"):
+            conn.execute(sql)
+
+
+def test_lookup_columns_rewritten_behind_the_schema_are_found(filled_log):
+    # The chain covers the stored JSON; `outcome` is what queries and stats read.
+    conn = raw(filled_log)
+    drop_triggers(conn)
+    generated = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'decisions'").fetchone()[0]
+    plain = generated.replace("GENERATED ALWAYS AS (json_extract(decision, '$.outcome')) STORED", "")
+    _rewrite_schema(conn, "decisions", plain)
+    conn.close()
+    conn = raw(filled_log)
+    assert conn.execute("UPDATE decisions SET outcome = 'allow' WHERE outcome = 'deny'").rowcount > 0
+    conn.execute("UPDATE findings SET outcome = 'allow' WHERE outcome = 'deny'")
+    _rewrite_schema(conn, "decisions", generated)
+    conn.close()
+    conn = raw(filled_log)
+    _restore_triggers(conn)
+    conn.close()
+    problem = first_problem(filled_log)
+    assert problem.kind == "lookup columns changed" and "its outcome no longer match" in problem.detail
+
+
+def test_an_index_rebuilt_partial_behind_the_schema_is_found(filled_log):
+    # `query --rule` reads findings_by_rule: a partial index would hide a rule's decisions.
+    conn = raw(filled_log)
+    original = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'findings_by_rule'").fetchone()[0]
+    conn.execute("DROP INDEX findings_by_rule")
+    conn.execute(f"{original} WHERE rule_id != 'CN.CTPL.LUMP_SUM'")
+    _rewrite_schema(conn, "findings_by_rule", original)
+    conn.close()
+    problem = first_problem(filled_log)
+    assert problem.kind == "file damaged" and problem.seq is None and "integrity check" in problem.detail
+
+
+def test_an_added_trigger_is_found(filled_log):
+    conn = raw(filled_log)
+    conn.execute("CREATE TRIGGER zz_hide AFTER INSERT ON decisions WHEN NEW.outcome = 'deny' BEGIN SELECT 1; END")
+    conn.close()
+    problem = first_problem(filled_log)
+    assert problem.kind == "schema changed" and "added: zz_hide" in problem.detail
+
+
+def test_every_generated_lookup_column_is_checked():
+    from audit.lookups import LOOKUP_COLUMNS
+    from audit.schema import TABLES
+
+    assert len(LOOKUP_COLUMNS) == TABLES.count("GENERATED ALWAYS AS") == 9
