@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
+from audit.canonical import digest_of_stored_ruleset
 from audit.chain import fetch, link_problem
 from audit.errors import AuditError
 from audit.redaction import identifier_hash, log_key
@@ -130,6 +131,10 @@ def load_ruleset(log: Log, digest: str) -> dict:
         row = conn.execute("SELECT files FROM rulesets WHERE digest = ?", (digest,)).fetchone()
     if row is None:
         raise AuditError(f"no rule set {digest} in the log")
+    if digest_of_stored_ruleset(row[0]) != digest:
+        # rules that are not the ones a decision was made with prove nothing about it
+        raise AuditError(f"rule set {digest} in the log no longer matches its digest: the log was altered "
+                         "(run `licit audit verify`)")
     return {"digest": digest, "files": json.loads(row[0])}
 
 

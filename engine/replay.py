@@ -5,7 +5,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from audit import get_decision, load_ruleset
+from audit import AuditError, get_decision, load_ruleset
 from engine.core import Engine
 
 __all__ = ["replay_decision"]
@@ -17,11 +17,16 @@ def _summary(outcome: str, findings: list) -> dict:
 
 def replay_decision(db: str | Path, decision_id: str) -> dict:
     """The logged and the replayed outcome and rule ids, and whether they are identical.
+    A record or rule set that does not verify is not replayed (AuditError).
 
     The logged flow carries keyed hashes instead of the applicant's identifiers; rules
     cannot read those fields, so the replay decides exactly as the original did.
     """
     record = get_decision(db, decision_id)
+    if not record["chain_link_verified"]:
+        # a record that is not as it was logged would replay "identical" to whatever it now says
+        raise AuditError(f"decision {decision_id} does not verify in the log ({record['chain_link_problem']}); "
+                         "not replayed (run `licit audit verify`)")
     ruleset = load_ruleset(db, record["ruleset_digest"])
     logged = record["decision"]
     with tempfile.TemporaryDirectory(prefix="licit-replay-") as directory:

@@ -5,6 +5,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
+from audit import AuditError
 from engine import Engine
 from engine.cli import cli
 from engine.replay import replay_decision
@@ -63,3 +64,25 @@ def test_bench_audit_reports_log_on_off_and_bare_commits(tmp_path):
     assert result.exit_code == 0, result.output
     for expected in ("log off", "log on", "bare durable commits/s", "4 processes"):
         assert expected in result.output
+
+
+def _tamper(db, statement: str) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f'DROP TRIGGER "{name}"')
+    conn.execute(statement)
+    conn.close()
+
+
+def test_a_record_that_does_not_verify_is_not_replayed(logged):
+    db, decisions = logged
+    _tamper(db, "UPDATE decisions SET flow = replace(flow, 'platform_account', 'insurer_account') WHERE seq = 1")
+    with pytest.raises(AuditError, match=r"does not verify in the log \(its stored hash does not match its content\)"):
+        replay_decision(db, decisions[0].decision_id)
+
+
+def test_a_rule_set_that_no_longer_matches_its_digest_is_not_replayed(logged):
+    db, decisions = logged
+    _tamper(db, "UPDATE rulesets SET files = replace(files, 'deny', 'warn')")
+    with pytest.raises(AuditError, match="no longer matches its digest: the log was altered"):
+        replay_decision(db, decisions[0].decision_id)
