@@ -41,6 +41,8 @@ LINT_CODES = {
     "impossible_value": ("warning", "a condition compares a field with a value it can never take"),
     "duplicate_condition": ("warning", "two rules have the same condition and effect"),
     "expired_rule": ("warning", "a rule's last day in force is before every date a scenario uses"),
+    "redundant_override": ("warning", "a disable or exception that changes nothing: the rule is already disabled, "
+                                      "or has the same exception"),
 }
 # a lint error restates the loader's generic schema error at the same place about the same key
 _RESTATES = {"missing_citation": "citation", "missing_message_language": "message", "missing_reason": "reason"}
@@ -257,7 +259,7 @@ class _TreePass:
             self.findings.append(_at(location, "never_true",
                                      f"{rule_id}: its condition can never be true: {reason} (in {places})"))
         self.expired_rules()
-        return self.findings
+        return self.findings + self.tree.redundant_overrides()
 
     def compared_values(self, effective: EffectiveRule, parameters: dict) -> None:
         parts = [(effective.rule.id, effective.version.typed, effective.version.location)]

@@ -115,7 +115,8 @@ def test_a_tree_that_does_not_load_still_gets_every_finding(tmp_path):
 def test_every_code_is_documented():
     assert set(LINT_CODES) == {"missing_citation", "missing_message_language", "missing_reason",
                                "illustrative_citation", "no_parent_jurisdiction", "no_rule_files", "unused_parameter",
-                               "never_true", "impossible_value", "duplicate_condition", "expired_rule"}
+                               "never_true", "impossible_value", "duplicate_condition", "expired_rule",
+                               "redundant_override"}
 
 
 def test_the_shipped_packs_have_only_illustrative_citations_to_replace():
