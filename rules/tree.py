@@ -24,12 +24,14 @@ from typing import Any
 from rules.errors import RuleError
 from rules.ir import And, Condition
 from rules.lower import LowerError, lower, negate, simplify
-from rules.model import EffectiveRule, Jurisdiction, Override, Period, Rule, Segment
+from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule, Segment
 from rules.types import Type, Vocabulary
 
 __all__ = ["RuleTree", "CompiledJurisdiction"]
 
 DEFAULT_UTC_OFFSET = "+08:00"
+
+Unlowered = tuple[Location, str, str, str]  # a condition the engine cannot run: where, code, whose, why
 
 
 class CompiledJurisdiction:
@@ -174,9 +176,10 @@ class RuleTree:
             return "redundant_override"
         return None  # a child refines its parent: replacing a rule it excepts or disables, disabling one it excepts
 
-    def effective(self, code: str, day: dt.date) -> tuple[list[EffectiveRule], dict[str, Any], list[RuleError]]:
+    def effective(self, code: str, day: dt.date) -> tuple[list[EffectiveRule], dict[str, Any], list[Unlowered]]:
+        """The rules in force in ``code`` on ``day``, its parameters, and the conditions that cannot be lowered."""
         parameters = self.parameters_on(code, day)
-        effective, errors = [], []
+        effective, problems = [], []
         for member in self.chain(code):
             for rule in self.jurisdictions[member].rules:
                 version = rule.version_on(day)
@@ -186,30 +189,43 @@ class RuleTree:
                 if any(override.kind in ("replacement", "disable") for override in overrides):
                     continue
                 exceptions = [override for override in overrides if override.kind == "exception"]
-                try:
-                    parts: list[Condition] = [lower(version.typed, parameters, self.vocabulary)]
-                    parts += [negate(lower(exception.typed, parameters, self.vocabulary)) for exception in exceptions]
-                except LowerError as error:
-                    errors.append(_located(version.location, error.code, f"{rule.id}: {error.message} on {day} in {code}"))
-                    continue
-                effective.append(EffectiveRule(rule, version, simplify(And(tuple(parts))), exceptions))
-        return effective, parameters, errors
+                # each condition is blamed on its own declaration: an exception's is where the child wrote it
+                declarations = [(version.location, rule.id, version.typed)]
+                declarations += [(exception.location, f"the exception to {rule.id}",
+                                  exception.typed) for exception in exceptions]
+                parts: list[Condition] = []
+                for location, what, typed in declarations:
+                    try:
+                        parts.append(lower(typed, parameters, self.vocabulary))
+                    except LowerError as error:
+                        problems.append((location, error.code, what, error.message))
+                if len(parts) == len(declarations):
+                    condition = simplify(And((parts[0], *(negate(part) for part in parts[1:]))))
+                    effective.append(EffectiveRule(rule, version, condition, exceptions))
+        return effective, parameters, problems
 
     def compile(self) -> list[RuleError]:
-        """Compute every jurisdiction's segments; return the errors (e.g. a parameter not in force)."""
-        errors: list[RuleError] = []
+        """Compute every jurisdiction's segments; return the errors (e.g. a parameter not in force).
+
+        A condition that cannot be lowered is one error, on the first day and jurisdiction it fails
+        in, not one per segment and jurisdiction of the chain.
+        """
+        first: dict[Unlowered, tuple[dt.date, str]] = {}
         for code in sorted(self.jurisdictions):
             days = self.boundaries(code)
             segments = []
             for index, start in enumerate([None, *days]):
                 end = days[index] - dt.timedelta(days=1) if index < len(days) else None
-                rules, parameters, problems = self.effective(code, start or dt.date.min)
-                errors.extend(problems)
+                day = start or dt.date.min
+                rules, parameters, problems = self.effective(code, day)
+                for problem in problems:
+                    first[problem] = min(first.get(problem, (day, code)), (day, code))
                 segments.append(Segment(Period(start, end), rules, parameters))
             offset = next((self.jurisdictions[member].utc_offset for member in reversed(self.chain(code))
                            if self.jurisdictions[member].utc_offset), DEFAULT_UTC_OFFSET)
             self.compiled[code] = CompiledJurisdiction(code, self.chain(code), self.digest(code), offset, segments)
-        return errors
+        return [_located(location, error_code, f"{what}: on {day} in {code}, {message}")
+                for (location, error_code, what, message), (day, code) in first.items()]
 
 
 def _overlap(first: Period, second: Period) -> Period | None:

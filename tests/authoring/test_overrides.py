@@ -100,3 +100,18 @@ def test_a_child_may_disable_or_replace_what_its_parent_excepts(tmp_path):
                             "CN-GD-SZ/a.yaml": "disabled:\n  - {rule: CN.A.ONE, reason: not here}\nrules:\n"
                                                + replacing("CN-GD-SZ.A.TWO", "CN.A.TWO")})
     assert redundant(root) == []
+
+
+def test_a_condition_that_cannot_run_is_one_error_where_it_is_written(tmp_path):
+    late = "parameters:\n  pilots:\n    type: list[string]\n    values: [{from: 2022-01-01, value: [P-1]}]\n"
+    root = write(tmp_path, {
+        "CN/a.yaml": late + "rules:\n" + rule("CN.A.ONE", "applicant.age < 18")
+        + rule("CN.A.TWO", "channel.pilot_id in params.pilots", start="2021-01-01")
+        + rule("CN.A.THREE", "applicant.is_student", start="2021-06-01"),
+        "CN-SH/a.yaml": "",
+        "CN-BJ/a.yaml": "exceptions:\n  - {rule: CN.A.ONE, when: channel.pilot_id in params.pilots, reason: pilot}\n"})
+    assert load_errors(root) == [
+        f"{root}/CN-BJ/a.yaml:2:5: parameter_not_in_force: the exception to CN.A.ONE: on 2020-01-01 in CN-BJ, "
+        f"params.pilots has no value in force",
+        f"{root}/CN/a.yaml:14:5: parameter_not_in_force: CN.A.TWO: on 2021-01-01 in CN, params.pilots has no value in "
+        f"force"]
