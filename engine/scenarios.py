@@ -51,14 +51,26 @@ class ScenarioRun:
     file_errors: list[RuleError]
     jurisdictions: list[str]  # whose rules the coverage counts
     coverage: list[RuleCoverage]
+    unloaded: list[str] = field(default_factory=list)  # selected cases a file error left out
+    pattern: str | None = None
 
     @property
     def failed(self) -> list[CaseResult]:
+        """The cases that did not pass: a decision unlike the expectation, or no decision at all."""
         return [result for result in self.results if not result.passed]
 
     @property
+    def could_not_run(self) -> int:
+        return len(self.unloaded) + sum(1 for result in self.results if result.errors)
+
+    @property
+    def total(self) -> int:
+        return len(self.results) + len(self.unloaded)
+
+    @property
     def ok(self) -> bool:
-        return not self.failed and not self.file_errors
+        # a run that selects no case tests nothing: it must not read as a pass
+        return self.total > 0 and not self.failed and not self.file_errors and not self.unloaded
 
     @property
     def coverage_percent(self) -> float:
@@ -113,10 +125,14 @@ def run_case(engine: Engine, case: ScenarioCase) -> CaseResult:
 def run_scenarios(engine: Engine, *, jurisdiction: str | None = None, pattern: str | None = None) -> ScenarioRun:
     """Run the scenario files of every jurisdiction (or of one), keeping the cases whose id holds ``pattern``."""
     suite = load_scenarios(engine.tree, None if jurisdiction is None else [jurisdiction])
-    cases = [case for case in suite.cases if pattern is None or pattern.lower() in case.id.lower()]
-    results = [run_case(engine, case) for case in cases]
+
+    def selected(case_id: str) -> bool:
+        return pattern is None or pattern.lower() in case_id.lower()
+
+    results = [run_case(engine, case) for case in suite.cases if selected(case.id)]
     scope = [jurisdiction] if jurisdiction is not None else sorted(engine.tree.jurisdictions)
-    return ScenarioRun(results, suite.errors, scope, _coverage(engine, scope, results))
+    unloaded = [case_id for case_id in suite.unloaded if selected(case_id)]
+    return ScenarioRun(results, suite.errors, scope, _coverage(engine, scope, results), unloaded, pattern)
 
 
 def _coverage(engine: Engine, scope: list[str], results: list[CaseResult]) -> list[RuleCoverage]:
@@ -130,11 +146,17 @@ def _coverage(engine: Engine, scope: list[str], results: list[CaseResult]) -> li
 
 
 def run_text(run: ScenarioRun, *, show_coverage: bool) -> str:
-    """Failures first (one located line each), then the summary, then the coverage if asked."""
-    lines = [str(error) for error in run.file_errors]
-    lines += [str(problem) for result in run.failed for problem in result.problems()]
+    """Problems first (one located line each, by file, line and column), then the summary, then the coverage."""
+    problems = run.file_errors + [problem for result in run.failed for problem in result.problems()]
+    lines = [str(problem) for problem in sorted(problems)]
     passed = len(run.results) - len(run.failed)
-    summary = f"{len(run.results)} cases: {passed} passed, {len(run.failed)} failed"
+    mismatched = sum(1 for result in run.results if result.failure is not None)
+    summary = f"{run.total} cases: {passed} passed, {mismatched} failed"
+    if run.could_not_run:
+        summary += f", {run.could_not_run} could not run"
+    if not run.total:
+        summary = (f"no case ran: -k {run.pattern!r} matches no case id (FOLDER/tests/FILE::name)" if run.pattern
+                   else "no case ran: no scenario case in " + ", ".join(f"{code}/tests/" for code in run.jurisdictions))
     if run.file_errors:
         summary += f"; {len(run.file_errors)} errors in scenario files"
     lines.append(summary)

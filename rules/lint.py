@@ -20,7 +20,7 @@ from rules.loader import JURISDICTION_CODE, display_path, load_rules, rule_files
 from rules.lower import LowerError, lower
 from rules.model import EffectiveRule, Period
 from rules.parser import ParseError, parse
-from rules.scenarios import load_scenarios, scenario_files
+from rules.scenarios import TESTS_FOLDER, load_scenarios, scenario_files
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Name, Quantifier, Unary
 from rules.tree import RuleTree
 from rules.types import Vocabulary
@@ -36,11 +36,14 @@ LINT_CODES = {
     "illustrative_citation": ("warning", "a rule or parameter value cites an illustrative source: replace it"),
     "no_parent_jurisdiction": ("warning", "a folder's code has no parent folder (CN-ZJ-HZ without CN-ZJ)"),
     "no_rule_files": ("warning", "a folder has scenario tests but no rule file, so no rule pack"),
+    "ignored_file": ("warning", "a YAML file in a jurisdiction folder that is neither a rule file nor a scenario file"),
     "unused_parameter": ("warning", "a parameter set here is read by no rule that can see it"),
     "never_true": ("warning", "a rule's condition can never be true (contradictory bounds, values)"),
     "impossible_value": ("warning", "a condition compares a field with a value it can never take"),
     "duplicate_condition": ("warning", "two rules have the same condition and effect"),
     "expired_rule": ("warning", "a rule's last day in force is before every date a scenario uses"),
+    "redundant_override": ("warning", "a disable or exception that changes nothing: the rule is already disabled, "
+                                      "or has the same exception"),
 }
 # a lint error restates the loader's generic schema error at the same place about the same key
 _RESTATES = {"missing_citation": "citation", "missing_message_language": "message", "missing_reason": "reason"}
@@ -103,6 +106,7 @@ class _RawPass:
         folders = sorted(path for path in self.root.iterdir() if path.is_dir() and JURISDICTION_CODE.match(path.name))
         with_rules = {folder.name for folder in folders if rule_files(folder)}
         for folder in folders:
+            self.ignored_files(folder)
             self.folder(folder, with_rules)
         self.unused_parameters(with_rules)
 
@@ -126,6 +130,18 @@ class _RawPass:
             if any(error.code == "yaml_syntax_error" for error in errors) or not isinstance(source.data, dict):
                 continue
             self.rule_file(code, source)
+
+    def ignored_files(self, folder: Path) -> None:
+        """YAML files nothing reads: rule files sit directly in the folder, scenario files in its tests/."""
+        read = set(rule_files(folder)) | set(scenario_files(folder))
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            hidden = any(part.startswith(".") for part in relative.parts)  # editors' and tools' own folders
+            if path.suffix.lower() in (".yaml", ".yml") and path.is_file() and path not in read and not hidden:
+                self.findings.append(RuleError(
+                    display_path(self.root, path), 1, 1, "ignored_file",
+                    f"{folder.name}/{relative.as_posix()} is never read: rule files sit directly in {folder.name}/, "
+                    f"scenario tests in {folder.name}/{TESTS_FOLDER}/"))
 
     def rule_file(self, code: str, source: SourceFile) -> None:
         data = source.data
@@ -257,7 +273,7 @@ class _TreePass:
             self.findings.append(_at(location, "never_true",
                                      f"{rule_id}: its condition can never be true: {reason} (in {places})"))
         self.expired_rules()
-        return self.findings
+        return self.findings + self.tree.redundant_overrides()
 
     def compared_values(self, effective: EffectiveRule, parameters: dict) -> None:
         parts = [(effective.rule.id, effective.version.typed, effective.version.location)]

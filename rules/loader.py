@@ -97,6 +97,7 @@ class _Loader:
         for code in jurisdictions:
             for source, rule_file in parsed[code]:
                 self.define(tree, jurisdictions[code], source, rule_file)
+        self.errors.extend(tree.conflicting_overrides())
         if not self.errors:
             self.errors.extend(tree.compile())
         return tree

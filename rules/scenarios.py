@@ -103,6 +103,7 @@ class ScenarioCase:
 class ScenarioSuite:
     cases: list[ScenarioCase]
     errors: list[RuleError]
+    unloaded: list[str] = field(default_factory=list)  # ids of the cases written that a located error left out
 
 
 def scenario_files(folder: Path) -> list[Path]:
@@ -128,6 +129,7 @@ class _SuiteLoader:
         self.folders = folders
         self.errors: list[RuleError] = []
         self.files: dict[str, list[tuple[SourceFile, ScenarioFile]]] = {}
+        self.sources: dict[str, list[SourceFile]] = {}  # every file read, valid or not
         self.flows: dict[str, dict[str, tuple[SourceFile, PathKey, dict]]] = {}
 
     def load(self, selected: list[str]) -> ScenarioSuite:
@@ -152,14 +154,18 @@ class _SuiteLoader:
                     case = self.case(code, source, scenario_file, index, spec)
                     if case is not None:
                         cases.append(case)
-        return ScenarioSuite(cases, sorted(set(self.errors)))
+        built = {(case.source.name, case.path) for case in cases}
+        unloaded = [_case_id(code, source, name) for code in selected for source in self.sources.get(code, [])
+                    for index, name in _case_names(source.data) if (source.name, ("cases", index)) not in built]
+        return ScenarioSuite(cases, sorted(set(self.errors)), unloaded)
 
     def read(self, code: str) -> list[tuple[SourceFile, ScenarioFile]]:
         if code in self.files:
             return self.files[code]
-        self.files[code], self.flows[code] = [], {}
+        self.files[code], self.flows[code], self.sources[code] = [], {}, []
         for path in scenario_files(self.tree.root / code):
             source, errors = load_yaml(path, display_path(self.tree.root, path))
+            self.sources[code].append(source)
             self.errors.extend(errors)
             if any(error.code == "yaml_syntax_error" for error in errors):
                 continue
@@ -239,7 +245,7 @@ class _SuiteLoader:
             flow["requested_at"] = _at(spec.requested_at, offset).isoformat()
             changes.append(_Origin(("requested_at",), source, path + ("requested_at",)))
         as_of = _at(spec.as_of, offset) if spec.as_of is not None else None
-        return ScenarioCase(f"{code}/{TESTS_FOLDER}/{Path(source.name).name}::{spec.name}", spec.name, code, source,
+        return ScenarioCase(_case_id(code, source, spec.name), spec.name, code, source,
                             path, flow, as_of, self.day(flow, as_of), spec.expect,
                             _Origin((), base_source, base_path), changes)
 
@@ -299,6 +305,18 @@ class _SuiteLoader:
         if compiled is None or not isinstance(instant, dt.datetime) or instant.tzinfo is None:
             return None
         return compiled.local_date(instant)
+
+
+def _case_id(code: str, source: SourceFile, name: str) -> str:
+    return f"{code}/{TESTS_FOLDER}/{Path(source.name).name}::{name}"
+
+
+def _case_names(data: Any) -> Iterable[tuple[int, str]]:
+    """Each case written in a scenario file, valid or not, by index and name (or number, if it has none)."""
+    cases = data.get("cases") if isinstance(data, dict) else None
+    for index, case in enumerate(cases if isinstance(cases, list) else []):
+        name = case.get("name") if isinstance(case, dict) else None
+        yield index, name if isinstance(name, str) else f"case #{index + 1}"
 
 
 def _valid_parts(data: dict) -> ScenarioFile | None:

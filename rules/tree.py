@@ -5,6 +5,12 @@ those replaced or disabled below them, each guarded by the exceptions added belo
 it, with every parameter taken from the nearest jurisdiction that has a value in
 force. It only changes on the boundary days of some rule, override or parameter,
 so the tree is cut into segments and each segment is compiled once.
+
+Overrides of one rule must leave the effective rule unambiguous on every day: once a
+jurisdiction replaces a rule, it and those below it override the replacing rule, not
+the replaced one; and one jurisdiction does not both replace a rule and disable or
+except it at the same time. Such clashes are load errors; overrides that change
+nothing (a rule disabled twice, the same exception twice) are lint warnings.
 """
 from __future__ import annotations
 
@@ -18,12 +24,14 @@ from typing import Any
 from rules.errors import RuleError
 from rules.ir import And, Condition
 from rules.lower import LowerError, lower, negate, simplify
-from rules.model import EffectiveRule, Jurisdiction, Override, Period, Rule, Segment
+from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule, Segment
 from rules.types import Type, Vocabulary
 
 __all__ = ["RuleTree", "CompiledJurisdiction"]
 
 DEFAULT_UTC_OFFSET = "+08:00"
+
+Unlowered = tuple[Location, str, str, str]  # a condition the engine cannot run: where, code, whose, why
 
 
 class CompiledJurisdiction:
@@ -123,9 +131,55 @@ class RuleTree:
         return [override for member in below for override in self.jurisdictions[member].overrides
                 if override.target == rule.id and override.period.contains(day)]
 
-    def effective(self, code: str, day: dt.date) -> tuple[list[EffectiveRule], dict[str, Any], list[RuleError]]:
+    def conflicting_overrides(self) -> list[RuleError]:
+        """Overrides that make the effective rule ambiguous: load errors, at the later declaration."""
+        return [error for error in self._override_clashes() if error.code == "conflicting_override"]
+
+    def redundant_overrides(self) -> list[RuleError]:
+        """Overrides that change nothing: lint warnings, at the later declaration."""
+        return [error for error in self._override_clashes() if error.code == "redundant_override"]
+
+    def _override_clashes(self) -> list[RuleError]:
+        # parents first, then in file order: the later of two declarations is the one reported, naming the first
+        overrides = sorted((override for jurisdiction in self.jurisdictions.values()
+                            for override in jurisdiction.overrides if self._overrides_a_parent_rule(override)),
+                           key=lambda item: (len(self.chain(item.jurisdiction)), item.location.file,
+                                             item.location.line, item.location.col))
+        clashes, reported = [], set()
+        for index, later in enumerate(overrides):
+            declaration = later.by_rule or later.location  # a replacing rule's versions are one declaration
+            found = [(code, earlier) for earlier in overrides[:index] for code in [self._clash(earlier, later)] if code]
+            if found and declaration not in reported:
+                code, earlier = min(found, key=lambda item: item[0] != "conflicting_override")
+                reported.add(declaration)
+                clashes.append(_located(later.location, code, _clash_message(code, earlier, later)))
+        return clashes
+
+    def _overrides_a_parent_rule(self, override: Override) -> bool:
+        # an override naming no parent rule is already a load error (unknown_rule, not_in_parent, ...)
+        rule = self.rule(override.target)
+        return rule is not None and rule.jurisdiction in self.chain(override.jurisdiction)[:-1]
+
+    def _clash(self, earlier: Override, later: Override) -> str | None:
+        """How ``later`` clashes with ``earlier``, declared in the same jurisdiction or above it."""
+        same = earlier.jurisdiction == later.jurisdiction
+        if (earlier.target != later.target or _overlap(earlier.period, later.period) is None
+                or (earlier.by_rule is not None and earlier.by_rule == later.by_rule)
+                or not (same or earlier.jurisdiction in self.chain(later.jurisdiction))):
+            return None
+        kinds = (earlier.kind, later.kind)
+        if earlier.kind == "replacement" or (same and "replacement" in kinds):
+            return "conflicting_override"
+        if later.kind != "replacement" and (earlier.kind == "disable" or (same and kinds == ("exception", "disable"))):
+            return "redundant_override"  # a disabled rule never fires: its exceptions and other disables do nothing
+        if kinds == ("exception", "exception") and _words(earlier.condition) == _words(later.condition):
+            return "redundant_override"
+        return None  # a child refines its parent: replacing a rule it excepts or disables, disabling one it excepts
+
+    def effective(self, code: str, day: dt.date) -> tuple[list[EffectiveRule], dict[str, Any], list[Unlowered]]:
+        """The rules in force in ``code`` on ``day``, its parameters, and the conditions that cannot be lowered."""
         parameters = self.parameters_on(code, day)
-        effective, errors = [], []
+        effective, problems = [], []
         for member in self.chain(code):
             for rule in self.jurisdictions[member].rules:
                 version = rule.version_on(day)
@@ -135,30 +189,74 @@ class RuleTree:
                 if any(override.kind in ("replacement", "disable") for override in overrides):
                     continue
                 exceptions = [override for override in overrides if override.kind == "exception"]
-                try:
-                    parts: list[Condition] = [lower(version.typed, parameters, self.vocabulary)]
-                    parts += [negate(lower(exception.typed, parameters, self.vocabulary)) for exception in exceptions]
-                except LowerError as error:
-                    errors.append(_located(version.location, error.code, f"{rule.id}: {error.message} on {day} in {code}"))
-                    continue
-                effective.append(EffectiveRule(rule, version, simplify(And(tuple(parts))), exceptions))
-        return effective, parameters, errors
+                # each condition is blamed on its own declaration: an exception's is where the child wrote it
+                declarations = [(version.location, rule.id, version.typed)]
+                declarations += [(exception.location, f"the exception to {rule.id}",
+                                  exception.typed) for exception in exceptions]
+                parts: list[Condition] = []
+                for location, what, typed in declarations:
+                    try:
+                        parts.append(lower(typed, parameters, self.vocabulary))
+                    except LowerError as error:
+                        problems.append((location, error.code, what, error.message))
+                if len(parts) == len(declarations):
+                    condition = simplify(And((parts[0], *(negate(part) for part in parts[1:]))))
+                    effective.append(EffectiveRule(rule, version, condition, exceptions))
+        return effective, parameters, problems
 
     def compile(self) -> list[RuleError]:
-        """Compute every jurisdiction's segments; return the errors (e.g. a parameter not in force)."""
-        errors: list[RuleError] = []
+        """Compute every jurisdiction's segments; return the errors (e.g. a parameter not in force).
+
+        A condition that cannot be lowered is one error, on the first day and jurisdiction it fails
+        in, not one per segment and jurisdiction of the chain.
+        """
+        first: dict[Unlowered, tuple[dt.date, str]] = {}
         for code in sorted(self.jurisdictions):
             days = self.boundaries(code)
             segments = []
             for index, start in enumerate([None, *days]):
                 end = days[index] - dt.timedelta(days=1) if index < len(days) else None
-                rules, parameters, problems = self.effective(code, start or dt.date.min)
-                errors.extend(problems)
+                day = start or dt.date.min
+                rules, parameters, problems = self.effective(code, day)
+                for problem in problems:
+                    first[problem] = min(first.get(problem, (day, code)), (day, code))
                 segments.append(Segment(Period(start, end), rules, parameters))
             offset = next((self.jurisdictions[member].utc_offset for member in reversed(self.chain(code))
                            if self.jurisdictions[member].utc_offset), DEFAULT_UTC_OFFSET)
             self.compiled[code] = CompiledJurisdiction(code, self.chain(code), self.digest(code), offset, segments)
-        return errors
+        return [_located(location, error_code, f"{what}: on {day} in {code}, {message}")
+                for (location, error_code, what, message), (day, code) in first.items()]
+
+
+def _overlap(first: Period, second: Period) -> Period | None:
+    start = max((day for day in (first.start, second.start) if day), default=None)
+    end = min((day for day in (first.end, second.end) if day), default=None)
+    return None if start and end and start > end else Period(start, end)
+
+
+def _words(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+_DOES = {"replacement": "{by} replaces", "disable": "this disables", "exception": "this adds an exception to"}
+_DONE = {"replacement": "{by} already replaces in {where}", "disable": "is already disabled in {where}",
+         "exception": "already has an exception in {where}"}
+_INSTEAD = {"replacement": "replace", "disable": "disable", "exception": "add the exception to"}
+
+
+def _clash_message(code: str, earlier: Override, later: Override) -> str:
+    since = _overlap(earlier.period, later.period).start
+    does = _DOES[later.kind].format(by=later.by_rule)
+    done = _DONE[earlier.kind].format(by=earlier.by_rule, where=earlier.jurisdiction)
+    message = f"{does} {later.target}, which {done}{f' from {since}' if since else ''} ({earlier.location})"
+    if code == "redundant_override":
+        if earlier.kind == "exception" and later.kind == "exception":
+            return f"{message} with the same condition: it changes nothing"
+        dead = "that exception" if earlier.kind == "exception" else "this"
+        return f"{message}: the rule is disabled, so {dead} changes nothing"
+    if earlier.kind == "replacement" and earlier.jurisdiction != later.jurisdiction:
+        return f"{message}: {_INSTEAD[later.kind]} {earlier.by_rule} instead"
+    return f"{message}: the effective rule would be ambiguous; keep one, or date them so they do not overlap"
 
 
 def _located(location, code: str, message: str) -> RuleError:

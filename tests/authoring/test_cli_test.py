@@ -81,3 +81,43 @@ def test_scenario_file_errors_fail_the_run(authoring_cli, packs_copy):
     result = run(authoring_cli, packs_copy)
     assert result.exit_code == 1
     assert "CN-SH/tests/broken.yaml:3:15: unknown_key: unknown key 'expct' (did you mean 'expect'?)" in result.output
+
+
+MIXED = """\
+base: compliant
+cases:
+  - name: a typo in a field path
+    set: {applicant.is_studnet: true}
+    expect: {outcome: deny}
+  - name: a wrong expectation
+    set: {applicant.is_student: true}
+    expect: {outcome: allow}
+  - name: an age that is not a number
+    set: {applicant.age: thirty}
+    expect: {outcome: allow}
+  - name: no expectation
+    set: {applicant.age: 17}
+  - name: the compliant flow is allowed
+    expect: {outcome: allow}
+"""
+
+
+def test_problems_are_sorted_by_place_and_every_case_is_counted(authoring_cli, packs_copy):
+    write(packs_copy, {"CN-SH/tests/mixed.yaml": MIXED})
+    result = run(authoring_cli, packs_copy, "-k", "mixed.yaml")
+    assert result.exit_code == 1
+    *problems, summary = result.output.splitlines()
+    assert [problem.split(": ")[0].split("CN-SH/tests/mixed.yaml:")[1] for problem in problems] == [
+        "4:11", "6:11", "10:26", "12:5"]
+    assert [problem.split(": ")[1] for problem in problems] == ["bad_field_path", "case_failed", "invalid_flow",
+                                                                "missing_key"]
+    assert summary == "5 cases: 1 passed, 1 failed, 3 could not run; 2 errors in scenario files"
+
+
+def test_a_run_that_selects_no_case_fails(authoring_cli, packs_copy):
+    typo = run(authoring_cli, packs_copy, "-k", "no such case")
+    assert typo.exit_code == 1
+    assert typo.output.splitlines() == ["no case ran: -k 'no such case' matches no case id (FOLDER/tests/FILE::name)"]
+    write(packs_copy, {"CN-BJ/tests/pilot.yaml": "base: compliant\ncases: []\n"})
+    empty = run(authoring_cli, packs_copy, "-j", "CN-BJ")
+    assert empty.exit_code == 1 and empty.output.splitlines() == ["no case ran: no scenario case in CN-BJ/tests/"]

@@ -115,7 +115,20 @@ def test_a_tree_that_does_not_load_still_gets_every_finding(tmp_path):
 def test_every_code_is_documented():
     assert set(LINT_CODES) == {"missing_citation", "missing_message_language", "missing_reason",
                                "illustrative_citation", "no_parent_jurisdiction", "no_rule_files", "unused_parameter",
-                               "never_true", "impossible_value", "duplicate_condition", "expired_rule"}
+                               "never_true", "impossible_value", "duplicate_condition", "expired_rule",
+                               "redundant_override", "ignored_file"}
+
+
+def test_yaml_files_that_nothing_reads_are_a_warning(loading_tree):
+    write(loading_tree, {"CN/test/cap.yaml": "cases: []\n", "CN/tests/old/x.yml": "cases: []\n",
+                         "CN/.vscode/settings.yaml": "{}\n", "CN/notes.txt": "not yaml\n"})
+    report = lint_rules(loading_tree, flow_vocabulary())
+    ignored = [str(warning) for warning in report.warnings if warning.code == "ignored_file"]
+    assert ignored == [
+        f"{loading_tree}/CN/test/cap.yaml:1:1: ignored_file: CN/test/cap.yaml is never read: rule files sit directly "
+        f"in CN/, scenario tests in CN/tests/",
+        f"{loading_tree}/CN/tests/old/x.yml:1:1: ignored_file: CN/tests/old/x.yml is never read: rule files sit "
+        f"directly in CN/, scenario tests in CN/tests/"]
 
 
 def test_the_shipped_packs_have_only_illustrative_citations_to_replace():
