@@ -131,16 +131,17 @@ def stats(db, since, until, top, fmt):
 @_formats("jsonl", "csv")
 @click.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="File to write, whole or not at all [default: standard output].",
 )
 @click.option("--force", is_flag=True, help="Replace an existing --output file.")
 def export(db, fmt, output, force):
     """Export every record in chain order (JSON lines: after every rule set)."""
     path = db or default_db_path()
-    if output is not None:
+    if output is not None and str(output) != "-":
         records, rulesets = export_file(path, output, fmt, overwrite=force)
-        click.echo(f"exported {records} record(s) and {rulesets} rule set(s) to {output}", err=True)
+        with_rulesets = f" and {rulesets} rule set(s)" if fmt == "jsonl" else ""
+        click.echo(f"exported {records} record(s){with_rulesets} to {output}", err=True)
         return
     try:
         export_log(path, sys.stdout, fmt)

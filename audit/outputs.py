@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar
@@ -64,9 +64,9 @@ def write_output(
 
 
 def _write_new(target: Path, write: Callable[[IO[str]], T], *, replace: bool, what: str, hint: str) -> T:
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as to any new file
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # as an ordinary new file, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             result = write(file)
             file.flush()
@@ -85,12 +85,14 @@ def _write_new(target: Path, write: Callable[[IO[str]], T], *, replace: bool, wh
 
 
 def _refuse_log_file(target: Path, log: str | os.PathLike, what: str) -> None:
-    """By name (after symlinks), as another name of the same file, or inside the spool."""
-    resolved, spool = target.resolve(), spool_directory(Path(log))
-    for own in log_files(log):
-        inside = own == spool and own.resolve() in resolved.parents
-        if inside or resolved == own.resolve() or _same_file(target, own):
-            raise AuditInputError(f"{what} {target} would write into the decision log's own files ({own})")
+    """By name (after symlinks, also the log's), as another name of the same file, or inside the spool."""
+    resolved = target.resolve()
+    for name in {Path(log), Path(log).resolve()}:
+        spool = spool_directory(name)
+        for own in log_files(name):
+            inside = own == spool and own.resolve() in resolved.parents
+            if inside or resolved == own.resolve() or _same_file(target, own):
+                raise AuditInputError(f"{what} {target} would write into the decision log's own files ({own})")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -98,9 +100,3 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:  # either is missing
         return False
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

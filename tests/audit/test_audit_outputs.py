@@ -58,6 +58,18 @@ def test_another_name_for_the_log_is_refused(filled_log, tmp_path, link):
     assert file_bytes(filled_log) == before
 
 
+def test_the_files_of_a_log_opened_through_a_symlink_are_refused(filled_log, tmp_path):
+    link = tmp_path / "link.db"
+    link.symlink_to(filled_log)
+    result = run("checkpoint", "--db", link, "--output", f"{filled_log}-wal")
+    assert_one_line_error(result, "decision log's own files", exit_code=2)
+
+
+def test_export_to_a_dash_is_standard_output(filled_log):
+    result = run("export", "--db", filled_log, "--format", "csv", "--output", "-")
+    assert result.exit_code == 0 and len(result.output.splitlines()) == 13
+
+
 def test_a_checkpoint_never_replaces_a_file(filled_log, tmp_path):
     earlier = tmp_path / "head.json"
     earlier.write_text("an earlier checkpoint\n")
