@@ -10,18 +10,24 @@ from pathlib import Path
 
 import click
 
-from audit.errors import AuditError
+from audit.errors import AuditError, AuditInputError
 from audit.log import default_db_path
-from audit.queries import SUMMARY_COLUMNS, decision_stats, export_log, find_decisions, get_decision
+from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
 from audit.records import OUTCOMES
-from audit.seed import seed_log
+from audit.seed import MAX_COUNT, MAX_DAYS, seed_log
 from audit.verify import verify_log, write_checkpoint
+
+
+class _InputError(click.ClickException):
+    exit_code = 2  # bad input or usage (README: exit codes)
 
 
 class _AuditGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except AuditInputError as error:
+            raise _InputError(str(error)) from None
         except AuditError as error:
             raise click.ClickException(str(error)) from None
 
@@ -124,13 +130,24 @@ def stats(db, since, until, top, fmt):
 @_db_option
 @_formats("jsonl", "csv")
 @click.option(
-    "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write [default: standard output]."
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="File to write, whole or not at all [default: standard output].",
 )
-def export(db, fmt, output):
-    """Export every record in chain order."""
-    count = export_log(db or default_db_path(), output, fmt)
-    if output is not sys.stdout:
-        click.echo(f"exported {count} record(s) to {output.name}", err=True)
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
+def export(db, fmt, output, force):
+    """Export every record in chain order (JSON lines: after every rule set)."""
+    path = db or default_db_path()
+    if output is not None and str(output) != "-":
+        records, rulesets = export_file(path, output, fmt, overwrite=force)
+        with_rulesets = f" and {rulesets} rule set(s)" if fmt == "jsonl" else ""
+        click.echo(f"exported {records} record(s){with_rulesets} to {output}", err=True)
+        return
+    try:
+        export_log(path, sys.stdout, fmt)
+        sys.stdout.flush()
+    except OSError as error:
+        raise AuditError(f"cannot write the export to standard output: {error.strerror}") from None
 
 
 @audit_group.command()
@@ -173,10 +190,10 @@ def checkpoint(db, output):
 
 @audit_group.command()
 @_db_option
-@click.option("--n", "count", required=True, type=click.IntRange(min=1), help="How many decisions.")
+@click.option("--n", "count", required=True, type=click.IntRange(1, MAX_COUNT), help="How many decisions.")
 @click.option(
     "--days",
-    type=click.FloatRange(min=0.001),
+    type=click.FloatRange(min=0.001, max=MAX_DAYS),
     default=365.0,
     show_default=True,
     help="Spread them over this many days up to now.",
@@ -185,8 +202,6 @@ def checkpoint(db, output):
 def seed(db, count, days, random_seed):
     """Write a new synthetic log of N decisions (for trials and benchmarks)."""
     path = db or default_db_path()
-    if path.exists():
-        raise AuditError(f"{path} already exists: seed writes a new log only")
     head = seed_log(path, count, days=days, seed=random_seed, progress=lambda n: click.echo(f"{n} decisions", err=True))
     click.echo(f"seeded {path} with {count} synthetic decision(s), head seq {head}")
 

@@ -9,5 +9,10 @@ class AuditError(LicitError):
     """The decision log cannot be used as asked (missing, not a Licit log, bad input)."""
 
 
+class AuditInputError(AuditError):
+    """What the caller asked for is wrong (a date, a checkpoint file, an output path);
+    nothing was read or written because of it. The CLI exits 2 for these."""
+
+
 class AuditWriteError(AuditError):
     """A decision could not be durably logged; nothing of it was written."""

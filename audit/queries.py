@@ -17,10 +17,11 @@ from typing import IO
 
 from audit.canonical import digest_of_stored_ruleset
 from audit.chain import fetch, link_problem
-from audit.errors import AuditError
+from audit.errors import AuditError, AuditInputError
+from audit.outputs import write_output
 from audit.redaction import identifier_hash, log_key
 from audit.schema import open_reader, read_meta
-from audit.times import lower_bound, upper_bound
+from audit.times import AFTER_ALL, BEFORE_ALL, lower_bound, upper_bound
 
 Log = str | os.PathLike | sqlite3.Connection
 SUMMARY_COLUMNS = ("seq", "decision_id", "evaluated_at", "jurisdiction", "outcome", "rules", "flow_id")
@@ -30,6 +31,7 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 _RULES = "(SELECT group_concat(rule_id, ' ') FROM findings WHERE findings.seq = d.seq) AS rules"
 _ACTIONS = "(SELECT group_concat(action, ' ') FROM obligations WHERE obligations.seq = d.seq) AS obligations"
+_SQLITE_MAX_INT = 2**63 - 1  # a larger LIMIT means the same: all of them
 
 
 @contextmanager
@@ -93,7 +95,7 @@ def find_decisions(
         )
         if limit:
             sql += " LIMIT ?"
-            params.append(limit)
+            params.append(min(limit, _SQLITE_MAX_INT))
         cursor = conn.execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
@@ -142,8 +144,8 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
     """Counts by outcome, jurisdiction and UTC day, and the rules that fire most with
     the share of their firings in decisions that were denied."""
     with reading(log) as conn:
-        low = lower_bound(since) if since is not None else ""
-        high = upper_bound(until) if until is not None else "\uffff"
+        low = lower_bound(since) if since is not None else BEFORE_ALL
+        high = upper_bound(until) if until is not None else AFTER_ALL
         # One pass over the time index serves all three breakdowns.
         groups = conn.execute(
             "SELECT substr(evaluated_at, 1, 10), outcome, jurisdiction, count(*) FROM decisions "
@@ -153,7 +155,7 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
         rules = conn.execute(
             "SELECT rule_id, count(*), sum(outcome = 'deny') FROM findings "
             "WHERE evaluated_at >= ? AND evaluated_at < ? GROUP BY rule_id ORDER BY 2 DESC, 1 LIMIT ?",
-            (low, high, top),
+            (low, high, min(top, _SQLITE_MAX_INT)),
         ).fetchall()
     by_day, by_outcome, by_jurisdiction = Counter(), Counter(), Counter()
     for day, outcome, jurisdiction, count in groups:
@@ -172,24 +174,43 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
     }
 
 
-def export_log(log: Log, out: IO[str], fmt: str) -> int:
-    """Every record in chain order, as JSON lines (the full record, enough to
-    re-verify the chain elsewhere) or CSV (one summary row each). Returns the count."""
+def export_log(log: Log, out: IO[str], fmt: str) -> tuple[int, int]:
+    """Every record in chain order, as JSON lines (every rule set the log stores,
+    then the full records: enough to re-verify the chain and replay any decision
+    elsewhere) or CSV (one summary row per record). Returns (records, rule sets)."""
     if fmt not in _EXPORTERS:
-        raise AuditError(f"unknown export format {fmt!r} (use jsonl or csv)")
+        raise AuditInputError(f"unknown export format {fmt!r} (use jsonl or csv)")
     with reading(log) as conn:
         return _EXPORTERS[fmt](conn, out)
 
 
-def _export_jsonl(conn: sqlite3.Connection, out: IO[str]) -> int:
+def export_file(
+    log: str | os.PathLike, target: str | os.PathLike, fmt: str, *, overwrite: bool = False
+) -> tuple[int, int]:
+    """export_log into the file `target`, which appears whole or not at all; an
+    existing file is replaced only with `overwrite`, the log's own files never."""
+    return write_output(
+        target, lambda out: export_log(log, out, fmt), log=log, what="export", overwrite=overwrite,
+        exists_hint="pass --force to replace it",
+    )  # fmt: skip
+
+
+def _export_jsonl(conn: sqlite3.Connection, out: IO[str]) -> tuple[int, int]:
+    rulesets = 0
+    for digest, files in conn.execute("SELECT digest, files FROM rulesets ORDER BY rowid"):
+        # Stored JSON is canonical already: splice it instead of re-serialising, so that
+        # sha256 of the "files" text as exported is the digest.
+        out.write('{"digest":%s,"files":%s,"type":"ruleset"}\n' % (json.dumps(digest), files))
+        rulesets += 1
     rows = conn.execute(
-        "SELECT seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow FROM decisions ORDER BY seq"
+        "SELECT seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow "
+        "FROM decisions ORDER BY seq"
     )
     count = 0
     for seq, recorded_at, evaluated_at, duration_us, prev_hash, digest, decision, flow in rows:
-        # Stored JSON is canonical already: splice it instead of re-serialising.
         out.write(
-            '{"decision":%s,"duration_us":%d,"evaluated_at":%s,"flow":%s,"hash":%s,"prev_hash":%s,"recorded_at":%s,"seq":%d}\n'
+            '{"decision":%s,"duration_us":%d,"evaluated_at":%s,"flow":%s,"hash":%s,"prev_hash":%s,"recorded_at":%s,'
+            '"seq":%d,"type":"decision"}\n'
             % (
                 decision,
                 duration_us,
@@ -202,17 +223,17 @@ def _export_jsonl(conn: sqlite3.Connection, out: IO[str]) -> int:
             )
         )
         count += 1
-    return count
+    return count, rulesets
 
 
-def _export_csv(conn: sqlite3.Connection, out: IO[str]) -> int:
+def _export_csv(conn: sqlite3.Connection, out: IO[str]) -> tuple[int, int]:
     writer = csv.DictWriter(out, EXPORT_COLUMNS)
     writer.writeheader()
     count = 0
     for row in _database(conn).query(_EXPORT_CSV_SQL):
         writer.writerow(row)
         count += 1
-    return count
+    return count, 0
 
 
 _EXPORTERS = {"jsonl": _export_jsonl, "csv": _export_csv}

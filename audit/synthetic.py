@@ -159,9 +159,11 @@ RULES = [
 WEIGHTS = [10, 7, 6, 4, 12, 4, 3, 3, 5, 5, 2, 1]
 OUTCOME_OF_EFFECT = {"deny": "deny", "review": "review", "require": "conditional", "warn": "allow"}
 PRECEDENCE = ["deny", "review", "conditional", "allow"]
-# The contract examples' applicant is one of the people, so that
-# `licit audit query --applicant-id 440301199001011234` finds someone in a seeded log.
+# The contract examples' applicant makes the first application and one in every
+# EXAMPLE_EVERY after it, so that README's `licit audit query --applicant-id
+# 440301199001011234` finds decisions in a log seeded with any seed.
 EXAMPLE_PERSON = {"name": "张三", "id_number": "440301199001011234", "phone": "13800138000"}
+EXAMPLE_EVERY = 1000
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
 
@@ -199,7 +201,8 @@ def synthetic_decisions(
         )
         jurisdiction = rng.choice(list(CHAINS))
         ruleset = rulesets[(jurisdiction, 1 if index < count // 2 else 2)]
-        flow = _flow(rng, index, jurisdiction, moment, rng.choice(people))
+        person = rng.choice(people)  # drawn even when replaced, so a seed's other records stay as they were
+        flow = _flow(rng, index, jurisdiction, moment, EXAMPLE_PERSON if index % EXAMPLE_EVERY == 0 else person)
         decision = _decision(rng, flow, jurisdiction, moment, ruleset["digest"])
         yield decision, flow, ruleset, rng.uniform(0.0004, 0.004)
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
-import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset
 from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, scan
-from audit.errors import AuditError
+from audit.errors import AuditError, AuditInputError
 from audit.lookups import FILE_DAMAGED, check_lookups
+from audit.outputs import write_output
 from audit.schema import expected_schema, open_reader, schema_objects
 from audit.times import utc_now
 
@@ -72,17 +74,31 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
 
 
 def write_checkpoint(path: str | os.PathLike, output: str | os.PathLike) -> dict:
-    """Verify the log, then write its head to `output` (atomically). Keep the file
-    away from the log: a later `verify --checkpoint` proves the log still holds it."""
+    """Verify the log, then write its head to `output`, a new file (a checkpoint is
+    evidence: an existing one is never replaced). Keep the file away from the log:
+    a later `verify --checkpoint` proves the log still holds it."""
+
+    def write(file: IO[str]) -> dict:
+        head = _head(path)
+        file.write(json.dumps(head, indent=2) + "\n")
+        return head
+
+    evidence = "a checkpoint is evidence, so a new one needs a new name"
+    return write_output(output, write, log=path, what="checkpoint", exists_hint=evidence)
+
+
+def _head(path: str | os.PathLike) -> dict:
     report = verify_log(path)
     if not report.ok:
         raise AuditError(f"not writing a checkpoint of a damaged log: {report.first_problem}")
+    if report.head_seq == 0:
+        raise AuditError(f"not writing a checkpoint of {path}: the log is empty")
     conn, _ = open_reader(path)
     try:
         recorded_at = conn.execute("SELECT recorded_at FROM decisions WHERE seq = ?", (report.head_seq,)).fetchone()
     finally:
         conn.close()
-    head = {
+    return {
         "format": CHECKPOINT_FORMAT,
         "log": str(Path(path).resolve()),
         "seq": report.head_seq,
@@ -91,26 +107,39 @@ def write_checkpoint(path: str | os.PathLike, output: str | os.PathLike) -> dict
         "created_at": utc_now(),
         "ruleset_digests": report.ruleset_digests,
     }
-    _write_atomically(Path(output), json.dumps(head, indent=2) + "\n")
-    return head
 
 
 def read_checkpoint(checkpoint: str | os.PathLike) -> dict:
+    """A checkpoint file, every field checked: AuditInputError naming the file and field otherwise."""
     try:
         head = json.loads(Path(checkpoint).read_text())
     except OSError as error:
-        raise AuditError(f"cannot read checkpoint {checkpoint}: {error.strerror}") from None
+        raise AuditInputError(f"cannot read checkpoint {checkpoint}: {error.strerror}") from None
     except ValueError:
-        raise AuditError(f"checkpoint {checkpoint} is not JSON") from None
-    if not (
-        isinstance(head, dict)
-        and head.get("format") == CHECKPOINT_FORMAT
-        and isinstance(head.get("seq"), int)
-        and isinstance(head.get("hash"), str)
-        and isinstance(head.get("ruleset_digests"), list)
-    ):
-        raise AuditError(f"{checkpoint} is not a Licit decision log checkpoint")
+        raise AuditInputError(f"checkpoint {checkpoint} is not JSON") from None
+    if not isinstance(head, dict) or head.get("format") != CHECKPOINT_FORMAT:
+        raise AuditInputError(f"{checkpoint} is not a Licit decision log checkpoint")
+    for name, (valid, expected) in _CHECKPOINT_FIELDS.items():
+        if not valid(head.get(name)):
+            raise AuditInputError(f"checkpoint {checkpoint}: {name} must be {expected}, got {head.get(name)!r:.80}")
     return head
+
+
+_SQLITE_MAX_INT = 2**63 - 1
+_HASH = re.compile(r"[0-9a-f]{64}")  # audit.canonical: SHA-256 hex digests
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_CHECKPOINT_FIELDS = {
+    "seq": (
+        lambda v: type(v) is int and 1 <= v <= _SQLITE_MAX_INT,
+        f"a sequence number from 1 to {_SQLITE_MAX_INT}",
+    ),
+    "hash": (lambda v: isinstance(v, str) and _HASH.fullmatch(v), "a record hash (64 lowercase hex digits)"),
+    "ruleset_digests": (
+        lambda v: isinstance(v, list) and all(isinstance(d, str) and _DIGEST.fullmatch(d) for d in v),
+        "a list of rule-set digests (sha256: and 64 lowercase hex digits)",
+    ),
+    "created_at": (lambda v: isinstance(v, str), "the time it was written (a string)"),
+}
 
 
 def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
@@ -215,20 +244,3 @@ def _first_of_each(problems: list[Problem]) -> list[Problem]:
     first, since it puts every other finding in doubt."""
     unique = {(p.seq, p.kind): p for p in reversed(problems)}
     return sorted(unique.values(), key=lambda p: (p.kind != FILE_DAMAGED, p.seq is None, p.seq or 0))
-
-
-def _write_atomically(target: Path, text: str) -> None:
-    """The checkpoint file is whole or absent, never half-written."""
-    try:
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    except OSError as error:
-        raise AuditError(f"cannot write checkpoint {target}: {error.strerror}") from None
-    try:
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, target)
-    except OSError as error:
-        os.unlink(temp)
-        raise AuditError(f"cannot write checkpoint {target}: {error.strerror}") from None

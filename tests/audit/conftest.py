@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `import audit` must be this checkout's package
     sys.path.insert(0, str(REPO))
 
 from audit import DecisionLog, ruleset_digest  # noqa: E402
+from audit.cli import audit_group  # noqa: E402
 
 EXAMPLES = REPO / "examples"
 TEST_KEY = "test-key-0123456789abcdef"
@@ -139,3 +141,16 @@ def file_bytes(path: Path) -> bytes:
     return b"".join(
         Path(f"{path}{suffix}").read_bytes() for suffix in ("", "-wal", "-shm") if os.path.exists(f"{path}{suffix}")
     )
+
+
+def run(*args, env=None):
+    """`licit audit ARGS` in-process, as a user's shell would call it."""
+    return CliRunner().invoke(audit_group, [str(a) for a in args], env=env, catch_exceptions=False)
+
+
+def assert_one_line_error(result, fragment, exit_code=1):
+    """Exit 1 when the log or a file failed, 2 for bad input (README: exit codes)."""
+    assert result.exit_code == exit_code, result.output
+    assert "Traceback" not in result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and fragment in error_lines[0], result.output

@@ -8,22 +8,9 @@ import json
 import re
 
 import pytest
-from click.testing import CliRunner
-from conftest import drop_triggers, example_flows, raw
+from conftest import assert_one_line_error, drop_triggers, example_flows, raw, run
 
 from audit import AuditError
-from audit.cli import audit_group
-
-
-def run(*args, env=None):
-    return CliRunner().invoke(audit_group, [str(a) for a in args], env=env, catch_exceptions=False)
-
-
-def assert_one_line_error(result, fragment):
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(error_lines) == 1 and fragment in error_lines[0], result.output
 
 
 def test_query_lists_newest_first_as_a_table(filled_log):
@@ -85,7 +72,7 @@ def test_query_by_applicant_id_finds_the_person(filled_log):
     ],
 )
 def test_query_with_a_bad_date_is_one_clear_error(filled_log, args, fragment):
-    assert_one_line_error(run("query", "--db", filled_log, *args), fragment)
+    assert_one_line_error(run("query", "--db", filled_log, *args), fragment, exit_code=2)
 
 
 def test_query_with_a_bad_outcome_is_refused(filled_log):
@@ -160,7 +147,9 @@ def test_export_jsonl_reproduces_every_record_in_chain_order(filled_log, tmp_pat
     out = tmp_path / "log.jsonl"
     result = run("export", "--db", filled_log, "--format", "jsonl", "--output", out)
     assert result.exit_code == 0
-    records = [json.loads(line) for line in out.read_text().splitlines()]
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["type"] for line in lines] == ["ruleset"] + ["decision"] * 12  # rule sets first
+    records = lines[1:]
     assert [r["seq"] for r in records] == list(range(1, 13))
     assert all(records[i]["prev_hash"] == records[i - 1]["hash"] for i in range(1, 12))
     assert records[0]["flow"]["applicant"]["name"].startswith("hmac-sha256:")
@@ -173,7 +162,8 @@ def test_export_csv_has_a_row_per_record(filled_log):
 
 def test_export_to_a_missing_directory_is_one_clear_error(filled_log, tmp_path):
     result = run("export", "--db", filled_log, "--output", tmp_path / "no" / "out.jsonl")
-    assert_one_line_error(result, "Could not open file")
+    assert_one_line_error(result, "cannot write export")
+    assert not (tmp_path / "no").exists()
 
 
 def test_verify_exits_0_when_intact_and_1_naming_the_first_damage(filled_log):
@@ -215,7 +205,7 @@ def test_verify_with_a_file_that_is_not_a_checkpoint_is_one_clear_error(filled_l
     bogus = tmp_path / "head.json"
     bogus.write_text('{"seq": "twelve"}')
     assert_one_line_error(
-        run("verify", "--db", filled_log, "--checkpoint", bogus), "is not a Licit decision log checkpoint"
+        run("verify", "--db", filled_log, "--checkpoint", bogus), "is not a Licit decision log checkpoint", exit_code=2
     )
 
 
@@ -230,7 +220,7 @@ def test_seed_writes_a_varied_valid_log_and_refuses_an_existing_file(tmp_path):
     assert len(stats["by_day"]) > 200  # spread over a year
     ids = [row[0] for row in raw(path).execute("SELECT decision_id FROM decisions ORDER BY seq")]
     assert all(re.fullmatch(r"[0-9a-f]{32}", decision_id) for decision_id in ids)  # as the engine makes them
-    assert_one_line_error(run("seed", "--db", path, "--n", 5), "already exists")
+    assert_one_line_error(run("seed", "--db", path, "--n", 5), "already exists", exit_code=2)
 
 
 def test_seed_needs_a_positive_count(tmp_path):
