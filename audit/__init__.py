@@ -8,13 +8,15 @@ every Licit error, `rules.errors.LicitError`.
 
 from audit.canonical import ruleset_digest
 from audit.chain import Problem
-from audit.log import AuditError, AuditWriteError, DecisionLog, default_db_path
+from audit.errors import AuditError, AuditInputError, AuditWriteError
+from audit.log import DecisionLog, default_db_path
 from audit.queries import decision_stats, export_log, find_decisions, get_decision, load_ruleset
 from audit.seed import seed_log
 from audit.verify import VerifyReport, read_checkpoint, verify_log, write_checkpoint
 
 __all__ = [
     "AuditError",
+    "AuditInputError",
     "AuditWriteError",
     "DecisionLog",
     "Problem",

@@ -2,7 +2,7 @@
 
 from rules.errors import LicitError
 
-__all__ = ["AuditError", "AuditWriteError"]
+__all__ = ["AuditError", "AuditInputError", "AuditWriteError"]
 
 
 class AuditError(LicitError):
