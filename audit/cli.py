@@ -168,7 +168,10 @@ def verify(db, checkpoint):
         )
         return
     first, *others = report.problems
-    click.echo(f"BROKEN at {first} ({report.intact} record(s) verified before it)")
+    # where the chain itself broke, what precedes the break is sound; other problems sit beside a whole chain
+    verified = (f"{report.intact} record(s) verified before it" if first.seq == report.intact + 1
+                else f"the hash chain verified {report.intact} of {report.records} record(s)")
+    click.echo(f"BROKEN at {first} ({verified})")
     for problem in others:
         click.echo(f"also {problem}")
     raise SystemExit(1)

@@ -175,6 +175,16 @@ def test_verify_exits_0_when_intact_and_1_naming_the_first_damage(filled_log):
     broken = run("verify", "--db", filled_log)
     assert broken.exit_code == 1
     assert broken.output.startswith("BROKEN at seq 6: record missing")
+    assert "(5 record(s) verified before it)" in broken.output
+
+
+def test_verify_does_not_say_records_precede_a_problem_beside_a_whole_chain(filled_log):
+    conn = raw(filled_log)
+    drop_triggers(conn)
+    conn.execute("UPDATE rulesets SET files = replace(files, 'deny', 'warn')")
+    broken = run("verify", "--db", filled_log)
+    assert broken.output.startswith("BROKEN at seq 1: rule set changed")
+    assert "(the hash chain verified 12 of 12 record(s))" in broken.output
 
 
 def test_checkpoint_then_verify_against_it(filled_log, tmp_path):
