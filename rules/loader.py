@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from rules.checker import check_condition, suggest
 from rules.errors import RuleError, RuleSetError
+from rules.lower import check_matchable
 from rules.model import Jurisdiction, Location, Override, ParameterValueDef, Period, Rule, Version
 from rules.parser import ParseError, parse
 from rules.schema import Parameter, RuleFile
@@ -202,7 +203,8 @@ class _Loader:
                 path = ("exceptions" if kind == "exception" else "disabled", index)
                 self.target(tree, code, source, path + ("rule",), item.rule, kind)
                 condition = getattr(item, "when", None)
-                typed = self.condition(source, path + ("when",), condition, parameters) if condition else None
+                typed = self.condition(source, path + ("when",), condition, parameters, negated=True) \
+                    if condition else None
                 jurisdiction.overrides.append(Override(kind, item.rule, code, item.reason,
                                                        Period(item.effective_from, item.effective_until),
                                                        self.location(source, path), condition, typed))
@@ -225,11 +227,15 @@ class _Loader:
                                         f"{kind} names {target}, which is not a rule of the parent jurisdictions "
                                         f"({parents}){suggest(target, candidates)}"))
 
-    def condition(self, source: SourceFile, path: PathKey, text: str, parameters: dict[str, Type]):
+    def condition(self, source: SourceFile, path: PathKey, text: str, parameters: dict[str, Type],
+                  negated: bool = False):
+        """The typed condition; ``negated`` for an exception's, which rules use negated."""
         try:
             typed, problems = check_condition(parse(text), self.vocabulary, parameters)
         except ParseError as error:
             problems, typed = [error], None
+        if not problems:
+            problems = [problem for problem in [check_matchable(typed, self.vocabulary, negated)] if problem]
         for problem in problems:
             line, col = source.offset_position(path, problem.pos)
             self.errors.append(RuleError(source.name, line, col, problem.code, problem.message))

@@ -17,7 +17,7 @@ from typing import Any
 
 from rules.errors import RuleError
 from rules.ir import And, Condition
-from rules.lower import LowerError, lower, negate, simplify
+from rules.lower import LowerError, lower, simplify
 from rules.model import EffectiveRule, Jurisdiction, Override, Period, Rule, Segment
 from rules.types import Type, Vocabulary
 
@@ -137,7 +137,8 @@ class RuleTree:
                 exceptions = [override for override in overrides if override.kind == "exception"]
                 try:
                     parts: list[Condition] = [lower(version.typed, parameters, self.vocabulary)]
-                    parts += [negate(lower(exception.typed, parameters, self.vocabulary)) for exception in exceptions]
+                    parts += [lower(exception.typed, parameters, self.vocabulary, negated=True)
+                              for exception in exceptions]
                 except LowerError as error:
                     errors.append(_located(version.location, error.code, f"{rule.id}: {error.message} on {day} in {code}"))
                     continue
