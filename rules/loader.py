@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import typing
 from pathlib import Path
@@ -271,7 +272,7 @@ def _valid_parts(data: dict) -> RuleFile:
 def _value_problem(value: Any, param_type: Type) -> str | None:
     def fits(item: Any, item_type: Type) -> bool:
         if item_type == NUMBER:
-            return isinstance(item, (int, float)) and not isinstance(item, bool)
+            return isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item)
         if item_type == STRING:
             return isinstance(item, str)
         if item_type == BOOL:
@@ -282,6 +283,9 @@ def _value_problem(value: Any, param_type: Type) -> str | None:
 
     if fits(value, param_type):
         return None
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(item, float) and not math.isfinite(item) for item in items):
+        return f"value {value!r} is not a finite number"
     return f"value {value!r} is not of the parameter's type"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -127,7 +128,10 @@ class _Lowerer:
             left, right = self.operand(expr.left, depth), self.operand(expr.right, depth)
             if expr.op == "/" and isinstance(right, Lit) and right.value == 0:
                 raise LowerError(expr.right.pos, "type_error", "division by a parameter whose value is zero")
-            return _arith(expr.op, left, right)
+            result = _arith(expr.op, left, right)
+            if isinstance(result, Lit) and not math.isfinite(result.value):
+                raise LowerError(expr.pos, "type_error", "this arithmetic overflows with the parameter values in force")
+            return result
         raise LowerError(expr.pos, "type_error", "a condition cannot be used as a value here")
 
     def parameter(self, expr: TParam) -> Operand:

@@ -186,3 +186,25 @@ def test_overlapping_versions_and_parameter_not_in_force(write_tree):
         rule_yaml("CN.P.ONE", "applicant.age < params.cap", start="2021-01-01")
     assert any("parameter_not_in_force" in line and "2021-01-01" in line
                for line in errors_of(write_tree({"CN/a.yaml": late_parameter})))
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "[1, .inf]"])
+def test_a_parameter_that_is_not_a_finite_number_is_a_located_type_error(write_tree, value):
+    kind = "list[number]" if value.startswith("[") else "number"
+    line = f"  cap: {{type: '{kind}', values: [{{from: 2020-01-01, value: {value}}}]}}"
+    root = write_tree({"CN/a.yaml": f"parameters:\n{line}\nrules:\n" + rule_yaml("CN.A.ONE", "applicant.age < 18")})
+    [error] = errors_of(root)
+    assert f":2:{line.index(value) + 1}: type_error: value " in error and "is not a finite number" in error, error
+
+
+def test_a_number_too_large_to_represent_is_a_located_type_error(write_tree):
+    [error] = errors_of(write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.A.ONE", "applicant.age > 1e999")}))
+    assert error.endswith("CN/a.yaml:5:27: type_error: 1e999 is too large to be a number"), error
+
+
+@pytest.mark.parametrize("offset", ["+25:99", "+08:75", "+15:00", "8:00"])
+def test_a_utc_offset_out_of_range_is_a_located_schema_error(write_tree, offset):
+    root = write_tree({"CN/a.yaml": f"jurisdiction:\n  utc_offset: '{offset}'\nrules:\n"
+                                    + rule_yaml("CN.A.ONE", "applicant.age < 18")})
+    [error] = errors_of(root)
+    assert f"CN/a.yaml:2:15: schema_error: jurisdiction.utc_offset: '{offset}' is not a UTC offset like +08:00" in error
