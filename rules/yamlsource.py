@@ -83,6 +83,18 @@ def _line_col(text: str, index: int) -> Position:
     return line, col
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """The safe loader, refusing anchors and aliases where they are written: a few lines of aliases
+    expand to billions of values (a "billion laughs"), and rule files have no use for them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&name, *name) are not supported "
+                                                          "in rule files; write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     """Parse one YAML file; return it with every error found (syntax, duplicate keys, tags)."""
     try:
@@ -90,7 +102,7 @@ def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     except UnicodeDecodeError as exc:
         return SourceFile(name, ""), [RuleError(name, 1, 1, "encoding_error", f"not UTF-8 text: {exc.reason}")]
     source = SourceFile(name, text)
-    loader = yaml.SafeLoader(text)
+    loader = _PlainLoader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

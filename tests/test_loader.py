@@ -208,3 +208,13 @@ def test_a_utc_offset_out_of_range_is_a_located_schema_error(write_tree, offset)
                                     + rule_yaml("CN.A.ONE", "applicant.age < 18")})
     [error] = errors_of(root)
     assert f"CN/a.yaml:2:15: schema_error: jurisdiction.utc_offset: '{offset}' is not a UTC offset like +08:00" in error
+
+
+def test_anchors_and_aliases_are_refused_where_written_before_they_expand(write_tree):
+    laughs = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]\n" for n in range(1, 10))  # 9**10 values once expanded
+    cited = ("x: &c {source: s, status: verified}\nrules:\n"
+             + rule_yaml("CN.A.ONE", "applicant.age < 18").replace("{source: test source, status: illustrative}", "*c"))
+    found = errors_of(write_tree({"CN/bomb.yaml": laughs, "CN/cited.yaml": cited}))
+    message = "yaml_syntax_error: anchors and aliases (&name, *name) are not supported in rule files; write the value out"
+    assert [line.split("/tree/")[1] for line in found] == [f"CN/bomb.yaml:1:5: {message}", f"CN/cited.yaml:1:4: {message}"]
