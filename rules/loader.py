@@ -60,6 +60,7 @@ class _Loader:
         self.root = root
         self.vocabulary = vocabulary
         self.errors: list[RuleError] = []
+        self.jurisdiction_blocks: dict[str, Location] = {}  # where each folder's jurisdiction: block is
 
     def load(self) -> RuleTree:
         jurisdictions: dict[str, Jurisdiction] = {}
@@ -120,6 +121,13 @@ class _Loader:
             return _valid_parts(source.data)
 
     def declare(self, tree: RuleTree, jurisdiction: Jurisdiction, source: SourceFile, rule_file: RuleFile) -> None:
+        if "jurisdiction" in (source.data or {}):
+            here = Location(source.name, *source.position(("jurisdiction",), key=True))
+            first = self.jurisdiction_blocks.setdefault(jurisdiction.code, here)
+            if first.file != source.name:
+                self.errors.append(source.error(("jurisdiction",), "duplicate_key",
+                                                f"jurisdiction: is already given for {jurisdiction.code} at {first}; "
+                                                f"give it once per folder", key=True))
         if rule_file.jurisdiction is not None:
             jurisdiction.name = rule_file.jurisdiction.name or jurisdiction.name
             jurisdiction.utc_offset = rule_file.jurisdiction.utc_offset or jurisdiction.utc_offset

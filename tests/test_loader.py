@@ -218,3 +218,12 @@ def test_anchors_and_aliases_are_refused_where_written_before_they_expand(write_
     found = errors_of(write_tree({"CN/bomb.yaml": laughs, "CN/cited.yaml": cited}))
     message = "yaml_syntax_error: anchors and aliases (&name, *name) are not supported in rule files; write the value out"
     assert [line.split("/tree/")[1] for line in found] == [f"CN/bomb.yaml:1:5: {message}", f"CN/cited.yaml:1:4: {message}"]
+
+
+def test_a_second_jurisdiction_block_in_one_folder_is_refused(write_tree):
+    block = "jurisdiction:\n  name: {{zh: 浙江, en: {name}}}\n"
+    found = errors_of(write_tree({"CN/a.yaml": NATIONAL, "CN-ZJ/a.yaml": block.format(name="Zhejiang"),
+                                  "CN-ZJ/b.yaml": block.format(name="Other")}))
+    [error] = found
+    assert "/CN-ZJ/b.yaml:1:1: duplicate_key: jurisdiction: is already given for CN-ZJ at " in error
+    assert error.endswith("/CN-ZJ/a.yaml:1:1; give it once per folder"), error
