@@ -23,6 +23,7 @@ from rules.yamlsource import PathKey, SourceFile, load_yaml
 __all__ = ["load_rules", "JURISDICTION_CODE", "display_path", "rule_files"]
 
 JURISDICTION_CODE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})*$")
+_UNRESOLVED = {"unknown_rule", "undefined_parameter", "missing_type"}  # a name another file may declare
 _PARAMETER_TYPES: dict[str, Type] = {"number": NUMBER, "string": STRING, "bool": BOOL, "date": DATE,
                                      "list[string]": ListType(STRING), "list[number]": ListType(NUMBER)}
 
@@ -100,6 +101,11 @@ class _Loader:
         for code in jurisdictions:
             for source, rule_file in parsed[code]:
                 self.define(tree, jurisdictions[code], source, rule_file)
+        broken = {Path(error.file).parent.name for error in self.errors if error.code == "yaml_syntax_error"}
+        if broken:
+            # what a file that does not parse would have declared is unknown: names it may have held are not errors
+            self.errors = [error for error in self.errors if error.code not in _UNRESOLVED or
+                           not broken & set(tree.chain(Path(error.file).parent.name))]
         if not self.errors:
             self.errors.extend(tree.compile())
         return tree

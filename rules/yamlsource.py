@@ -106,10 +106,7 @@ def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        return source, [RuleError(name, line, col, "yaml_syntax_error", problem)]
+        return source, [_syntax_error(name, text, exc)]
     except yaml.YAMLError as exc:
         return source, [RuleError(name, 1, 1, "yaml_syntax_error", str(exc).splitlines()[0])]
     finally:
@@ -118,6 +115,24 @@ def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     if node is not None:
         source.data = _build(node, (), source, loader, errors)
     return source, errors
+
+
+def _syntax_error(name: str, text: str, exc: yaml.MarkedYAMLError) -> RuleError:
+    """Where the YAML breaks. PyYAML notices an unclosed quote only where the text stops making sense,
+    often lines later: point at the quote instead when it can be found."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context == "while scanning a quoted scalar" and exc.context_mark:
+        return RuleError(name, exc.context_mark.line + 1, exc.context_mark.column + 1, "yaml_syntax_error",
+                         f"this quoted text is never closed ({problem})")
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return RuleError(name, 1, 1, "yaml_syntax_error", problem)
+    start = exc.context_mark.line if exc.context_mark else 0
+    for number, line in enumerate(text.splitlines()[start:mark.line], start + 1):
+        if line.replace('\\"', "").count('"') % 2:
+            return RuleError(name, number, line.index('"') + 1, "yaml_syntax_error",
+                             f"this quote looks unclosed (at {mark.line + 1}:{mark.column + 1}: {problem})")
+    return RuleError(name, mark.line + 1, mark.column + 1, "yaml_syntax_error", problem)
 
 
 def _mark(node: yaml.Node) -> Position:

@@ -227,3 +227,16 @@ def test_a_second_jurisdiction_block_in_one_folder_is_refused(write_tree):
     [error] = found
     assert "/CN-ZJ/b.yaml:1:1: duplicate_key: jurisdiction: is already given for CN-ZJ at " in error
     assert error.endswith("/CN-ZJ/a.yaml:1:1; give it once per folder"), error
+
+
+@pytest.mark.parametrize("when, where", [
+    ("applicant.age < 18", "5:12: yaml_syntax_error: this quoted text is never closed"),  # the file ends inside it
+    ('"applicant.age < 18"', "5:12: yaml_syntax_error: this quote looks unclosed (at 7:"),  # its quote closes it
+])
+def test_an_unclosed_quote_is_reported_at_the_quote_without_errors_it_causes_elsewhere(write_tree, when, where):
+    broken = ("parameters:\n  cap: {type: number, values: [{from: 2020-01-01, value: 1}]}\nrules:\n"
+              + rule_yaml("CN.A.ONE", when).replace("title: CN.A.ONE", 'title: "unclosed'))
+    child = ("rules:\n" + rule_yaml("CN-SH.A.TWO", "applicant.age > params.cap")
+             + "    replaces: {rule: CN.A.ONE, reason: r}\n")
+    found = errors_of(write_tree({"CN/a.yaml": broken, "CN-SH/a.yaml": child}))
+    assert len(found) == 1 and f"CN/a.yaml:{where}" in found[0], found
