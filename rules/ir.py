@@ -9,7 +9,7 @@ the item itself, for lists of strings).
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 __all__ = [
@@ -77,6 +77,7 @@ class Quant:
     count_key: str  # fact key (or item key) of the list's length
     body: "Condition"
     non_empty: bool = False  # the list always has an item, so "every" needs no guard for the empty case
+    pos: int = field(default=0, compare=False, repr=False)  # of the quantifier in the condition text, for errors
 
 
 Condition = Union[Compare, Present, And, Or, Const, Quant]

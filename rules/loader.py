@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import typing
 from pathlib import Path
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from rules.checker import check_condition, suggest
 from rules.errors import RuleError, RuleSetError
+from rules.lower import check_matchable
 from rules.model import Jurisdiction, Location, Override, ParameterValueDef, Period, Rule, Version
 from rules.parser import ParseError, parse
 from rules.schema import Parameter, RuleFile
@@ -21,6 +23,7 @@ from rules.yamlsource import PathKey, SourceFile, load_yaml
 __all__ = ["load_rules", "JURISDICTION_CODE", "display_path", "rule_files"]
 
 JURISDICTION_CODE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})*$")
+_UNRESOLVED = {"unknown_rule", "undefined_parameter", "missing_type"}  # a name another file may declare
 _PARAMETER_TYPES: dict[str, Type] = {"number": NUMBER, "string": STRING, "bool": BOOL, "date": DATE,
                                      "list[string]": ListType(STRING), "list[number]": ListType(NUMBER)}
 
@@ -58,6 +61,7 @@ class _Loader:
         self.root = root
         self.vocabulary = vocabulary
         self.errors: list[RuleError] = []
+        self.jurisdiction_blocks: dict[str, Location] = {}  # where each folder's jurisdiction: block is
 
     def load(self) -> RuleTree:
         jurisdictions: dict[str, Jurisdiction] = {}
@@ -98,6 +102,11 @@ class _Loader:
             for source, rule_file in parsed[code]:
                 self.define(tree, jurisdictions[code], source, rule_file)
         self.errors.extend(tree.conflicting_overrides())
+        broken = {Path(error.file).parent.name for error in self.errors if error.code == "yaml_syntax_error"}
+        if broken:
+            # what a file that does not parse would have declared is unknown: names it may have held are not errors
+            self.errors = [error for error in self.errors if error.code not in _UNRESOLVED or
+                           not broken & set(tree.chain(Path(error.file).parent.name))]
         if not self.errors:
             self.errors.extend(tree.compile())
         return tree
@@ -119,6 +128,13 @@ class _Loader:
             return _valid_parts(source.data)
 
     def declare(self, tree: RuleTree, jurisdiction: Jurisdiction, source: SourceFile, rule_file: RuleFile) -> None:
+        if "jurisdiction" in (source.data or {}):
+            here = Location(source.name, *source.position(("jurisdiction",), key=True))
+            first = self.jurisdiction_blocks.setdefault(jurisdiction.code, here)
+            if first.file != source.name:
+                self.errors.append(source.error(("jurisdiction",), "duplicate_key",
+                                                f"jurisdiction: is already given for {jurisdiction.code} at {first}; "
+                                                f"give it once per folder", key=True))
         if rule_file.jurisdiction is not None:
             jurisdiction.name = rule_file.jurisdiction.name or jurisdiction.name
             jurisdiction.utc_offset = rule_file.jurisdiction.utc_offset or jurisdiction.utc_offset
@@ -203,7 +219,8 @@ class _Loader:
                 path = ("exceptions" if kind == "exception" else "disabled", index)
                 self.target(tree, code, source, path + ("rule",), item.rule, kind)
                 condition = getattr(item, "when", None)
-                typed = self.condition(source, path + ("when",), condition, parameters) if condition else None
+                typed = self.condition(source, path + ("when",), condition, parameters, negated=True) \
+                    if condition else None
                 jurisdiction.overrides.append(Override(kind, item.rule, code, item.reason,
                                                        Period(item.effective_from, item.effective_until),
                                                        self.location(source, path), condition, typed))
@@ -226,11 +243,15 @@ class _Loader:
                                         f"{kind} names {target}, which is not a rule of the parent jurisdictions "
                                         f"({parents}){suggest(target, candidates)}"))
 
-    def condition(self, source: SourceFile, path: PathKey, text: str, parameters: dict[str, Type]):
+    def condition(self, source: SourceFile, path: PathKey, text: str, parameters: dict[str, Type],
+                  negated: bool = False):
+        """The typed condition; ``negated`` for an exception's, which rules use negated."""
         try:
             typed, problems = check_condition(parse(text), self.vocabulary, parameters)
         except ParseError as error:
             problems, typed = [error], None
+        if not problems:
+            problems = [problem for problem in [check_matchable(typed, self.vocabulary, negated)] if problem]
         for problem in problems:
             line, col = source.offset_position(path, problem.pos)
             self.errors.append(RuleError(source.name, line, col, problem.code, problem.message))
@@ -266,7 +287,7 @@ def _valid_parts(data: dict) -> RuleFile:
 def _value_problem(value: Any, param_type: Type) -> str | None:
     def fits(item: Any, item_type: Type) -> bool:
         if item_type == NUMBER:
-            return isinstance(item, (int, float)) and not isinstance(item, bool)
+            return isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item)
         if item_type == STRING:
             return isinstance(item, str)
         if item_type == BOOL:
@@ -277,6 +298,9 @@ def _value_problem(value: Any, param_type: Type) -> str | None:
 
     if fits(value, param_type):
         return None
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(item, float) and not math.isfinite(item) for item in items):
+        return f"value {value!r} is not a finite number"
     return f"value {value!r} is not of the parameter's type"
 
 

@@ -3,20 +3,27 @@
 The result is in negation normal form, constant-folded, and every atom that does
 not read the current item is lifted out of its quantifier by case split
 (``Q(b) == (a and Q(b[a:=true])) or (not a and Q(b[a:=false]))``), because
-durable_rules can only test item fields inside ``$iany``/``$iall``.
+durable_rules can only test item fields inside ``$iany``/``$iall``. Each quantifier
+is then split until every ``or`` inside it tests a single field of the item: durable_rules
+2.0.28 decides an ``or`` whose branches test different fields of an item by the branch on
+the item's last such field alone (see ``_split``).
 """
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
+from dataclasses import replace
 from typing import Any
 
 from rules.ir import (ARITH, COMPARE, FACT, ITEM, And, Arith, Compare, Condition, Const, Lit, Operand, Or,
                       Present, Quant, Ref, flip_op, negate_op)
 from rules.typed import TAnd, TArith, TCompare, TExpr, TIn, TListLit, TLit, TNot, TOr, TParam, TPresent, TQuant, TRef
-from rules.types import Vocabulary
+from rules.types import ListType, ObjectType, Vocabulary
 
-__all__ = ["LowerError", "lower", "negate", "simplify"]
+__all__ = ["LowerError", "check_matchable", "lower", "negate", "simplify"]
 
+_MAX_PARTS = 64  # a quantifier that splits into more parts than this is refused, not compiled
 
 
 class LowerError(Exception):
@@ -25,8 +32,24 @@ class LowerError(Exception):
         self.pos, self.code, self.message = pos, code, message
 
 
-def lower(expr: TExpr, parameters: dict[str, Any], vocabulary: Vocabulary) -> Condition:
-    return simplify(_Lowerer(parameters, vocabulary).condition(expr, 0))
+def lower(expr: TExpr, parameters: dict[str, Any], vocabulary: Vocabulary, negated: bool = False) -> Condition:
+    """The condition (its negation, for an exception) in the form durable_rules matches correctly."""
+    return _matchable(expr, _Lowerer(parameters, vocabulary), negated)
+
+
+def check_matchable(expr: TExpr, vocabulary: Vocabulary, negated: bool = False) -> LowerError | None:
+    """Why durable_rules cannot match ``expr`` (or its negation) whatever values its parameters take, or
+    None. Run once when the rules load, so the error points into the condition."""
+    try:
+        _matchable(expr, _OpenLowerer({}, vocabulary), negated)
+    except LowerError as error:
+        return error
+    return None
+
+
+def _matchable(expr: TExpr, lowerer: "_Lowerer", negated: bool) -> Condition:
+    condition = simplify(lowerer.condition(expr, 0))
+    return _split_all(negate(condition) if negated else condition)
 
 
 def _param_value(value: Any) -> Any:
@@ -44,7 +67,8 @@ class _Lowerer:
 
     def condition(self, expr: TExpr, depth: int) -> Condition:
         if isinstance(expr, (TLit, TParam)):
-            return Const(bool(self.operand(expr, depth).value))
+            value = self.operand(expr, depth)
+            return Const(bool(value.value)) if isinstance(value, Lit) else compare("==", value, Lit(True))
         if isinstance(expr, TAnd):
             return And(tuple(self.condition(child, depth) for child in expr.children))
         if isinstance(expr, TOr):
@@ -52,7 +76,7 @@ class _Lowerer:
         if isinstance(expr, TNot):
             return negate(simplify(self.condition(expr.operand, depth)))
         if isinstance(expr, TPresent):
-            return Present(self.ref(expr.ref, depth), expr.present)
+            return Present(self.presence(expr.ref, depth), expr.present)
         if isinstance(expr, TCompare):
             return compare(expr.op, self.operand(expr.left, depth), self.operand(expr.right, depth))
         if isinstance(expr, TIn):
@@ -61,7 +85,7 @@ class _Lowerer:
             collection = self.ref(expr.collection, depth)
             body = simplify(self.condition(expr.body, expr.depth))
             return _lift(Quant(expr.kind, collection, self.vocabulary.count_key(collection.key), body,
-                               expr.collection.type.non_empty), expr.pos)
+                               expr.collection.type.non_empty, expr.pos))
         raise LowerError(expr.pos, "type_error", "not a condition")
 
     def membership(self, expr: TIn, depth: int) -> Condition:
@@ -70,9 +94,23 @@ class _Lowerer:
             collection = self.ref(expr.collection, depth)
             body = compare("==", Ref(ITEM, ""), element)
             return _lift(Quant("any", collection, self.vocabulary.count_key(collection.key), body,
-                               expr.collection.type.non_empty), expr.pos)
-        values = self.operand(expr.collection, depth).value
-        return Or(tuple(compare("==", element, Lit(value)) for value in values))
+                               expr.collection.type.non_empty, expr.pos))
+        collection = self.operand(expr.collection, depth)
+        # an open parameter (see _OpenLowerer) stands for a list of any length: two values show its shape
+        values = [Lit(value) for value in collection.value] if isinstance(collection, Lit) else \
+            [collection, replace(collection, key=collection.key + "'")]
+        return Or(tuple(compare("==", element, value) for value in values))
+
+    def presence(self, ref: TRef, depth: int) -> Ref:
+        """The field whose presence says whether ``ref`` is null: an object (``product("commercial")``) is
+        flattened into its fields, so it is there when a field it always has is."""
+        found, value_type = self.ref(ref, depth), ref.type
+        while isinstance(value_type, ObjectType):
+            name, always = next((name, fact_field) for name, fact_field in value_type.fields.items()
+                                if not (fact_field.nullable or fact_field.personal or
+                                        isinstance(fact_field.type, ListType)))
+            found, value_type = replace(found, key=self.vocabulary.fact_key(found.key, name)), always.type
+        return found
 
     def ref(self, ref: TRef, depth: int) -> Ref:
         return Ref(FACT if ref.depth == 0 else ITEM, ref.key, ref.nullable)
@@ -83,17 +121,30 @@ class _Lowerer:
         if isinstance(expr, TListLit):
             return Lit([item.value for item in expr.items])
         if isinstance(expr, TParam):
-            if expr.name not in self.parameters:
-                raise LowerError(expr.pos, "parameter_not_in_force", f"params.{expr.name} has no value in force")
-            return Lit(_param_value(self.parameters[expr.name]))
+            return self.parameter(expr)
         if isinstance(expr, TRef):
             return self.ref(expr, depth)
         if isinstance(expr, TArith):
             left, right = self.operand(expr.left, depth), self.operand(expr.right, depth)
             if expr.op == "/" and isinstance(right, Lit) and right.value == 0:
                 raise LowerError(expr.right.pos, "type_error", "division by a parameter whose value is zero")
-            return _arith(expr.op, left, right)
+            result = _arith(expr.op, left, right)
+            if isinstance(result, Lit) and not math.isfinite(result.value):
+                raise LowerError(expr.pos, "type_error", "this arithmetic overflows with the parameter values in force")
+            return result
         raise LowerError(expr.pos, "type_error", "a condition cannot be used as a value here")
+
+    def parameter(self, expr: TParam) -> Operand:
+        if expr.name not in self.parameters:
+            raise LowerError(expr.pos, "parameter_not_in_force", f"params.{expr.name} has no value in force")
+        return Lit(_param_value(self.parameters[expr.name]))
+
+
+class _OpenLowerer(_Lowerer):
+    """Leaves parameters open, each a field of the flow: the condition keeps the shape it has for any value."""
+
+    def parameter(self, expr: TParam) -> Operand:
+        return Ref(FACT, f"params.{expr.name}")
 
 
 def _arith(op: str, left: Operand, right: Operand) -> Operand:
@@ -147,8 +198,7 @@ def negate(condition: Condition) -> Condition:
         return simplify(And(tuple(negate(child) for child in condition.children)))
     if isinstance(condition, Const):
         return Const(not condition.value)
-    return simplify(Quant("all" if condition.kind == "any" else "any", condition.ref, condition.count_key,
-                          negate(condition.body), condition.non_empty))
+    return replace(condition, kind="all" if condition.kind == "any" else "any", body=simplify(negate(condition.body)))
 
 
 def simplify(condition: Condition) -> Condition:
@@ -201,43 +251,80 @@ def _substitute(condition: Condition, atom: Condition, value: bool) -> Condition
     return condition
 
 
-def _has_quant(condition: Condition) -> bool:
-    if isinstance(condition, (And, Or)):
-        return any(_has_quant(child) for child in condition.children)
-    return isinstance(condition, Quant)
-
-
-def _or_around_quant(condition: Condition) -> bool:
-    if isinstance(condition, Or) and any(_has_quant(child) for child in condition.children):
-        return True
-    return isinstance(condition, And) and any(_or_around_quant(child) for child in condition.children)
-
-
-def _dnf(condition: Condition) -> list[tuple[Condition, ...]]:
-    if isinstance(condition, Or):
-        return [conjunct for child in condition.children for conjunct in _dnf(child)]
-    if isinstance(condition, And):
-        conjuncts: list[tuple[Condition, ...]] = [()]
-        for child in condition.children:
-            conjuncts = [left + right for left in conjuncts for right in _dnf(child)]
-        return conjuncts
-    return [(condition,)]
-
-
-def _lift(quant: Quant, pos: int) -> Condition:
+def _lift(quant: Quant) -> Condition:
     atom = _find_fact_atom(quant.body)
-    if atom is not None:
-        cases = [(atom, True), (negate(atom), False)]
-        return simplify(Or(tuple(
-            And((guard, _lift(Quant(quant.kind, quant.ref, quant.count_key,
-                                    simplify(_substitute(quant.body, atom, value)), quant.non_empty), pos)))
-            for guard, value in cases)))
-    if _or_around_quant(quant.body):
-        # durable_rules does not match an $or around a nested $iany/$iall inside an item;
-        # "some" distributes over "or", "every" does not
-        if quant.kind == "all":
-            raise LowerError(pos, "unsupported_condition",
-                             "inside 'every', 'or' cannot join a nested quantifier; split the condition")
-        return simplify(Or(tuple(Quant("any", quant.ref, quant.count_key, simplify(And(conjunct)), quant.non_empty)
-                                 for conjunct in _dnf(quant.body))))
-    return simplify(quant)
+    if atom is None:
+        return simplify(quant)
+    cases = [(atom, True), (negate(atom), False)]
+    return simplify(Or(tuple(And((guard, _lift(replace(quant, body=simplify(_substitute(quant.body, atom, value))))))
+                             for guard, value in cases)))
+
+
+def _split_all(condition: Condition) -> Condition:
+    """Every quantifier of an NNF condition split, innermost first."""
+    if isinstance(condition, (And, Or)):
+        return simplify(type(condition)(tuple(map(_split_all, condition.children))))
+    if isinstance(condition, Quant):
+        return _split(replace(condition, body=_split_all(condition.body)))
+    return condition
+
+
+def _split(quant: Quant) -> Condition:
+    """The quantifier as parts durable_rules matches correctly: no ``or`` inside ``some`` ("some" distributes
+    over "or"), and inside ``every`` ("every" distributes over "and") only an ``or`` whose branches test one
+    field of the item, apart from tests that a field is null. durable_rules 2.0.28 decides an ``or`` inside
+    ``$iany``/``$iall`` whose branches test different fields by the branch on the item's last such field."""
+    body = _guard_empty(quant.body)
+    if quant.kind == "any":
+        parts = _normal_form(body, Or, quant.pos)
+        return simplify(Or(tuple(replace(quant, body=simplify(And(part))) for part in parts)))
+    parts = _normal_form(body, And, quant.pos)
+    for part in parts:
+        fields = {field for field in map(_tested_field, part) if field is not None}
+        if len(fields) > 1:
+            names = ", ".join(sorted((field[1].replace("__", ".") or "the item itself") if isinstance(field, tuple) else
+                                     f"a nested '{'some' if field.kind == 'any' else 'every'}'" for field in fields))
+            raise LowerError(quant.pos, "unsupported_condition",
+                             f"inside 'every' (and 'not (some …)'), 'or' can join tests of one field of the item "
+                             f"only, besides '== null' tests; this one tests {names}, which the engine cannot match")
+    return simplify(And(tuple(replace(quant, body=simplify(Or(part))) for part in parts)))
+
+
+def _guard_empty(body: Condition) -> Condition:
+    """Inside a quantifier, "every" over an item's list that may be empty, with its empty case written out
+    (durable_rules' $iall is false on an empty list), so splitting sees that ``or``."""
+    if isinstance(body, (And, Or)):
+        return type(body)(tuple(map(_guard_empty, body.children)))
+    if isinstance(body, Quant) and body.kind == "all" and not body.non_empty:
+        return Or((Compare("==", Ref(body.ref.scope, body.count_key), Lit(0)), replace(body, non_empty=True)))
+    return body
+
+
+def _normal_form(condition: Condition, outer: type, pos: int) -> list[tuple[Condition, ...]]:
+    """``condition`` as an ``outer`` (Or: disjunctive, And: conjunctive normal form) of tuples of atoms."""
+    if isinstance(condition, outer):
+        parts = [part for child in condition.children for part in _normal_form(child, outer, pos)]
+    elif isinstance(condition, (And, Or)):
+        parts = [()]
+        for child in condition.children:
+            parts = [left + right for left, right in itertools.product(parts, _normal_form(child, outer, pos))]
+            _check_size(parts, pos)
+    else:
+        parts = [(condition,)]
+    _check_size(parts, pos)
+    return parts
+
+
+def _check_size(parts: list, pos: int) -> None:
+    if len(parts) > _MAX_PARTS:
+        raise LowerError(pos, "unsupported_condition",
+                         f"this quantifier splits into more than {_MAX_PARTS} parts; split the rule")
+
+
+def _tested_field(atom: Condition) -> Any:
+    """The item field an atom makes durable_rules look up; None for a null test, matched on its own."""
+    if isinstance(atom, Present):
+        return None if not atom.present else (atom.ref.scope, atom.ref.key)
+    if isinstance(atom, Compare):
+        return atom.left.scope, atom.left.key
+    return atom  # a nested quantifier counts as a field of its own

@@ -17,6 +17,7 @@ Grammar (lowest precedence first)::
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -211,6 +212,8 @@ class _Parser:
         if token.kind == "number":
             self.advance()
             value = float(token.text) if any(c in token.text for c in ".eE") else int(token.text)
+            if not math.isfinite(value):
+                raise ParseError(token.pos, "type_error", f"{token.text} is too large to be a number")
             return Literal(value, token.pos)
         if token.kind == "string":
             self.advance()

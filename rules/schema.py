@@ -6,9 +6,10 @@ These models validate every YAML rule file and generate its JSON Schema
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 __all__ = [
     "Citation", "DisabledRule", "Effect", "JurisdictionInfo", "LocalizedText", "Parameter",
@@ -160,10 +161,19 @@ class DisabledRule(_Override):
     """A parent jurisdiction's rule that does not apply here."""
 
 
+_UTC_OFFSET = r"^[+-](0\d|1[0-4]):[0-5]\d$"  # real offsets run from -12:00 to +14:00
+
+
+def _utc_offset(value: str) -> str:
+    if not re.match(_UTC_OFFSET, value):
+        raise ValueError(f"{value!r} is not a UTC offset like +08:00 (hours 00 to 14, minutes 00 to 59)")
+    return value
+
+
 class JurisdictionInfo(_Model):
     name: LocalizedText | None = None
-    utc_offset: Annotated[str, StringConstraints(pattern=r"^[+-]\d{2}:\d{2}$")] | None = Field(
-        None, description="local time used to date flows; inherited; +08:00 at the root by default")
+    utc_offset: Annotated[str, AfterValidator(_utc_offset), Field(json_schema_extra={"pattern": _UTC_OFFSET})] | None \
+        = Field(None, description="local time used to date flows; inherited; +08:00 at the root by default")
 
 
 class RuleFile(_Model):

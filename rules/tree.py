@@ -23,7 +23,7 @@ from typing import Any
 
 from rules.errors import RuleError
 from rules.ir import And, Condition
-from rules.lower import LowerError, lower, negate, simplify
+from rules.lower import LowerError, lower, simplify
 from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule, Segment
 from rules.types import Type, Vocabulary
 
@@ -189,19 +189,19 @@ class RuleTree:
                 if any(override.kind in ("replacement", "disable") for override in overrides):
                     continue
                 exceptions = [override for override in overrides if override.kind == "exception"]
-                # each condition is blamed on its own declaration: an exception's is where the child wrote it
-                declarations = [(version.location, rule.id, version.typed)]
-                declarations += [(exception.location, f"the exception to {rule.id}",
-                                  exception.typed) for exception in exceptions]
+                # each condition is blamed on its own declaration: an exception's is where the child wrote it;
+                # an exception is lowered negated, as the rule uses it
+                declarations = [(version.location, rule.id, version.typed, False)]
+                declarations += [(exception.location, f"the exception to {rule.id}", exception.typed, True)
+                                 for exception in exceptions]
                 parts: list[Condition] = []
-                for location, what, typed in declarations:
+                for location, what, typed, negated in declarations:
                     try:
-                        parts.append(lower(typed, parameters, self.vocabulary))
+                        parts.append(lower(typed, parameters, self.vocabulary, negated=negated))
                     except LowerError as error:
                         problems.append((location, error.code, what, error.message))
                 if len(parts) == len(declarations):
-                    condition = simplify(And((parts[0], *(negate(part) for part in parts[1:]))))
-                    effective.append(EffectiveRule(rule, version, condition, exceptions))
+                    effective.append(EffectiveRule(rule, version, simplify(And(tuple(parts))), exceptions))
         return effective, parameters, problems
 
     def compile(self) -> list[RuleError]:

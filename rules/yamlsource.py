@@ -83,6 +83,18 @@ def _line_col(text: str, index: int) -> Position:
     return line, col
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """The safe loader, refusing anchors and aliases where they are written: a few lines of aliases
+    expand to billions of values (a "billion laughs"), and rule files have no use for them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&name, *name) are not supported "
+                                                          "in rule files; write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     """Parse one YAML file; return it with every error found (syntax, duplicate keys, tags)."""
     try:
@@ -90,14 +102,11 @@ def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     except UnicodeDecodeError as exc:
         return SourceFile(name, ""), [RuleError(name, 1, 1, "encoding_error", f"not UTF-8 text: {exc.reason}")]
     source = SourceFile(name, text)
-    loader = yaml.SafeLoader(text)
+    loader = _PlainLoader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        return source, [RuleError(name, line, col, "yaml_syntax_error", problem)]
+        return source, [_syntax_error(name, text, exc)]
     except yaml.YAMLError as exc:
         return source, [RuleError(name, 1, 1, "yaml_syntax_error", str(exc).splitlines()[0])]
     finally:
@@ -106,6 +115,24 @@ def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     if node is not None:
         source.data = _build(node, (), source, loader, errors)
     return source, errors
+
+
+def _syntax_error(name: str, text: str, exc: yaml.MarkedYAMLError) -> RuleError:
+    """Where the YAML breaks. PyYAML notices an unclosed quote only where the text stops making sense,
+    often lines later: point at the quote instead when it can be found."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context == "while scanning a quoted scalar" and exc.context_mark:
+        return RuleError(name, exc.context_mark.line + 1, exc.context_mark.column + 1, "yaml_syntax_error",
+                         f"this quoted text is never closed ({problem})")
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return RuleError(name, 1, 1, "yaml_syntax_error", problem)
+    start = exc.context_mark.line if exc.context_mark else 0
+    for number, line in enumerate(text.splitlines()[start:mark.line], start + 1):
+        if line.replace('\\"', "").count('"') % 2:
+            return RuleError(name, number, line.index('"') + 1, "yaml_syntax_error",
+                             f"this quote looks unclosed (at {mark.line + 1}:{mark.column + 1}: {problem})")
+    return RuleError(name, mark.line + 1, mark.column + 1, "yaml_syntax_error", problem)
 
 
 def _mark(node: yaml.Node) -> Position:

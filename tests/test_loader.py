@@ -186,3 +186,57 @@ def test_overlapping_versions_and_parameter_not_in_force(write_tree):
         rule_yaml("CN.P.ONE", "applicant.age < params.cap", start="2021-01-01")
     assert any("parameter_not_in_force" in line and "2021-01-01" in line
                for line in errors_of(write_tree({"CN/a.yaml": late_parameter})))
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "[1, .inf]"])
+def test_a_parameter_that_is_not_a_finite_number_is_a_located_type_error(write_tree, value):
+    kind = "list[number]" if value.startswith("[") else "number"
+    line = f"  cap: {{type: '{kind}', values: [{{from: 2020-01-01, value: {value}}}]}}"
+    root = write_tree({"CN/a.yaml": f"parameters:\n{line}\nrules:\n" + rule_yaml("CN.A.ONE", "applicant.age < 18")})
+    [error] = errors_of(root)
+    assert f":2:{line.index(value) + 1}: type_error: value " in error and "is not a finite number" in error, error
+
+
+def test_a_number_too_large_to_represent_is_a_located_type_error(write_tree):
+    [error] = errors_of(write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.A.ONE", "applicant.age > 1e999")}))
+    assert error.endswith("CN/a.yaml:5:27: type_error: 1e999 is too large to be a number"), error
+
+
+@pytest.mark.parametrize("offset", ["+25:99", "+08:75", "+15:00", "8:00"])
+def test_a_utc_offset_out_of_range_is_a_located_schema_error(write_tree, offset):
+    root = write_tree({"CN/a.yaml": f"jurisdiction:\n  utc_offset: '{offset}'\nrules:\n"
+                                    + rule_yaml("CN.A.ONE", "applicant.age < 18")})
+    [error] = errors_of(root)
+    assert f"CN/a.yaml:2:15: schema_error: jurisdiction.utc_offset: '{offset}' is not a UTC offset like +08:00" in error
+
+
+def test_anchors_and_aliases_are_refused_where_written_before_they_expand(write_tree):
+    laughs = "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]\n" for n in range(1, 10))  # 9**10 values once expanded
+    cited = ("x: &c {source: s, status: verified}\nrules:\n"
+             + rule_yaml("CN.A.ONE", "applicant.age < 18").replace("{source: test source, status: illustrative}", "*c"))
+    found = errors_of(write_tree({"CN/bomb.yaml": laughs, "CN/cited.yaml": cited}))
+    message = "yaml_syntax_error: anchors and aliases (&name, *name) are not supported in rule files; write the value out"
+    assert [line.split("/tree/")[1] for line in found] == [f"CN/bomb.yaml:1:5: {message}", f"CN/cited.yaml:1:4: {message}"]
+
+
+def test_a_second_jurisdiction_block_in_one_folder_is_refused(write_tree):
+    block = "jurisdiction:\n  name: {{zh: 浙江, en: {name}}}\n"
+    found = errors_of(write_tree({"CN/a.yaml": NATIONAL, "CN-ZJ/a.yaml": block.format(name="Zhejiang"),
+                                  "CN-ZJ/b.yaml": block.format(name="Other")}))
+    [error] = found
+    assert "/CN-ZJ/b.yaml:1:1: duplicate_key: jurisdiction: is already given for CN-ZJ at " in error
+    assert error.endswith("/CN-ZJ/a.yaml:1:1; give it once per folder"), error
+
+
+@pytest.mark.parametrize("when, where", [
+    ("applicant.age < 18", "5:12: yaml_syntax_error: this quoted text is never closed"),  # the file ends inside it
+    ('"applicant.age < 18"', "5:12: yaml_syntax_error: this quote looks unclosed (at 7:"),  # its quote closes it
+])
+def test_an_unclosed_quote_is_reported_at_the_quote_without_errors_it_causes_elsewhere(write_tree, when, where):
+    broken = ("parameters:\n  cap: {type: number, values: [{from: 2020-01-01, value: 1}]}\nrules:\n"
+              + rule_yaml("CN.A.ONE", when).replace("title: CN.A.ONE", 'title: "unclosed'))
+    child = ("rules:\n" + rule_yaml("CN-SH.A.TWO", "applicant.age > params.cap")
+             + "    replaces: {rule: CN.A.ONE, reason: r}\n")
+    found = errors_of(write_tree({"CN/a.yaml": broken, "CN-SH/a.yaml": child}))
+    assert len(found) == 1 and f"CN/a.yaml:{where}" in found[0], found

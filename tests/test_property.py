@@ -31,6 +31,8 @@ CONSTRUCTS = {
     "CN.T.DIVISION": 'product("commercial").pricing_factor > params.cap / 4',
     "CN.T.NOT_EVERY": 'not (every p in payments satisfies p.payee == "insurer_account" or p.settlement == "t_plus_1")',
     "CN.T.BOOL_NOT": "not applicant.real_name_verified and not vehicle.new_energy",
+    "CN.T.NO_COMMERCIAL": 'product("commercial") == null',
+    "CN.T.COMMERCIAL_PAID": 'payment_for("commercial") != null',
     "CN.T.DATE": 'product("ctpl").start_date >= date("2026-12-01") and has_product("ctpl")',
 }
 
