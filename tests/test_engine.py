@@ -97,7 +97,7 @@ def mutate(change):
     (lambda f: f["payments"][0].update(covers=["ctpl", "commercial"]), "payments", "covered by payments 0, 1"),
     (lambda f: f["payments"].pop(), "payments", "commercial product is covered by no payment"),
     (lambda f: (f["products"].pop(), None), "payments", "not a product of this flow"),
-    (lambda f: f.update(requested_at="2026-11-24T10:15:00"), "requested_at", "timezone"),
+    (lambda f: f.update(requested_at="2026-11-24T10:15:00"), "requested_at", "no UTC offset"),
     (lambda f: f.update(requested_at="2026-11-24"), "requested_at", "RFC 3339"),
     (lambda f: f.update(requested_at=1700000000), "requested_at", "RFC 3339"),
     (lambda f: f.update(requested_at="1900-01-01T00:00:00+08:00"), "requested_at", "outside 2000"),
@@ -119,7 +119,8 @@ def test_invalid_flows_are_rejected_with_the_field_path(change, path, fragment):
     ("[1, 2]", "JSON object"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ('{"a": ' * 5000 + "1" + "}" * 5000, "nested too deeply"),
-    ("1" * 5000, "not acceptable JSON"),
+    ("1" * 5000, "(flow): a number of 5000 digits is out of range"),
+    (b'{"flow_id": "\xff"}', "not acceptable JSON: 'utf-8' codec can't decode"),
 ])
 def test_malformed_documents_are_one_clear_error(text, fragment):
     found = field_errors(text)
