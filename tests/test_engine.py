@@ -185,6 +185,36 @@ def test_one_engine_is_safe_to_share_between_threads(shipped_engine):
     assert all(outcome == expected[index] for index, outcome in results)
 
 
+def test_decision_ids_sort_in_the_order_they_were_made(monkeypatch):
+    """Contract: "unique, sortable by time" — also within one millisecond, and across threads."""
+    import types
+
+    from engine import decision
+
+    made = [decision.new_decision_id() for _ in range(20_000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(len(value) == 32 and int(value, 16) >= 0 for value in made)
+
+    clock = iter([1_800_000_000_000_000_000] * 100 + [1_799_999_999_000_000_000] * 100)  # stands still, steps back
+    monkeypatch.setattr(decision, "time", types.SimpleNamespace(time_ns=lambda: next(clock)))
+    same_millisecond = [decision.new_decision_id() for _ in range(200)]
+    assert same_millisecond == sorted(same_millisecond) and same_millisecond[0] > made[-1]
+    assert len({value[:12] for value in same_millisecond}) == 1  # still the millisecond of the first
+
+    monkeypatch.setattr(decision, "time", types.SimpleNamespace(time_ns=lambda: 1_800_000_000_000_000_000))
+    per_thread = [[] for _ in range(4)]
+
+    def make(ids):
+        ids += [decision.new_decision_id() for _ in range(5000)]
+    threads = [threading.Thread(target=make, args=(ids,)) for ids in per_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(ids == sorted(ids) for ids in per_thread)
+    assert len({value for ids in per_thread for value in ids}) == 4 * 5000
+
+
 def test_module_level_evaluate_uses_licit_rules(monkeypatch, tmp_path):
     import engine
 
