@@ -48,8 +48,6 @@ def _instant(value: str | None, option: str) -> dt.datetime | None:
         raise InputError(f"{option} {value!r}: {error}") from None
 
 
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="licit", prog_name="licit")
 def cli() -> None:
@@ -76,7 +74,8 @@ def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str | Exception]]:
 @cli.command()
 @click.argument("flows", nargs=-1, required=True)
 @rules_option
-@click.option("--audit-db", type=click.Path(dir_okay=False), help="decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+@click.option("--audit-db", type=click.Path(dir_okay=False),
+              help="decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
 @click.option("--no-audit", is_flag=True, help="do not log decisions")
 @format_option("json", "text")
 @click.option("--as-of", help="decide under the rules in force at this instant instead of requested_at")
