@@ -18,14 +18,10 @@ from engine.timestamps import DATE_EXAMPLE, TIMESTAMP_EXAMPLE, parse_date, parse
 __all__ = [
     "Applicant", "Channel", "ChannelKind", "Consent", "DataCategory", "DataSharing", "Flow", "Instrument",
     "Insurer", "Party", "Payee", "Payment", "PlatformActivity", "PlatformLicense", "PolicyIssuance", "Product",
-    "ProductKind", "Settlement", "Vehicle", "VehicleUsage", "CODE_FIELDS", "FREE_TEXT_FIELDS", "PERSONAL_FIELDS",
+    "ProductKind", "Settlement", "Vehicle", "VehicleUsage", "PERSONAL_FIELDS",
 ]
 
 PERSONAL_FIELDS = ("name", "id_number", "phone")
-# The strings outside applicant that the caller composes (the rest are enum values, dates and
-# numbers). An applicant's identifier built into one would leak it; engine.identifiers refuses that.
-FREE_TEXT_FIELDS = ("flow_id", "channel.platform_id", "channel.pilot_id", "insurer.id", "payments[].provider")
-CODE_FIELDS = ("jurisdiction", "insurer.branch_jurisdiction", "vehicle.registration_jurisdiction")
 
 
 class ChannelKind(str, Enum):
