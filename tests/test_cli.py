@@ -93,6 +93,18 @@ def test_a_failure_partway_stops_the_batch_after_the_flows_already_decided(run, 
     assert [json.loads(line)["flow_id"] for line in result.output.splitlines() if line.startswith("{")] == ["first"]
 
 
+def test_an_id_number_in_a_flow_id_is_bad_input_and_the_batch_goes_on(run, tmp_path):
+    """It used to reach the decision log, which refused it: exit 1, and the flows after it were not decided."""
+    flow = json.loads((EXAMPLES / "student-on-credit.json").read_text())
+    flow_ids = ["first", "F-" + flow["applicant"]["id_number"], "third"]
+    lines = [json.dumps(dict(flow, flow_id=flow_id)) for flow_id in flow_ids]
+    result = run("evaluate", "--audit-db", tmp_path / "log.db", "-", stdin="\n".join(lines) + "\n")
+    assert_clean_failure(result, 2)
+    assert "licit: invalid flow: <stdin>:2: flow_id: contains the applicant's id_number" in result.output
+    assert [json.loads(line)["flow_id"] for line in result.output.splitlines() if line.startswith("{")] == [
+        "first", "third"]
+
+
 def test_stdin_and_output_are_utf8_whatever_the_locale(tmp_path):
     """Under LANG=C or PYTHONIOENCODING=latin-1, stdin was decoded with the locale (garbling
     中文 flow ids, which were then logged) and printing a decision crashed."""
