@@ -3,13 +3,14 @@
 Each command imports what it uses when it runs: ``licit audit query`` must not pay
 for loading the rule language and durable_rules.
 
-Exit codes: 0 done; 1 the rules or the log failed (nothing was decided); 2 bad input.
+Exit codes: 0 done; 1 the rules, the log or an evaluation failed (``evaluate`` stops there:
+the flows before it were decided, printed and logged); 2 bad input or usage.
+Input and output are UTF-8 whatever the locale (see main).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +20,7 @@ import click
 from engine.cli_authoring import register as register_authoring
 from engine.clierrors import library_errors
 from engine.errors import FlowValidationError, LicitError
+from engine.timestamps import parse_timestamp
 
 __all__ = ["main", "cli"]
 
@@ -41,14 +43,9 @@ def _instant(value: str | None, option: str) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        instant = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not an RFC 3339 timestamp like 2026-11-24T10:15:00+08:00") from None
-    if instant.tzinfo is None:
-        raise InputError(f"{option} {value!r} needs a UTC offset, like +08:00")
-    return instant
-
-
+        return parse_timestamp(value)
+    except ValueError as error:
+        raise InputError(f"{option} {value!r}: {error}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,12 +54,16 @@ def cli() -> None:
     """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""
 
 
-def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str | Exception]]:
     for path in paths:
         if path == "-":
-            for number, line in enumerate(sys.stdin, start=1):
+            # bytes, decoded as UTF-8 like the files: the locale's encoding would garble 中文 flow ids
+            for number, line in enumerate(sys.stdin.buffer, start=1):
                 if line.strip():
-                    yield f"<stdin>:{number}", line
+                    try:
+                        yield f"<stdin>:{number}", line.decode("utf-8")
+                    except UnicodeDecodeError as error:
+                        yield f"<stdin>:{number}", error
             continue
         try:
             yield path, Path(path).read_text(encoding="utf-8")
@@ -73,13 +74,16 @@ def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str]]:
 @cli.command()
 @click.argument("flows", nargs=-1, required=True)
 @rules_option
-@click.option("--audit-db", type=click.Path(dir_okay=False), help="decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+@click.option("--audit-db", type=click.Path(dir_okay=False),
+              help="decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
 @click.option("--no-audit", is_flag=True, help="do not log decisions")
 @format_option("json", "text")
 @click.option("--as-of", help="decide under the rules in force at this instant instead of requested_at")
 @library_errors
 def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
+    if no_audit and audit_db is not None:
+        raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
     instant = _instant(as_of, "--as-of")
     from audit import default_db_path
     from engine.core import Engine
@@ -243,7 +247,11 @@ _mount_audit()
 
 
 def main() -> None:
-    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    # Decisions are UTF-8 JSON and text (中文 messages, flow ids); a C or Latin-1 locale must not
+    # make printing one crash. Lone surrogates come out escaped rather than as an error.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
     cli(prog_name="licit")
 
 

@@ -15,14 +15,13 @@ from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset, 
 from engine.errors import EngineError, FieldError, FlowValidationError
 from engine.facts import flow_facts, flow_vocabulary
 from engine.flow import Flow
-from engine.inputs import parse_flow
+from engine.inputs import parse_flow, rules_instant
 from rules import CompiledJurisdiction, EffectiveRule, RuleTree, Segment, load_rules
 from rules.ir import fact_keys
 
 __all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
 
 ENGINE_VERSION = "0.1.0"
-EARLIEST, LATEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
 
 
 class DecisionSink(Protocol):
@@ -131,13 +130,7 @@ class Engine:
         started = time.perf_counter()
         model = parse_flow(flow)
         compiled = self.jurisdiction(model.jurisdiction)
-        instant = as_of or model.requested_at
-        if instant.tzinfo is None:
-            raise FlowValidationError([FieldError("as_of", "needs a UTC offset")])
-        if not EARLIEST <= instant < LATEST:
-            raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
-                                                  f"{instant.isoformat()} is outside 2000–2099")])
-        day = compiled.local_date(instant)
+        instant, day = rules_instant(model, as_of, compiled.local_date)
         index = compiled.segment_index(day)
         if not compiled.segments[index].rules:
             raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",

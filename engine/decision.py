@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Literal
 
@@ -67,6 +68,20 @@ def outcome_of(findings: list[Finding]) -> Outcome:
     return _OUTCOME_OF_EFFECT[min((finding.effect for finding in findings), key=EFFECT_ORDER.__getitem__)]
 
 
+_RANDOM_BITS = 80
+_last_id = 0
+_id_lock = threading.Lock()
+
+
 def new_decision_id() -> str:
-    """48 bits of milliseconds then 80 random bits, as 32 hex digits: ids sort by time."""
-    return (time.time_ns() // 1_000_000).to_bytes(6, "big").hex() + os.urandom(10).hex()
+    """48 bits of milliseconds then 80 random bits, as 32 hex digits: ids sort by time.
+
+    Within a process each id is greater than the one before: in the same millisecond (or
+    if the clock steps back) the previous id plus one, so ids made in one millisecond
+    still sort in the order they were made."""
+    global _last_id
+    fresh = (time.time_ns() // 1_000_000) << _RANDOM_BITS | int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big")
+    with _id_lock:
+        same_or_earlier_ms = fresh >> _RANDOM_BITS <= _last_id >> _RANDOM_BITS
+        _last_id = _last_id + 1 if same_or_earlier_ms else fresh
+        return f"{_last_id:032x}"

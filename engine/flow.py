@@ -6,11 +6,14 @@ rejected with the path of the field, so a typo never weakens a check.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field,
-                      StringConstraints, ValidationInfo, field_validator)
+                      StringConstraints, ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator, field_validator)
+
+from engine.timestamps import DATE_EXAMPLE, TIMESTAMP_EXAMPLE, parse_date, parse_timestamp
 
 __all__ = [
     "Applicant", "Channel", "ChannelKind", "Consent", "DataCategory", "DataSharing", "Flow", "Instrument",
@@ -104,28 +107,45 @@ def _unique(values: list) -> list:
 
 def _rfc3339(value: Any) -> Any:
     # pydantic's lax datetime parsing also takes numbers and "2026-01-01 10:00"; the contract says RFC 3339
-    if isinstance(value, str) and ("T" in value or "t" in value):
-        return value
     if isinstance(value, dt.datetime):
         return value
-    raise ValueError("expected an RFC 3339 timestamp with offset, like 2026-11-24T10:15:00+08:00")
+    if isinstance(value, str):
+        return parse_timestamp(value)
+    raise ValueError(f"expected an RFC 3339 timestamp with offset, like {TIMESTAMP_EXAMPLE}")
 
 
 def _iso_date(value: Any) -> Any:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    if isinstance(value, str) and len(value) == 10:
-        return value
-    raise ValueError("expected a date like 2026-12-01")
+    if isinstance(value, str):
+        return parse_date(value)
+    raise ValueError(f"expected a date like {DATE_EXAMPLE}")
+
+
+def _decimal_places(value: Decimal) -> int:
+    # from the digits, not normalize(): that rounds to 28 digits and would hide 950.000…0001
+    _, digits, exponent = value.as_tuple()
+    places = -exponent
+    for digit in reversed(digits):
+        if digit or places <= 0:
+            break
+        places -= 1
+    return places
 
 
 def _places(places: int):
-    """Amounts carry a fixed precision (CNY to the fen, rates to 0.0001 %); more digits are a mistake."""
-    def check(value: float) -> float:
-        if round(value, places) != value:
+    """Amounts carry a fixed precision (CNY to the fen, rates to 0.0001 %); more digits are a mistake.
+
+    A Decimal (how engine.jsontext reads JSON numbers) is checked digit for digit before it
+    becomes a float; a float is checked after the range and finiteness checks."""
+    def check(value: Any, to_float: ValidatorFunctionWrapHandler) -> float:
+        if isinstance(value, Decimal) and value.is_finite() and _decimal_places(value) > places:
             raise ValueError(f"has more than {places} decimal places")
-        return value
-    return AfterValidator(check)
+        number = to_float(value)
+        if round(number, places) != number:
+            raise ValueError(f"has more than {places} decimal places")
+        return number
+    return WrapValidator(check)
 
 
 class _LaxEnum:
@@ -211,7 +231,6 @@ class DataSharing(_Strict):
     to: Lax[Party]
     categories: Annotated[list[Lax[DataCategory]], AfterValidator(_unique), Field(min_length=1, max_length=6)]
     consent: Consent
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True, use_enum_values=True)
 
 
 class Flow(_Strict):

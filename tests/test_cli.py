@@ -61,6 +61,69 @@ def test_as_of_selects_the_rules_in_force(run, tmp_path):
     earlier = run("evaluate", "--no-audit", "--as-of", "2023-01-01T00:00:00+08:00", path)
     assert json.loads(earlier.output)["outcome"] == "allow"
     assert_clean_failure(run("evaluate", "--no-audit", "--as-of", "2023-01-01", path), 2)
+    no_seconds = run("evaluate", "--no-audit", "--as-of", "2023-01-01T00:00+08:00", path)
+    assert_clean_failure(no_seconds, 2)
+    assert "--as-of '2023-01-01T00:00+08:00': expected an RFC 3339 timestamp" in no_seconds.output
+
+
+def test_audit_db_and_no_audit_together_is_a_usage_error(run, tmp_path):
+    result = run("evaluate", "--no-audit", "--audit-db", tmp_path / "x.db", EXAMPLES / "student-on-credit.json")
+    assert_clean_failure(result, 2)
+    assert "--audit-db and --no-audit exclude each other" in result.output
+    assert "outcome" not in result.output and not (tmp_path / "x.db").exists()
+
+
+def test_a_failure_partway_stops_the_batch_after_the_flows_already_decided(run, tmp_path, monkeypatch):
+    """README: exit 1 — the flows before the failing one were decided and printed, none after it."""
+    from engine.core import Engine
+    from engine.errors import EngineError
+
+    decide = Engine.fact_json
+
+    def fail_on_second(engine, model):
+        if model.flow_id == "second":
+            raise EngineError("simulated failure")
+        return decide(engine, model)
+    monkeypatch.setattr(Engine, "fact_json", fail_on_second)
+    flow = json.loads((EXAMPLES / "student-on-credit.json").read_text())
+    lines = [json.dumps(dict(flow, flow_id=flow_id)) for flow_id in ("first", "second", "third")]
+    result = run("evaluate", "--no-audit", "-", stdin="\n".join(lines) + "\n")
+    assert_clean_failure(result, 1)
+    assert "<stdin>:2: simulated failure" in result.output
+    assert [json.loads(line)["flow_id"] for line in result.output.splitlines() if line.startswith("{")] == ["first"]
+
+
+def test_an_id_number_in_a_flow_id_is_bad_input_and_the_batch_goes_on(run, tmp_path):
+    """It used to reach the decision log, which refused it: exit 1, and the flows after it were not decided."""
+    flow = json.loads((EXAMPLES / "student-on-credit.json").read_text())
+    flow_ids = ["first", "F-" + flow["applicant"]["id_number"], "third"]
+    lines = [json.dumps(dict(flow, flow_id=flow_id)) for flow_id in flow_ids]
+    result = run("evaluate", "--audit-db", tmp_path / "log.db", "-", stdin="\n".join(lines) + "\n")
+    assert_clean_failure(result, 2)
+    assert "licit: invalid flow: <stdin>:2: flow_id: contains the applicant's id_number" in result.output
+    assert [json.loads(line)["flow_id"] for line in result.output.splitlines() if line.startswith("{")] == [
+        "first", "third"]
+
+
+def test_stdin_and_output_are_utf8_whatever_the_locale(tmp_path):
+    """Under LANG=C or PYTHONIOENCODING=latin-1, stdin was decoded with the locale (garbling
+    中文 flow ids, which were then logged) and printing a decision crashed."""
+    import os
+    import subprocess
+    import sys
+
+    flow = json.loads((EXAMPLES / "apr-not-disclosed.json").read_text(encoding="utf-8"))
+    flow["flow_id"] = "流程-0001"
+    stdin = json.dumps(flow, ensure_ascii=False).encode("utf-8") + b"\n" + b'{"flow_id": "\xe9"}\n'
+    env = dict(os.environ, PYTHONIOENCODING="latin-1", LANG="C", LC_ALL="C", PYTHONPATH=str(REPO))
+    for output_format in ("json", "text"):
+        result = subprocess.run([sys.executable, "-m", "engine.cli", "evaluate", "-", "--no-audit", "--rules", PACKS,
+                                 "--format", output_format], input=stdin, capture_output=True, env=env,
+                                cwd=tmp_path, timeout=120)
+        stdout, stderr = result.stdout.decode("utf-8"), result.stderr.decode("utf-8")
+        assert result.returncode == 2 and "Traceback" not in stderr, stderr
+        assert "流程-0001" in stdout and "CONDITIONAL" in stdout.upper()
+        assert "cannot read <stdin>:2: 'utf-8' codec can't decode byte 0xe9" in stderr
 
 
 @pytest.mark.parametrize("content, fragment", [

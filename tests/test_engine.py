@@ -98,7 +98,7 @@ def mutate(change):
     (lambda f: f["payments"][0].update(covers=["ctpl", "commercial"]), "payments", "covered by payments 0, 1"),
     (lambda f: f["payments"].pop(), "payments", "commercial product is covered by no payment"),
     (lambda f: (f["products"].pop(), None), "payments", "not a product of this flow"),
-    (lambda f: f.update(requested_at="2026-11-24T10:15:00"), "requested_at", "timezone"),
+    (lambda f: f.update(requested_at="2026-11-24T10:15:00"), "requested_at", "no UTC offset"),
     (lambda f: f.update(requested_at="2026-11-24"), "requested_at", "RFC 3339"),
     (lambda f: f.update(requested_at=1700000000), "requested_at", "RFC 3339"),
     (lambda f: f.update(requested_at="1900-01-01T00:00:00+08:00"), "requested_at", "outside 2000"),
@@ -120,7 +120,8 @@ def test_invalid_flows_are_rejected_with_the_field_path(change, path, fragment):
     ("[1, 2]", "JSON object"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ('{"a": ' * 5000 + "1" + "}" * 5000, "nested too deeply"),
-    ("1" * 5000, "not acceptable JSON"),
+    ("1" * 5000, "(flow): a number of 5000 digits is out of range"),
+    (b'{"flow_id": "\xff"}', "not acceptable JSON: 'utf-8' codec can't decode"),
 ])
 def test_malformed_documents_are_one_clear_error(text, fragment):
     found = field_errors(text)
@@ -183,6 +184,36 @@ def test_one_engine_is_safe_to_share_between_threads(shipped_engine):
     assert errors == []
     assert len(results) == 8 * 150
     assert all(outcome == expected[index] for index, outcome in results)
+
+
+def test_decision_ids_sort_in_the_order_they_were_made(monkeypatch):
+    """Contract: "unique, sortable by time" — also within one millisecond, and across threads."""
+    import types
+
+    from engine import decision
+
+    made = [decision.new_decision_id() for _ in range(20_000)]
+    assert made == sorted(made) and len(set(made)) == len(made)
+    assert all(len(value) == 32 and int(value, 16) >= 0 for value in made)
+
+    clock = iter([1_800_000_000_000_000_000] * 100 + [1_799_999_999_000_000_000] * 100)  # stands still, steps back
+    monkeypatch.setattr(decision, "time", types.SimpleNamespace(time_ns=lambda: next(clock)))
+    same_millisecond = [decision.new_decision_id() for _ in range(200)]
+    assert same_millisecond == sorted(same_millisecond) and same_millisecond[0] > made[-1]
+    assert len({value[:12] for value in same_millisecond}) == 1  # still the millisecond of the first
+
+    monkeypatch.setattr(decision, "time", types.SimpleNamespace(time_ns=lambda: 1_800_000_000_000_000_000))
+    per_thread = [[] for _ in range(4)]
+
+    def make(ids):
+        ids += [decision.new_decision_id() for _ in range(5000)]
+    threads = [threading.Thread(target=make, args=(ids,)) for ids in per_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(ids == sorted(ids) for ids in per_thread)
+    assert len({value for ids in per_thread for value in ids}) == 4 * 5000
 
 
 @pytest.mark.parametrize("log_env", [None, "elsewhere.db"])
