@@ -26,7 +26,7 @@ FILE_DAMAGED = "file damaged"
 LOOKUP_COLUMNS = re.findall(
     r"(\w+) +TEXT(?: NOT NULL)? GENERATED ALWAYS AS \((json_extract\(\w+, '[^']+'\))\) STORED", TABLES
 )
-_DISAGREES = " OR ".join(f"{column} IS NOT {expression}" for column, expression in LOOKUP_COLUMNS)
+_DIFFERS = [f"{column} IS NOT {expression}" for column, expression in LOOKUP_COLUMNS]  # true where tampered
 _INTEGRITY_LINES = 5
 
 
@@ -53,13 +53,11 @@ def _damage(conn: sqlite3.Connection) -> list[Problem]:
 
 
 def _changed_lookups(conn: sqlite3.Connection) -> list[Problem]:
-    row = conn.execute(f"SELECT seq FROM decisions WHERE {_DISAGREES} ORDER BY seq LIMIT 1").fetchone()
+    row = conn.execute(f"SELECT seq FROM decisions WHERE {' OR '.join(_DIFFERS)} ORDER BY seq LIMIT 1").fetchone()
     if row is None:
         return []
     seq = row[0]
-    differs = conn.execute(
-        f"SELECT {', '.join(f'{column} IS NOT {expression}' for column, expression in LOOKUP_COLUMNS)} "
-        "FROM decisions WHERE seq = ?", (seq,)).fetchone()
+    differs = conn.execute(f"SELECT {', '.join(_DIFFERS)} FROM decisions WHERE seq = ?", (seq,)).fetchone()
     columns = [column for (column, _), different in zip(LOOKUP_COLUMNS, differs) if different]
     return [Problem(seq, LOOKUPS_CHANGED, f"its {', '.join(columns)} no longer match its stored decision, "
                                           "so queries on them give wrong answers")]

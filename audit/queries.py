@@ -20,7 +20,7 @@ from audit.chain import fetch, link_problem
 from audit.errors import AuditError, AuditInputError
 from audit.outputs import write_output
 from audit.redaction import identifier_hash, log_key
-from audit.schema import open_reader, read_meta
+from audit.schema import SQLITE_MAX_INTEGER, open_reader, read_meta
 from audit.times import AFTER_ALL, BEFORE_ALL, lower_bound, upper_bound
 
 Log = str | os.PathLike | sqlite3.Connection
@@ -31,7 +31,6 @@ EXPORT_COLUMNS = (
 )  # fmt: skip
 _RULES = "(SELECT group_concat(rule_id, ' ') FROM findings WHERE findings.seq = d.seq) AS rules"
 _ACTIONS = "(SELECT group_concat(action, ' ') FROM obligations WHERE obligations.seq = d.seq) AS obligations"
-_SQLITE_MAX_INT = 2**63 - 1  # a larger LIMIT means the same: all of them
 
 
 @contextmanager
@@ -95,7 +94,7 @@ def find_decisions(
         )
         if limit:
             sql += " LIMIT ?"
-            params.append(min(limit, _SQLITE_MAX_INT))
+            params.append(min(limit, SQLITE_MAX_INTEGER))  # a larger limit means the same: all
         cursor = conn.execute(sql, params)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row)) for row in cursor]
@@ -155,7 +154,7 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
         rules = conn.execute(
             "SELECT rule_id, count(*), sum(outcome = 'deny') FROM findings "
             "WHERE evaluated_at >= ? AND evaluated_at < ? GROUP BY rule_id ORDER BY 2 DESC, 1 LIMIT ?",
-            (low, high, min(top, _SQLITE_MAX_INT)),
+            (low, high, min(top, SQLITE_MAX_INTEGER)),
         ).fetchall()
     by_day, by_outcome, by_jurisdiction = Counter(), Counter(), Counter()
     for day, outcome, jurisdiction, count in groups:

@@ -20,6 +20,7 @@ from audit.errors import AuditError, AuditWriteError
 
 FORMAT = "licit-decision-log"
 SCHEMA_VERSION = 1
+SQLITE_MAX_INTEGER = 2**63 - 1  # the largest sequence number or LIMIT SQLite takes
 APPEND_ONLY_TABLES = ("meta", "rulesets", "decisions", "findings", "obligations")
 
 TABLES = """

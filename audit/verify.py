@@ -22,7 +22,7 @@ from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, scan
 from audit.errors import AuditError, AuditInputError
 from audit.lookups import FILE_DAMAGED, check_lookups
 from audit.outputs import write_output
-from audit.schema import expected_schema, open_reader, schema_objects
+from audit.schema import SQLITE_MAX_INTEGER, expected_schema, open_reader, schema_objects
 from audit.times import utc_now
 
 RULESET_MISSING = "rule set missing"
@@ -125,13 +125,12 @@ def read_checkpoint(checkpoint: str | os.PathLike) -> dict:
     return head
 
 
-_SQLITE_MAX_INT = 2**63 - 1
 _HASH = re.compile(r"[0-9a-f]{64}")  # audit.canonical: SHA-256 hex digests
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _CHECKPOINT_FIELDS = {
     "seq": (
-        lambda v: type(v) is int and 1 <= v <= _SQLITE_MAX_INT,
-        f"a sequence number from 1 to {_SQLITE_MAX_INT}",
+        lambda v: type(v) is int and 1 <= v <= SQLITE_MAX_INTEGER,
+        f"a sequence number from 1 to {SQLITE_MAX_INTEGER}",
     ),
     "hash": (lambda v: isinstance(v, str) and _HASH.fullmatch(v), "a record hash (64 lowercase hex digits)"),
     "ruleset_digests": (
