@@ -173,7 +173,8 @@ def open_reader(path: str | os.PathLike) -> tuple[sqlite3.Connection, dict[str, 
     SQLite reads a WAL-mode log through the `-shm` index beside it, and creates that file
     if it is missing. On read-only storage (an archive, a read-only mount, a directory the
     reader cannot write) it cannot, and the log is read as an immutable file instead when
-    that is safe (see _read_only_storage)."""
+    that is safe (see _read_only_storage); closing such a connection raises AuditError
+    if the log file changed while it was open."""
     file = Path(path)
     if not file.is_file():
         raise AuditError(f"no decision log at {path}")
