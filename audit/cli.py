@@ -146,6 +146,8 @@ def export(db, fmt, output, force):
     try:
         export_log(path, sys.stdout, fmt)
         sys.stdout.flush()
+    except BrokenPipeError:
+        raise  # the reader stopped early: licit ends quietly (engine/clierrors.py)
     except OSError as error:
         raise AuditError(f"cannot write the export to standard output: {error.strerror}") from None
 

@@ -168,12 +168,18 @@ def read_meta(conn: sqlite3.Connection, path: str | os.PathLike) -> dict[str, st
 
 
 def open_reader(path: str | os.PathLike) -> tuple[sqlite3.Connection, dict[str, str]]:
-    """A read-only connection (readers never block the writers, and cannot change the log)."""
+    """A read-only connection (readers never block the writers, and cannot change the log).
+
+    SQLite reads a WAL-mode log through the `-shm` index beside it, and creates that file
+    if it is missing. On read-only storage (an archive, a read-only mount, a directory the
+    reader cannot write) it cannot, and the log is read as an immutable file instead when
+    that is safe (see _read_only_storage); closing such a connection raises AuditError
+    if the log file changed while it was open."""
     file = Path(path)
     if not file.is_file():
         raise AuditError(f"no decision log at {path}")
     try:
-        conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+        conn = _connect(file, path)
     except sqlite3.Error as error:
         raise as_audit_error(error, path) from None
     try:
@@ -181,6 +187,73 @@ def open_reader(path: str | os.PathLike) -> tuple[sqlite3.Connection, dict[str, 
     except BaseException:
         conn.close()
         raise
+
+
+def _connect(file: Path, path: str | os.PathLike) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the -wal and -shm, or fails to
+    except BaseException as error:
+        conn.close()
+        if getattr(error, "sqlite_errorname", "") != "SQLITE_CANTOPEN":
+            raise
+        return _read_only_storage(file, path)
+    return conn
+
+
+def _read_only_storage(file: Path, path: str | os.PathLike) -> sqlite3.Connection:
+    """The log where SQLite cannot open or create its -shm index.
+
+    `immutable=1` reads the log file alone, without locks or the index, and ignores any
+    -wal. That is the whole log only when no -wal with content lies beside it: a writer
+    closing the log last checkpoints the -wal into the file and deletes it. A -wal with
+    content holds records the file may not: refused, rather than read without them. A
+    writer elsewhere (the same file through a writable path) could still checkpoint
+    into the file while it is read; the connection's close() detects that.
+    """
+    resolved = file.resolve()
+    wal = Path(f"{resolved}-wal")
+    try:
+        state = _file_state(resolved)
+        unmerged = wal.exists() and wal.stat().st_size > 0
+    except OSError as error:
+        raise AuditError(f"cannot read decision log {path}: {error.strerror}") from None
+    if unmerged:
+        raise AuditError(
+            f"cannot read decision log {path}: {wal.name} beside it holds changes not yet in the log file, "
+            f"and SQLite cannot create {resolved.name}-shm there to read them (read-only storage); copy the log "
+            f"with its -wal file to a writable directory and read the copy, or ask for a checkpointed copy"
+        )
+    conn = sqlite3.connect(f"{resolved.as_uri()}?immutable=1", uri=True, factory=_ImmutableRead)
+    conn.watch(path, resolved, state)
+    return conn
+
+
+class _ImmutableRead(sqlite3.Connection):
+    """A connection with `immutable=1`: SQLite neither locks the log nor looks for changes,
+    so close() checks that the log file is as it was when opened; if something wrote it
+    meanwhile, what was read may mix two states, and the read fails instead."""
+
+    def watch(self, path: str | os.PathLike, file: Path, state: tuple[int, int, int]) -> None:
+        self._watched = (path, file, state)
+
+    def close(self) -> None:
+        super().close()
+        path, file, state = self._watched
+        try:
+            unchanged = _file_state(file) == state
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            raise AuditError(
+                f"decision log {path} changed while it was read from read-only storage without locks, "
+                "so the result may mix two states: discard it and run the command again"
+            )
+
+
+def _file_state(file: Path) -> tuple[int, int, int]:
+    status = file.stat()
+    return status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def as_audit_error(error: sqlite3.Error, path: str | os.PathLike, *, writing: bool = False) -> AuditError:

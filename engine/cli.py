@@ -4,7 +4,8 @@ Each command imports what it uses when it runs: ``licit audit query`` must not p
 for loading the rule language and durable_rules.
 
 Exit codes: 0 done; 1 the rules, the log or an evaluation failed (``evaluate`` stops there:
-the flows before it were decided, printed and logged); 2 bad input or usage.
+the flows before it were decided, printed and logged); 2 bad input or usage; 141 the reader of
+standard output stopped early (`| head`), which is no error (engine/clierrors.py).
 Input and output are UTF-8 whatever the locale (see main).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Iterator
 import click
 
 from engine.cli_authoring import register as register_authoring
-from engine.clierrors import library_errors
+from engine.clierrors import LicitGroup, library_errors
 from engine.errors import FlowValidationError, LicitError
 from engine.timestamps import parse_timestamp
 
@@ -48,7 +49,7 @@ def _instant(value: str | None, option: str) -> dt.datetime | None:
         raise InputError(f"{option} {value!r}: {error}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LicitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="licit", prog_name="licit")
 def cli() -> None:
     """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""

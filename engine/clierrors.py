@@ -1,7 +1,11 @@
-"""One place where library errors become one-line click errors (exit 1), for every licit command."""
+"""One place where library errors become one-line click errors (exit 1), for every licit command,
+and where a closed standard output ends a command quietly."""
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import sys
 
 import click
 
@@ -9,7 +13,10 @@ from audit.errors import AuditError
 from engine.errors import LicitError
 from rules.errors import RuleSetError
 
-__all__ = ["library_errors"]
+__all__ = ["LicitGroup", "STDOUT_CLOSED_EXIT", "library_errors"]
+
+# What a shell reports for `cat` when the reader of its output has gone: killed by SIGPIPE, 128 + 13.
+STDOUT_CLOSED_EXIT = 128 + signal.SIGPIPE
 
 
 def library_errors(command):
@@ -23,3 +30,19 @@ def library_errors(command):
         except (AuditError, LicitError) as error:
             raise click.ClickException(str(error)) from None
     return wrapper
+
+
+class LicitGroup(click.Group):
+    """The `licit` command. A reader that stops early (`licit audit export | head -1`) is a normal
+    end of a pipeline, not an error: licit then stops with exit 141, as `cat` does, and prints
+    nothing more (click alone would exit 1, and an error handler would print "Broken pipe")."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a reader gone is found here, not by Python's flush at exit
+        except BrokenPipeError:
+            # Python flushes standard output again at exit; what is left of it goes nowhere
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(STDOUT_CLOSED_EXIT) from None
+        return result
