@@ -67,13 +67,13 @@ def _refuse_days_before_the_rules(engine: Engine, start: dt.datetime, end: dt.da
         first, last = compiled.local_date(start), compiled.local_date(end)
         gaps = [segment.period for segment in compiled.segments if not segment.rules
                 and (segment.period.start or dt.date.min) <= last and (segment.period.end or dt.date.max) >= first]
-        if gaps:
-            latest = max(gaps, key=lambda period: period.start or dt.date.min)
-            if latest.end is None or latest.end >= last:
-                raise AuditInputError(f"no rule of {code} is in force on {last.isoformat()}: its flows cannot be "
-                                      "decided, so no log can be seeded with these rules")
-            allowed = math.floor((end - dt.datetime.combine(latest.end + dt.timedelta(days=1), dt.time(),
-                                                            start.tzinfo)).total_seconds() / 86400)
-            raise AuditInputError(f"days {days:g} reaches back to {first.isoformat()}, but no rule of {code} is in "
-                                  f"force before {(latest.end + dt.timedelta(days=1)).isoformat()}: seed at most "
-                                  f"{allowed} days")
+        gap = max(gaps, key=lambda period: period.start or dt.date.min, default=None)
+        if gap is None:
+            continue
+        if gap.end is None or gap.end >= last:
+            raise AuditInputError(f"no rule of {code} is in force on {last.isoformat()}: its flows cannot be "
+                                  "decided, so no log can be seeded with these rules")
+        since = gap.end + dt.timedelta(days=1)
+        allowed = (end - dt.datetime.combine(since, dt.time(), dt.timezone.utc)) // dt.timedelta(days=1)
+        raise AuditInputError(f"days {days:g} reaches back to {first.isoformat()}, but no rule of {code} is in "
+                              f"force before {since.isoformat()}: seed at most {allowed} days")

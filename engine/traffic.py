@@ -27,20 +27,22 @@ PLATFORMS = ["jd-mall", "auto-mall", "ride-app"]
 INSURERS = ["sunshine-pc", "harbour-pc", "east-pc"]
 PILOT = "BJ-FINTECH-PILOT-2020-01"
 BEIJING = dt.timezone(dt.timedelta(hours=8))  # enrollment services stamp requests in China's time
+LATENCY = dt.timedelta(seconds=1)  # at most this from a flow's request to its decision (network, queues)
 REPEAT = 4  # on average a person applies this many times (renewals, abandoned and retried flows)
 
 
 def synthetic_flows(jurisdictions: list[str], count: int, *, start: dt.datetime, end: dt.datetime,
                     seed: int | None = None) -> Iterator[tuple[dt.datetime, dict]]:
     """`count` (decided_at, flow) in time order, spread evenly from `start` to `end`; each flow
-    is requested a fraction of a second before it is decided. The same seed gives the same
+    is requested a fraction of a second (up to LATENCY) before it is decided. The same seed gives the same
     flows, apart from their times (which follow `start` and `end`)."""
     rng = random.Random(seed)
     people = rng.getrandbits(64)  # person n is drawn from its own generator: no table of people to hold
-    step = (end - start) / count
+    step = (end - start - LATENCY) / count
     for index in range(count):
-        decided = start + step * index + step * rng.random()
-        requested = (decided - dt.timedelta(seconds=rng.uniform(0.05, 0.9))).astimezone(BEIJING)
+        requested = (start + step * index + step * rng.random()).astimezone(BEIJING)
+        requested = requested.replace(microsecond=requested.microsecond // 1000 * 1000)  # as it is sent: in ms
+        decided = requested + LATENCY * rng.uniform(0.05, 1)
         number = rng.randrange(max(count // REPEAT, 1))  # drawn always, so a seed's other records stay as they are
         person = EXAMPLE_PERSON if index % EXAMPLE_EVERY == 0 else _person(random.Random(people ^ number))
         yield decided, _flow(rng, f"F-{index + 1:08d}", rng.choice(jurisdictions), requested, person)
@@ -72,7 +74,7 @@ def _flow(rng: random.Random, flow_id: str, code: str, requested: dt.datetime, p
     payments = [_payment(rng, covers, platform) for covers in groups]
     flow = {
         "flow_id": flow_id,
-        "requested_at": requested.isoformat(timespec="seconds"),
+        "requested_at": requested.isoformat(timespec="milliseconds"),
         "jurisdiction": code,
         "channel": {
             "kind": "partner_platform" if platform else rng.choice(["insurer_direct", "insurer_direct", "agent",
