@@ -162,7 +162,9 @@ def _minor(rng, flow):
 
 def _apr_hidden(rng, flow):
     for payment in _credit_payments(flow):
-        payment.update(apr_disclosed=False) if rng.random() < 0.7 else payment.update(apr=None, apr_disclosed=False)
+        payment["apr_disclosed"] = False
+        if rng.random() < 0.3:
+            payment["apr"] = None  # not even sent
 
 
 def _apr_high(rng, flow):
