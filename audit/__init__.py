@@ -11,7 +11,6 @@ from audit.chain import Problem
 from audit.errors import AuditError, AuditInputError, AuditWriteError
 from audit.log import DecisionLog, default_db_path
 from audit.queries import decision_stats, export_log, find_decisions, get_decision, load_ruleset
-from audit.seed import seed_log
 from audit.verify import VerifyReport, read_checkpoint, verify_log, write_checkpoint
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "load_ruleset",
     "read_checkpoint",
     "ruleset_digest",
-    "seed_log",
     "verify_log",
     "write_checkpoint",
 ]

@@ -13,23 +13,23 @@ from pathlib import Path
 
 from audit.log import DecisionLog
 from audit.records import prepare_entry
-from audit.synthetic import synthetic_decisions
 
 _FORK = multiprocessing.get_context("fork")  # workers inherit their prepared decisions
+Item = tuple[dict, dict, dict, float]  # (decision, flow, ruleset, duration_s), as the engine hands them over
 
 
-def typical_row_bytes(samples: int = 200) -> int:
-    """Bytes of the decisions row a typical synthetic decision is stored as."""
+def typical_row_bytes(items: list[Item]) -> int:
+    """Bytes of the decisions row the typical one of `items` is stored as."""
     key = secrets.token_bytes(16)
-    entries = [prepare_entry(d, f, s, key) for d, f, _, s in synthetic_decisions(samples, seed=1)]
+    entries = [prepare_entry(d, f, s, key) for d, f, _, s in items]
     # hashes, timestamps and generated lookup columns come to about 400 bytes
-    return round(sum(len(e.decision_json.encode()) + len(e.flow_json.encode()) for e in entries) / samples) + 400
+    return round(sum(len(e.decision_json.encode()) + len(e.flow_json.encode()) for e in entries) / len(entries)) + 400
 
 
-def bare_commit_rate(beside: str | os.PathLike, *, row_bytes: int | None = None, commits: int = 2000) -> float:
+def bare_commit_rate(beside: str | os.PathLike, *, row_bytes: int, commits: int = 2000) -> float:
     """Durable commits per second with the log's settings (WAL, synchronous=FULL),
     one row of `row_bytes` per commit, in a temporary file in the log's directory."""
-    row = os.urandom(row_bytes or typical_row_bytes())
+    row = os.urandom(row_bytes)
     with tempfile.TemporaryDirectory(dir=_directory(beside)) as scratch:
         conn = sqlite3.connect(Path(scratch, "bare.db"), isolation_level=None)
         try:
@@ -46,16 +46,18 @@ def bare_commit_rate(beside: str | os.PathLike, *, row_bytes: int | None = None,
             conn.close()
 
 
-def record_rate(beside: str | os.PathLike, *, processes: int = 1, decisions: int = 2000) -> float:
+def record_rate(beside: str | os.PathLike, items: list[Item], *, processes: int = 1) -> float:
     """Decisions logged per second by DecisionLog.record, all `processes` together,
-    each with its own DecisionLog on one fresh log in the log's directory."""
+    each with its own DecisionLog on one fresh log in the log's directory, each
+    recording its share of `items` (whose decision ids must differ)."""
     key = secrets.token_hex(16).encode()
     with tempfile.TemporaryDirectory(dir=_directory(beside)) as scratch:
         path = Path(scratch, "bench.db")
         DecisionLog(path, key=key).close()
+        shares = [items[number::processes] for number in range(processes)]
         start = _FORK.Barrier(processes + 1)
         workers = [
-            _FORK.Process(target=_record_worker, args=(path, key, decisions // processes, number, start))
+            _FORK.Process(target=_record_worker, args=(path, key, shares[number], start))
             for number in range(processes)
         ]
         for worker in workers:
@@ -67,16 +69,16 @@ def record_rate(beside: str | os.PathLike, *, processes: int = 1, decisions: int
         elapsed = time.perf_counter() - started
         if any(worker.exitcode for worker in workers):
             raise RuntimeError("a benchmark writer failed")
-        return (decisions // processes) * processes / elapsed
+        return len(items) / elapsed
 
 
-def audit_benchmark(beside: str | os.PathLike, *, processes: int = 4, decisions: int = 2000) -> dict:
-    """The numbers `licit bench --audit` reports, and the targets they are held to:
-    a logged decision costs at most 1.5 bare commits; `processes` writers log at
-    least 1.5 times as many decisions per second as one."""
-    bare = bare_commit_rate(beside, commits=decisions)
-    one = record_rate(beside, processes=1, decisions=decisions)
-    many = record_rate(beside, processes=processes, decisions=decisions)
+def audit_benchmark(beside: str | os.PathLike, items: list[Item], *, processes: int = 4) -> dict:
+    """The numbers `licit bench --audit` reports about logging `items`, and the targets
+    they are held to: a logged decision costs at most 1.5 bare commits; `processes`
+    writers log at least 1.5 times as many decisions per second as one."""
+    bare = bare_commit_rate(beside, row_bytes=typical_row_bytes(items[:200]), commits=len(items))
+    one = record_rate(beside, items, processes=1)
+    many = record_rate(beside, items, processes=processes)
     return {
         "bare_commits_per_s": round(bare),
         "records_per_s_1_process": round(one),
@@ -86,8 +88,7 @@ def audit_benchmark(beside: str | os.PathLike, *, processes: int = 4, decisions:
     }
 
 
-def _record_worker(path: Path, key: bytes, count: int, seed: int, start) -> None:
-    items = list(synthetic_decisions(count, seed=seed))  # prepared before the clock starts
+def _record_worker(path: Path, key: bytes, items: list[Item], start) -> None:
     with DecisionLog(path, key=key, timeout=60) as log:
         start.wait()
         for item in items:

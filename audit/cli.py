@@ -14,7 +14,6 @@ from audit.errors import AuditError, AuditInputError
 from audit.log import default_db_path
 from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
 from audit.records import OUTCOMES
-from audit.seed import MAX_COUNT, MAX_DAYS, seed_log
 from audit.verify import verify_log, write_checkpoint
 
 
@@ -191,24 +190,6 @@ def checkpoint(db, output):
     """Verify the log, then write its head (seq, hash, time, rule-set digests) to a file."""
     head = write_checkpoint(db or default_db_path(), output)
     click.echo(f"checkpoint of head seq {head['seq']} hash {head['hash']} written to {output}")
-
-
-@audit_group.command()
-@_db_option
-@click.option("--n", "count", required=True, type=click.IntRange(1, MAX_COUNT), help="How many decisions.")
-@click.option(
-    "--days",
-    type=click.FloatRange(min=0.001, max=MAX_DAYS),
-    default=365.0,
-    show_default=True,
-    help="Spread them over this many days up to now.",
-)
-@click.option("--seed", "random_seed", type=int, help="Random seed, for a reproducible log.")
-def seed(db, count, days, random_seed):
-    """Write a new synthetic log of N decisions (for trials and benchmarks)."""
-    path = db or default_db_path()
-    head = seed_log(path, count, days=days, seed=random_seed, progress=lambda n: click.echo(f"{n} decisions", err=True))
-    click.echo(f"seeded {path} with {count} synthetic decision(s), head seq {head}")
 
 
 def _table(header: list[str] | tuple[str, ...], rows: list) -> str:

@@ -1,61 +1,70 @@
-"""A synthetic log of N decisions with a valid chain, written in large transactions."""
+"""Writing a new log in bulk (`licit audit seed`): large transactions, and nothing left behind on failure."""
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import math
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from audit.errors import AuditInputError
 from audit.log import DecisionLog
 from audit.outputs import log_files
 from audit.redaction import resolve_key
-from audit.synthetic import synthetic_decisions
 
 BATCH = 10_000  # decisions per transaction: one fsync per batch, bounded memory
-MAX_DAYS = 36_525  # a century
-MAX_COUNT = 10_000_000  # ten times the benchmark log (4.4 GB per million); the generator holds n/4 people
+MAX_DAYS = 36_525  # the longest span a seed spreads its decisions over: a century (the rules in force bound it further)
+MAX_COUNT = 10_000_000  # the most decisions a seed writes: ten times the benchmark log (4.4 GB per million)
 
 
-def seed_log(
-    path: str | os.PathLike,
-    count: int,
-    *,
-    key: bytes | None = None,
-    seed: int | None = None,
-    days: float = 365.0,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Write a new log of `count` synthetic decisions spread over `days` days up to
-    now; returns the head seq. Refuses an existing file, checks the key before it
-    creates anything, and if it fails removes every file it created."""
-    if not (isinstance(days, (int, float)) and math.isfinite(days) and 0 < days <= MAX_DAYS):
-        raise AuditInputError(f"days must be a number above 0 and at most {MAX_DAYS}, got {days!r}")
-    if not (type(count) is int and 1 <= count <= MAX_COUNT):
-        raise AuditInputError(f"count must be a whole number from 1 to {MAX_COUNT}, got {count!r}")
+@contextlib.contextmanager
+def new_log(path: str | os.PathLike, *, key: bytes | None = None) -> Iterator[DecisionLog]:
+    """A new log at `path` to import into. Refuses an existing file, checks the key
+    before it creates anything, and if the import fails (or is interrupted) removes
+    every file it created: a partial log would block the retry."""
     if os.path.lexists(path):
         raise AuditInputError(f"{path} already exists: seed writes a new log only")
     own_files = log_files(path)
     existed = {file for file in own_files if os.path.lexists(file)}
     try:
         key = resolve_key(path, key, create=True)
-        decisions = synthetic_decisions(count, days=days, seed=seed)
-        head = 0
         with DecisionLog(path, key=key) as log:
-            written = 0
-            while batch := list(itertools.islice(decisions, BATCH)):
-                head = log.record_many(batch)
-                written += len(batch)
-                if progress:
-                    progress(written)
-        return head
-    except BaseException:  # an interrupted seed too: a partial log would block the retry
+            yield log
+    except BaseException:
         _remove(file for file in own_files if file not in existed)
         raise
+
+
+class BatchSink:
+    """The engine's DecisionSink for a bulk import into a new log: decisions are held and
+    written `size` at a time by record_many, one transaction and one fsync per batch.
+    A decision is on disk only once its batch is written (at the latest by close), so
+    this sink is only for a log that is removed whole if the import fails (new_log)."""
+
+    def __init__(self, log: DecisionLog, *, size: int = BATCH, progress: Callable[[int], None] | None = None):
+        self.log, self.size, self.progress = log, size, progress
+        self.head = 0  # the last seq written
+        self.written = 0
+        self._pending: list[tuple[dict, dict, dict, float]] = []
+
+    def record(self, decision: dict, flow: dict, ruleset: dict, duration_s: float) -> None:
+        self._pending.append((decision, flow, ruleset, duration_s))
+        if len(self._pending) >= self.size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        self.head = self.log.record_many(self._pending)
+        self.written += len(self._pending)
+        self._pending = []
+        if self.progress:
+            self.progress(self.written)
+
+    def close(self) -> None:
+        """Write what is held; the log itself is closed by whoever opened it."""
+        self.flush()
 
 
 def _remove(paths) -> None:

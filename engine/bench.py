@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import statistics
 import time
 from typing import Callable
 
 from engine.core import Engine
 from engine.inputs import parse_flow
+from engine.traffic import synthetic_flows
 
 __all__ = ["bench_flows", "run_bench", "percentile"]
 
@@ -130,6 +132,26 @@ def _callers_rate(engine: Engine, flows: list[dict], count: int, threads: int) -
     return count / (time.perf_counter() - started)
 
 
+class _Held(list):
+    """A DecisionSink that keeps what the engine hands over, to be logged by the benchmark."""
+
+    def record(self, decision: dict, flow: dict, ruleset: dict, duration_s: float) -> None:
+        self.append((decision, flow, ruleset, duration_s))
+
+    def close(self) -> None:
+        pass
+
+
+def _traffic_items(rules_dir, count: int) -> list[tuple]:
+    """What the engine hands its log about `count` flows of synthetic traffic (as seeded logs hold)."""
+    held = _Held()
+    engine = Engine(rules_dir=rules_dir, sink=held)
+    end = dt.datetime.now(dt.timezone.utc)
+    for _, flow in synthetic_flows(engine.jurisdictions, count, start=end - dt.timedelta(days=365), end=end, seed=1):
+        engine.evaluate(flow)
+    return held
+
+
 def run_audit_bench(engine: Engine, jurisdiction: str, count: int, directory: str, threads: int = 4,
                     processes: int = 4) -> str:
     """Decisions/s with the log on and off, beside bare durable commits, measured in this run.
@@ -146,7 +168,8 @@ def run_audit_bench(engine: Engine, jurisdiction: str, count: int, directory: st
     many_callers = _logged_rate(engine.rules_dir, f"{directory}/many.db", flows, count, threads=threads)
     off_one_caller = _callers_rate(engine, flows, count, threads=1)
     off_many_callers = _callers_rate(engine, flows, count, threads=threads)
-    figures = audit_benchmark(f"{directory}/records.db", processes=processes, decisions=min(count, 4000))
+    figures = audit_benchmark(f"{directory}/records.db", _traffic_items(engine.rules_dir, min(count, 4000)),
+                              processes=processes)
     bare = figures["bare_commits_per_s"]
 
     def cost(with_log: float, without_log: float) -> str:

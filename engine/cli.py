@@ -237,10 +237,38 @@ def _replay_command() -> click.Command:
     return replay
 
 
+def _seed_command() -> click.Command:
+    from audit import AuditInputError, default_db_path
+    from audit.seed import MAX_COUNT, MAX_DAYS
+
+    @click.command("seed")
+    @click.option("--db", type=click.Path(dir_okay=False), default=None,
+                  help="the new log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+    @click.option("--n", "count", required=True, type=click.IntRange(1, MAX_COUNT), help="how many decisions")
+    @click.option("--days", type=click.FloatRange(min=0.001, max=MAX_DAYS), default=365.0, show_default=True,
+                  help="spread them over this many days up to now")
+    @click.option("--seed", "random_seed", type=int, help="random seed, for the same flows and decisions again")
+    @rules_option
+    @library_errors
+    def seed(db: str | None, count: int, days: float, random_seed: int | None, rules_dir: Path | None) -> None:
+        """Write a new log of N decisions the engine makes about synthetic flows (for trials and benchmarks)."""
+        from engine.seed import seed_log
+
+        path = db or default_db_path()
+        try:
+            head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
+                            progress=lambda written: click.echo(f"{written} decisions", err=True))
+        except AuditInputError as error:
+            raise InputError(str(error)) from None
+        click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")
+    return seed
+
+
 def _mount_audit() -> None:
     from audit.cli import audit_group
 
     audit_group.add_command(_replay_command())
+    audit_group.add_command(_seed_command())
     cli.add_command(audit_group, "audit")
 
 

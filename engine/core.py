@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from engine.compile import ALWAYS, to_durable
 from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, RulesetRef, new_decision_id, outcome_of)
@@ -22,6 +22,11 @@ from rules.ir import fact_keys
 __all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
 
 ENGINE_VERSION = "0.1.0"
+Clock = Callable[[], dt.datetime]
+
+
+def _system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 class DecisionSink(Protocol):
@@ -88,11 +93,13 @@ class Engine:
     """Decides flows against the rule packs in ``rules_dir``; logs each decision to ``audit_db`` if given.
 
     Loading refuses a rule tree with any error (:class:`rules.RuleSetError`). One engine may be
-    shared between threads.
+    shared between threads. ``clock`` gives the instant a decision is made at (its evaluated_at
+    and the time in its id); only simulated traffic (``licit audit seed``) replaces the system clock.
     """
 
     def __init__(self, rules_dir: str | os.PathLike | None = None, audit_db: str | os.PathLike | None = None,
-                 *, sink: DecisionSink | None = None):
+                 *, sink: DecisionSink | None = None, clock: Clock = _system_clock):
+        self._clock = clock
         self.rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
         self.tree: RuleTree = load_rules(self.rules_dir, flow_vocabulary())
         self._segments: dict[str, list[_CompiledSegment]] = {}
@@ -141,9 +148,10 @@ class Engine:
         except DurableError as error:
             raise EngineError(str(error)) from None
         fired.sort(key=lambda finding: (EFFECT_ORDER[finding.effect], finding.rule_id))
+        now = self._clock().astimezone(dt.timezone.utc)
         decision = Decision.model_construct(
-            decision_id=new_decision_id(), flow_id=model.flow_id,
-            evaluated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            decision_id=new_decision_id(now), flow_id=model.flow_id,
+            evaluated_at=now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             as_of=instant.isoformat(), jurisdiction=model.jurisdiction, jurisdiction_chain=compiled.chain,
             outcome=outcome_of(fired), findings=fired,
             obligations=[Obligation.model_construct(rule_id=finding.rule_id, action=finding.action,

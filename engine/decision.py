@@ -1,6 +1,7 @@
 """The decision (output contract v1)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 import time
@@ -69,18 +70,20 @@ def outcome_of(findings: list[Finding]) -> Outcome:
 
 
 _RANDOM_BITS = 80
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _last_id = 0
 _id_lock = threading.Lock()
 
 
-def new_decision_id() -> str:
-    """48 bits of milliseconds then 80 random bits, as 32 hex digits: ids sort by time.
+def new_decision_id(at: dt.datetime | None = None) -> str:
+    """48 bits of milliseconds (of ``at``, else of now) then 80 random bits, as 32 hex digits: ids sort by time.
 
     Within a process each id is greater than the one before: in the same millisecond (or
     if the clock steps back) the previous id plus one, so ids made in one millisecond
     still sort in the order they were made."""
     global _last_id
-    fresh = (time.time_ns() // 1_000_000) << _RANDOM_BITS | int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big")
+    millis = time.time_ns() // 1_000_000 if at is None else (at - _EPOCH) // dt.timedelta(milliseconds=1)
+    fresh = millis << _RANDOM_BITS | int.from_bytes(os.urandom(_RANDOM_BITS // 8), "big")
     with _id_lock:
         same_or_earlier_ms = fresh >> _RANDOM_BITS <= _last_id >> _RANDOM_BITS
         _last_id = _last_id + 1 if same_or_earlier_ms else fresh

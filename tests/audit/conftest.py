@@ -17,7 +17,7 @@ if str(REPO) not in sys.path:  # `import audit` must be this checkout's package
     sys.path.insert(0, str(REPO))
 
 from audit import DecisionLog, ruleset_digest  # noqa: E402
-from audit.cli import audit_group  # noqa: E402
+from engine.cli import cli  # noqa: E402  (`licit audit`, with the commands the engine adds: seed, replay)
 
 EXAMPLES = REPO / "examples"
 TEST_KEY = "test-key-0123456789abcdef"
@@ -145,7 +145,7 @@ def file_bytes(path: Path) -> bytes:
 
 def run(*args, env=None):
     """`licit audit ARGS` in-process, as a user's shell would call it."""
-    return CliRunner().invoke(audit_group, [str(a) for a in args], env=env, catch_exceptions=False)
+    return CliRunner().invoke(cli, ["audit", *(str(a) for a in args)], env=env, catch_exceptions=False)
 
 
 def assert_one_line_error(result, fragment, exit_code=1):

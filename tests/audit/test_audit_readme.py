@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import REPO, run
 
-from audit.synthetic import EXAMPLE_PERSON, synthetic_decisions
+from engine.traffic import EXAMPLE_PERSON, synthetic_flows
 
 README = REPO / "README.md"
 SEEDED = 2000  # README seeds 20,000 (8 s); the claims checked here do not depend on the size
@@ -73,5 +74,7 @@ def test_the_example_applicant_is_in_every_seeded_log(tmp_path, seed):
 def test_the_readmes_seeded_log_holds_the_example_applicant():
     """`licit audit seed --n 20000 --seed 1`, as README runs it (without writing it: 8 s)."""
     assert "licit audit seed --n 20000 --db demo.db --seed 1" in audit_examples()
-    ids = [flow["applicant"]["id_number"] for _, flow, _, _ in synthetic_decisions(20_000, seed=1)]
+    end = datetime.now(timezone.utc)
+    flows = synthetic_flows(["CN", "CN-SH"], 20_000, start=end - timedelta(days=365), end=end, seed=1)
+    ids = [flow["applicant"]["id_number"] for _, flow in flows]
     assert ids.count(EXAMPLE_PERSON["id_number"]) >= 20  # seq 1, 1001, ... 19001
