@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset
-from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, scan
+from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, orphaned_rows, scan
 from audit.errors import AuditError, AuditInputError
 from audit.lookups import FILE_DAMAGED, check_lookups
 from audit.outputs import write_output
@@ -148,7 +148,9 @@ def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
     problems = list(chain.problems)
     if chain.break_at is not None:
         problems.append(diagnose(conn, chain.last, chain.break_at))
-    problems += _check_tail(conn, max_seq)
+    last_written = _last_written(conn, max_seq)
+    problems += [orphaned_rows(seq, last_written) for seq in chain.orphans]
+    problems += _check_tail(max_seq, last_written)
     problems += _check_rulesets(conn, chain.first_use)
     problems += _check_schema(conn)
     if expected_head is not None:
@@ -166,12 +168,17 @@ def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
     )
 
 
-def _check_tail(conn: sqlite3.Connection, max_seq: int) -> list[Problem]:
-    """SQLite remembers the largest sequence number ever written: a lower head
-    means records were cut from the end."""
+def _last_written(conn: sqlite3.Connection, max_seq: int) -> int:
+    """The largest sequence number ever written, which SQLite remembers."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
-    if row and row[0] > max_seq:
-        return [Problem(max_seq + 1, RECORD_MISSING, f"the log ends at seq {max_seq} but seq {row[0]} was written")]
+    return max(row[0], max_seq) if row else max_seq
+
+
+def _check_tail(max_seq: int, last_written: int) -> list[Problem]:
+    """A head below the largest sequence number ever written means records were cut from the end."""
+    if last_written > max_seq:
+        ends = f"the log ends at seq {max_seq} but seq {last_written} was written"
+        return [Problem(max_seq + 1, RECORD_MISSING, ends)]
     return []
 
 
