@@ -109,12 +109,21 @@ def _head(path: str | os.PathLike) -> dict:
     }
 
 
+_CHECKPOINT_MAX_BYTES = 1 << 20  # a checkpoint is a few hundred bytes
+
+
 def read_checkpoint(checkpoint: str | os.PathLike) -> dict:
     """A checkpoint file, every field checked: AuditInputError naming the file and field otherwise."""
     try:
-        head = json.loads(Path(checkpoint).read_text())
+        with open(checkpoint, "rb") as file:
+            # never more than that: /dev/zero or a huge file would read forever or fill memory
+            text = file.read(_CHECKPOINT_MAX_BYTES + 1)
     except OSError as error:
         raise AuditInputError(f"cannot read checkpoint {checkpoint}: {error.strerror}") from None
+    if len(text) > _CHECKPOINT_MAX_BYTES:
+        raise AuditInputError(f"checkpoint {checkpoint} is larger than 1 MiB, so it is not a checkpoint")
+    try:
+        head = json.loads(text)
     except ValueError:
         raise AuditInputError(f"checkpoint {checkpoint} is not JSON") from None
     if not isinstance(head, dict) or head.get("format") != CHECKPOINT_FORMAT:

@@ -92,6 +92,17 @@ def test_a_checkpoint_without_a_field_is_refused(filled_log, checkpoint):
     assert_one_line_error(run("verify", "--db", filled_log, "--checkpoint", checkpoint), "created_at", exit_code=2)
 
 
+def test_a_checkpoint_file_over_a_mebibyte_is_refused(filled_log, checkpoint):
+    checkpoint.write_text(checkpoint.read_text() + " " * (1 << 20))  # still a valid checkpoint as JSON
+    result = run("verify", "--db", filled_log, "--checkpoint", checkpoint)
+    assert_one_line_error(result, f"checkpoint {checkpoint} is larger than 1 MiB", exit_code=2)
+
+
+def test_an_endless_file_as_a_checkpoint_is_refused_without_reading_it_all(filled_log):
+    result = run("verify", "--db", filled_log, "--checkpoint", "/dev/zero")
+    assert_one_line_error(result, "checkpoint /dev/zero is larger than 1 MiB", exit_code=2)
+
+
 def test_an_empty_log_gets_no_checkpoint(log_path, tmp_path):
     DecisionLog(log_path).close()
     result = run("checkpoint", "--db", log_path, "--output", tmp_path / "head.json")
