@@ -75,6 +75,8 @@ def checkpoint(filled_log, tmp_path):
         ("ruleset_digests", ["sha256:xyz"]),
         ("ruleset_digests", "sha256:" + "0" * 64),
         ("created_at", 5),
+        ("meta_digest", None),
+        ("meta_digest", "sha256:xyz"),
     ],
 )
 def test_a_forged_checkpoint_field_is_one_line_naming_file_and_field(filled_log, checkpoint, field, value):
