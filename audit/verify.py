@@ -1,9 +1,9 @@
 """Verification of a whole log, and checkpoints of its head.
 
-verify_log recomputes the hash chain, checks
-the normalised rows, every rule set against its digest, the append-only schema,
-the lookup columns and indexes queries read (audit.lookups), and optionally that
-the log still holds a checkpoint's head.
+verify_log recomputes the hash chain, checks the normalised rows, every rule set
+against its digest, the append-only schema, the meta rows (audit.meta), the lookup
+columns and indexes queries read (audit.lookups), and optionally that the log
+still holds a checkpoint's head.
 """
 
 from __future__ import annotations
