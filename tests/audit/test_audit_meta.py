@@ -87,6 +87,11 @@ def test_an_older_checkpoint_without_a_meta_digest_is_accepted_and_says_so(fille
     covered = tmp_path / "new.json"
     write_checkpoint(filled_log, covered)
     assert "meta not covered" not in run("verify", "--db", filled_log, "--checkpoint", covered).output
+    tamper_meta(filled_log, "UPDATE meta SET value = ? WHERE key = 'key_check'", (key_check(b"another key, 16+"),))
+    broken = run("verify", "--db", filled_log, "--checkpoint", checkpoint)
+    assert broken.exit_code == 1 and broken.output.splitlines()[-1] == (
+        "note: meta not covered: the checkpoint predates meta digests"
+    )
 
 
 def test_an_intact_logs_meta_passes_and_its_created_at_precedes_its_first_record(filled_log):
