@@ -26,7 +26,7 @@ _RECORD_COLUMNS = (
     "seq, recorded_at, evaluated_at, duration_us, outcome, ruleset_digest, prev_hash, hash, "
     "CAST(decision AS BLOB), CAST(flow AS BLOB)"
 )
-_RENUMBERING_SEARCH = 16  # how far from its position a moved record is looked for
+_RENUMBERING_SEARCH = 16  # how far from a likely place a moved record is looked for
 
 
 class Record(NamedTuple):
@@ -60,7 +60,8 @@ class Scan:
     count: int = 0
     last: Record | None = None  # the last record that fits
     break_at: Record | None = None  # the first record that does not fit after `last`
-    problems: list[Problem] = field(default_factory=list)  # normalised rows that disagree or have no record
+    problems: list[Problem] = field(default_factory=list)  # normalised rows that disagree with their record
+    orphans: list[int] = field(default_factory=list)  # sequence numbers with normalised rows but no record
     first_use: dict[str, int] = field(default_factory=dict)  # rule-set digest -> first seq using it
 
 
@@ -97,9 +98,22 @@ def scan(conn: sqlite3.Connection) -> Scan:
         expected_seq, expected_prev, last = seq + 1, stored_hash, row
         result.count += 1
     result.last = last and Record._make(last)
-    # Rows whose record is gone mean the record was removed (e.g. cut from the end).
-    result.problems += [_orphaned(seq) for seq in findings.orphans() + obligations.orphans()]
+    result.orphans = sorted(set(findings.orphans() + obligations.orphans()))
     return result
+
+
+def orphaned_rows(seq: int, last_written: int) -> Problem:
+    """Rows for `seq` with no record: the record was removed (e.g. cut from the end), or,
+    past the last sequence number ever written, the rows were forged."""
+    if 1 <= seq <= last_written:
+        return Problem(seq, RECORD_MISSING, f"normalised rows remain for seq {seq} but its record is gone")
+    return Problem(
+        seq,
+        ROWS_CHANGED,
+        f"findings/obligations rows were added for seq {seq}, which was never written "
+        f"(the log's records end at seq {last_written}): no record was ever there, unless records were "
+        "cut from the end and SQLite's counter reset",
+    )
 
 
 def fetch(conn: sqlite3.Connection, where: str, params: tuple) -> Record | None:
@@ -144,39 +158,82 @@ def diagnose(conn: sqlite3.Connection, prev: Record | None, record: Record) -> P
 
 
 def _moved_or_changed(conn: sqlite3.Connection, record: Record, json_rows: tuple, expected_prev: str) -> Problem:
-    original = _original_seq(record, json_rows)
-    if original is None:
+    origin = _origin(conn, record, json_rows)
+    if origin is None:
         successor = fetch(conn, "seq = ?", (record.seq + 1,))
-        if (
-            successor
-            and successor.prev_hash == expected_prev
-            and _original_seq(successor, _rows_from_json(successor)) == record.seq
-        ):
-            return Problem(
-                record.seq, RECORD_INSERTED, "a forged record was inserted here and later records renumbered"
-            )
+        if successor and successor.prev_hash == expected_prev:
+            successor_origin = _origin(conn, successor, _rows_from_json(successor))
+            if successor_origin is not None and successor_origin.seq == record.seq:
+                return Problem(
+                    record.seq, RECORD_INSERTED, "a forged record was inserted here and later records renumbered"
+                )
         return Problem(record.seq, CONTENT_CHANGED, "its stored hash does not match its content")
-    if original < record.seq:
+    if origin.own_link and origin.seq < record.seq:
         return Problem(
-            original,
+            origin.seq,
             RECORD_INSERTED,
-            f"record(s) inserted before the original seq {original}, now renumbered seq {record.seq}",
+            f"record(s) inserted before the original seq {origin.seq}, now renumbered seq {record.seq}",
         )
-    predecessor = _seq_with_hash(conn, record.prev_hash)
-    if predecessor is not None and predecessor >= record.seq:
-        return Problem(record.seq, REORDERED, f"the record written as seq {original} now stands at seq {record.seq}")
-    return Problem(
-        record.seq, RECORD_MISSING, f"{original - record.seq} record(s) removed here and later ones renumbered"
-    )
+    if origin.own_link:
+        # renumbered down: moved back past its predecessor, or the records between them are gone
+        predecessor = _seq_with_hash(conn, record.prev_hash)
+        if predecessor is None or predecessor < record.seq:
+            removed = origin.seq - record.seq
+            return Problem(record.seq, RECORD_MISSING, f"{removed} record(s) removed here and later ones renumbered")
+    return Problem(record.seq, REORDERED, _whereabouts(conn, record.seq, origin.seq))
 
 
-def _original_seq(record: Record, rows: tuple) -> int | None:
-    """The sequence number this record's stored hash was computed for, if near."""
+class _Origin(NamedTuple):
+    seq: int  # the sequence number the record was written as
+    own_link: bool  # moved with its own prev_hash and hash, not under another record's
+
+
+def _origin(conn: sqlite3.Connection, record: Record, rows: tuple) -> _Origin | None:
+    """Where this record was written, if near its place or where its decision id ranks.
+
+    Each candidate is proven by a hash: this record's own, computed for that sequence
+    number (the row was renumbered), or the one stored at that sequence number (the
+    content was moved beneath the chain's columns). Decision ids sort by time
+    (engine.decision.new_decision_id), so a record's rank among them is near where
+    it was written, however far it was moved.
+    """
     body = _body(record, *rows)
-    for seq in range(max(1, record.seq - _RENUMBERING_SEARCH), record.seq + _RENUMBERING_SEARCH + 1):
-        if record_hash(body, record.prev_hash, record.recorded_at, seq) == record.hash:
-            return seq
+    near = range(record.seq - _RENUMBERING_SEARCH, record.seq + _RENUMBERING_SEARCH + 1)
+    rank = _decision_id_rank(conn, record)
+    ranked = range(rank - _RENUMBERING_SEARCH, rank + _RENUMBERING_SEARCH + 1) if rank is not None else range(0)
+    candidates = dict.fromkeys(seq for seq in (*near, *ranked) if seq >= 1)
+    return next(filter(None, (_written_as(conn, record, body, seq) for seq in candidates)), None)
+
+
+def _written_as(conn: sqlite3.Connection, record: Record, body: bytes, seq: int) -> _Origin | None:
+    """Whether `record`, with content `body`, was written as `seq`."""
+    if record_hash(body, record.prev_hash, record.recorded_at, seq) == record.hash:
+        return _Origin(seq, own_link=True)
+    slot = fetch(conn, "seq = ?", (seq,)) if seq != record.seq else None
+    # the content may have taken its recorded_at along, or left it with the chain's columns
+    if slot and any(record_hash(body, slot.prev_hash, at, seq) == slot.hash
+                    for at in {record.recorded_at, slot.recorded_at}):
+        return _Origin(seq, own_link=False)
     return None
+
+
+def _whereabouts(conn: sqlite3.Connection, seq: int, origin: int) -> str:
+    """Which record stands at `seq`, and whether the one written there stands in its place (a swap)."""
+    held = f"seq {seq} holds the record written as seq {origin}"
+    other = fetch(conn, "seq = ?", (origin,))
+    if other is not None and _written_as(conn, other, _body(other, *_rows_from_json(other)), seq):
+        return f"{held}, and seq {origin} holds the record written as seq {seq}"
+    return held
+
+
+def _decision_id_rank(conn: sqlite3.Connection, record: Record) -> int | None:
+    try:
+        decision_id = json.loads(record.decision).get("decision_id")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(decision_id, str):
+        return None
+    return conn.execute("SELECT count(*) + 1 FROM decisions WHERE decision_id < ?", (decision_id,)).fetchone()[0]
 
 
 def _seq_with_hash(conn: sqlite3.Connection, digest: str) -> int | None:
@@ -243,7 +300,3 @@ class _RowsBySeq:
     def orphans(self) -> list[int]:
         """Sequence numbers with rows but no record, once every record was taken."""
         return self._orphans + ([self._next[0]] if self._next is not None else [])
-
-
-def _orphaned(seq: int) -> Problem:
-    return Problem(seq, RECORD_MISSING, f"normalised rows remain for seq {seq} but its record is gone")

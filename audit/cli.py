@@ -161,11 +161,13 @@ def export(db, fmt, output, force):
 def verify(db, checkpoint):
     """Recompute the hash chain and check rows, rule sets and schema. Exit 0 only if intact."""
     report = verify_log(db or default_db_path(), checkpoint)
+    uncovered = ("meta not covered: the checkpoint predates meta digests"
+                 if report.checkpoint_covers_meta is False else None)
     if report.ok:
         held = f"; holds checkpoint head seq {report.checkpoint_seq}" if checkpoint else ""
         click.echo(
             f"intact: {report.records} record(s), head seq {report.head_seq} hash {report.head_hash}, "
-            f"{len(report.ruleset_digests)} rule set(s){held}"
+            f"{len(report.ruleset_digests)} rule set(s){held}{f' ({uncovered})' if uncovered else ''}"
         )
         return
     first, *others = report.problems
@@ -175,6 +177,8 @@ def verify(db, checkpoint):
     click.echo(f"BROKEN at {first} ({verified})")
     for problem in others:
         click.echo(f"also {problem}")
+    if uncovered:
+        click.echo(f"note: {uncovered}")
     raise SystemExit(1)
 
 

@@ -1,9 +1,9 @@
 """Verification of a whole log, and checkpoints of its head.
 
-verify_log recomputes the hash chain, checks
-the normalised rows, every rule set against its digest, the append-only schema,
-the lookup columns and indexes queries read (audit.lookups), and optionally that
-the log still holds a checkpoint's head.
+verify_log recomputes the hash chain, checks the normalised rows, every rule set
+against its digest, the append-only schema, the meta rows (audit.meta), the lookup
+columns and indexes queries read (audit.lookups), and optionally that the log
+still holds a checkpoint's head.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import IO
 
 from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset
-from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, scan
+from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, orphaned_rows, scan
 from audit.errors import AuditError, AuditInputError
 from audit.lookups import FILE_DAMAGED, check_lookups
+from audit.meta import META_CHANGED, check_meta, meta_digest
 from audit.outputs import write_output
 from audit.schema import SQLITE_MAX_INTEGER, expected_schema, open_reader, schema_objects
 from audit.times import utc_now
@@ -41,6 +42,7 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     ruleset_digests: list[str] = field(default_factory=list)
     checkpoint_seq: int | None = None  # the head of the checkpoint checked against, if any
+    checkpoint_covers_meta: bool | None = None  # False for a checkpoint from before meta digests
 
     @property
     def ok(self) -> bool:
@@ -96,6 +98,7 @@ def _head(path: str | os.PathLike) -> dict:
     conn, _ = open_reader(path)
     try:
         recorded_at = conn.execute("SELECT recorded_at FROM decisions WHERE seq = ?", (report.head_seq,)).fetchone()
+        meta = meta_digest(conn)
     finally:
         conn.close()
     return {
@@ -106,21 +109,31 @@ def _head(path: str | os.PathLike) -> dict:
         "recorded_at": recorded_at[0] if recorded_at else None,
         "created_at": utc_now(),
         "ruleset_digests": report.ruleset_digests,
+        "meta_digest": meta,
     }
+
+
+_CHECKPOINT_MAX_BYTES = 1 << 20  # a checkpoint is a few hundred bytes
 
 
 def read_checkpoint(checkpoint: str | os.PathLike) -> dict:
     """A checkpoint file, every field checked: AuditInputError naming the file and field otherwise."""
     try:
-        head = json.loads(Path(checkpoint).read_text())
+        with open(checkpoint, "rb") as file:
+            # never more than that: /dev/zero or a huge file would read forever or fill memory
+            text = file.read(_CHECKPOINT_MAX_BYTES + 1)
     except OSError as error:
         raise AuditInputError(f"cannot read checkpoint {checkpoint}: {error.strerror}") from None
+    if len(text) > _CHECKPOINT_MAX_BYTES:
+        raise AuditInputError(f"checkpoint {checkpoint} is larger than 1 MiB, so it is not a checkpoint")
+    try:
+        head = json.loads(text)
     except ValueError:
         raise AuditInputError(f"checkpoint {checkpoint} is not JSON") from None
     if not isinstance(head, dict) or head.get("format") != CHECKPOINT_FORMAT:
         raise AuditInputError(f"{checkpoint} is not a Licit decision log checkpoint")
     for name, (valid, expected) in _CHECKPOINT_FIELDS.items():
-        if not valid(head.get(name)):
+        if (name in head or name not in _OPTIONAL_FIELDS) and not valid(head.get(name)):
             raise AuditInputError(f"checkpoint {checkpoint}: {name} must be {expected}, got {head.get(name)!r:.80}")
     return head
 
@@ -138,7 +151,12 @@ _CHECKPOINT_FIELDS = {
         "a list of rule-set digests (sha256: and 64 lowercase hex digits)",
     ),
     "created_at": (lambda v: isinstance(v, str), "the time it was written (a string)"),
+    "meta_digest": (
+        lambda v: isinstance(v, str) and _DIGEST.fullmatch(v),
+        "the digest of the log's meta rows (sha256: and 64 lowercase hex digits)",
+    ),
 }
+_OPTIONAL_FIELDS = {"meta_digest"}  # absent from checkpoints written before it existed
 
 
 def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
@@ -148,9 +166,12 @@ def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
     problems = list(chain.problems)
     if chain.break_at is not None:
         problems.append(diagnose(conn, chain.last, chain.break_at))
-    problems += _check_tail(conn, max_seq)
+    last_written = _last_written(conn, max_seq)
+    problems += [orphaned_rows(seq, last_written) for seq in chain.orphans]
+    problems += _check_tail(max_seq, last_written)
     problems += _check_rulesets(conn, chain.first_use)
     problems += _check_schema(conn)
+    problems += check_meta(conn)
     if expected_head is not None:
         problems += _check_checkpoint(conn, expected_head, max_seq)
     problems += lookups.result()
@@ -163,15 +184,21 @@ def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
         problems=_first_of_each(problems),
         ruleset_digests=sorted(chain.first_use),
         checkpoint_seq=expected_head["seq"] if expected_head is not None else None,
+        checkpoint_covers_meta="meta_digest" in expected_head if expected_head is not None else None,
     )
 
 
-def _check_tail(conn: sqlite3.Connection, max_seq: int) -> list[Problem]:
-    """SQLite remembers the largest sequence number ever written: a lower head
-    means records were cut from the end."""
+def _last_written(conn: sqlite3.Connection, max_seq: int) -> int:
+    """The largest sequence number ever written, which SQLite remembers."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
-    if row and row[0] > max_seq:
-        return [Problem(max_seq + 1, RECORD_MISSING, f"the log ends at seq {max_seq} but seq {row[0]} was written")]
+    return max(row[0], max_seq) if row else max_seq
+
+
+def _check_tail(max_seq: int, last_written: int) -> list[Problem]:
+    """A head below the largest sequence number ever written means records were cut from the end."""
+    if last_written > max_seq:
+        ends = f"the log ends at seq {max_seq} but seq {last_written} was written"
+        return [Problem(max_seq + 1, RECORD_MISSING, ends)]
     return []
 
 
@@ -235,6 +262,8 @@ def _check_checkpoint(conn: sqlite3.Connection, head: dict, max_seq: int) -> lis
         for digest in head["ruleset_digests"]
         if digest not in stored
     ]
+    if "meta_digest" in head and head["meta_digest"] != meta_digest(conn):
+        problems.append(Problem(None, META_CHANGED, f"the log's meta rows differ from the checkpoint of {when}"))
     return problems
 
 

@@ -76,6 +76,8 @@ def checkpoint(filled_log, tmp_path):
         ("ruleset_digests", ["sha256:xyz"]),
         ("ruleset_digests", "sha256:" + "0" * 64),
         ("created_at", 5),
+        ("meta_digest", None),
+        ("meta_digest", "sha256:xyz"),
     ],
 )
 def test_a_forged_checkpoint_field_is_one_line_naming_file_and_field(filled_log, checkpoint, field, value):
@@ -91,6 +93,17 @@ def test_a_checkpoint_without_a_field_is_refused(filled_log, checkpoint):
     del head["created_at"]
     checkpoint.write_text(json.dumps(head))
     assert_one_line_error(run("verify", "--db", filled_log, "--checkpoint", checkpoint), "created_at", exit_code=2)
+
+
+def test_a_checkpoint_file_over_a_mebibyte_is_refused(filled_log, checkpoint):
+    checkpoint.write_text(checkpoint.read_text() + " " * (1 << 20))  # still a valid checkpoint as JSON
+    result = run("verify", "--db", filled_log, "--checkpoint", checkpoint)
+    assert_one_line_error(result, f"checkpoint {checkpoint} is larger than 1 MiB", exit_code=2)
+
+
+def test_an_endless_file_as_a_checkpoint_is_refused_without_reading_it_all(filled_log):
+    result = run("verify", "--db", filled_log, "--checkpoint", "/dev/zero")
+    assert_one_line_error(result, "checkpoint /dev/zero is larger than 1 MiB", exit_code=2)
 
 
 def test_an_empty_log_gets_no_checkpoint(log_path, tmp_path):

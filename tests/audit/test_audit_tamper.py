@@ -288,3 +288,83 @@ def test_every_generated_lookup_column_is_checked():
     from audit.schema import TABLES
 
     assert len(LOOKUP_COLUMNS) == TABLES.count("GENERATED ALWAYS AS") == 9
+
+
+@pytest.fixture
+def long_log(log_path):
+    """60 records, triggers dropped: room for records far apart."""
+    with DecisionLog(log_path) as log:
+        for item in example_items(60):
+            log.record(*item)
+    conn = raw(log_path)
+    drop_triggers(conn)
+    yield conn
+    conn.close()
+
+
+def _swap_rows(conn, a: int, b: int, tables=("decisions", "findings", "obligations")) -> None:
+    for old, new in ((a, -1), (b, a), (-1, b)):
+        for table in tables:
+            conn.execute(f"UPDATE {table} SET seq = ? WHERE seq = ?", (new, old))
+
+
+def test_two_distant_records_swapped_whole_are_reordered_naming_both(long_log, log_path):
+    _swap_rows(long_log, 3, 40)  # each record keeps its own hash and link
+    problem = first_problem(log_path)
+    assert (problem.seq, problem.kind) == (3, "records reordered")
+    assert "seq 3 holds the record written as seq 40" in problem.detail
+    assert "seq 40 holds the record written as seq 3" in problem.detail
+
+
+@pytest.mark.parametrize("content", ["evaluated_at, duration_us, decision, flow",
+                                     "recorded_at, evaluated_at, duration_us, decision, flow"])
+def test_two_distant_records_contents_swapped_beneath_their_hashes_are_reordered(long_log, log_path, content):
+    # The chain's seq, prev_hash and hash columns stay; what they vouch for trades places.
+    rows = {seq: long_log.execute(f"SELECT {content} FROM decisions WHERE seq = ?", (seq,)).fetchone()
+            for seq in (3, 40)}
+    kept = {seq: long_log.execute("SELECT seq, recorded_at, prev_hash, hash FROM decisions WHERE seq = ?",
+                                  (seq,)).fetchone() for seq in (3, 40)}
+    long_log.execute("DELETE FROM decisions WHERE seq IN (3, 40)")
+    for seq, other in ((3, 40), (40, 3)):
+        columns = dict(zip(("seq", "recorded_at", "prev_hash", "hash"), kept[seq]))
+        columns.update(zip(content.split(", "), rows[other]))
+        long_log.execute(f"INSERT INTO decisions({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                         tuple(columns.values()))
+    _swap_rows(long_log, 3, 40, tables=("findings", "obligations"))
+    problem = first_problem(log_path)
+    assert (problem.seq, problem.kind) == (3, "records reordered")
+    assert "seq 3 holds the record written as seq 40" in problem.detail
+    assert "seq 40 holds the record written as seq 3" in problem.detail
+
+
+def test_a_record_moved_far_back_is_reordered(long_log, log_path):
+    # seq 50 placed before seq 10, which with 10-49 moves up by one
+    move(long_log, 50, -1)
+    for seq in range(49, 9, -1):
+        move(long_log, seq, seq + 1)
+    move(long_log, -1, 10)
+    problem = first_problem(log_path)
+    assert (problem.seq, problem.kind) == (10, "records reordered")
+    assert "seq 10 holds the record written as seq 50" in problem.detail
+
+
+@pytest.mark.parametrize("table, row", [("findings", (20, 0, "CN.FAKE", "CN", "deny", "x", "deny")),
+                                        ("obligations", (20, 0, "CN.FAKE", "pay")),
+                                        ("findings", (0, 0, "CN.FAKE", "CN", "deny", "x", "deny"))])
+def test_a_row_forged_for_a_seq_never_written_is_an_inserted_row_not_a_missing_record(tamper, filled_log, table, row):
+    tamper.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(row))})", row)
+    report = verify_log(filled_log)
+    assert [(p.seq, p.kind) for p in report.problems if p.kind != "schema changed"] == [
+        (row[0], "normalised rows changed")
+    ]
+    assert f"seq {row[0]}, which was never written" in report.first_problem.detail
+    assert "gone" not in report.first_problem.detail
+
+
+def test_rows_left_behind_by_removed_last_records_still_mean_they_are_missing(tamper, filled_log):
+    seq = tamper.execute("SELECT max(seq) FROM findings").fetchone()[0]
+    tamper.execute("DELETE FROM decisions WHERE seq >= ?", (seq,))  # SQLite's counter still says 12 were written
+    problem = first_problem(filled_log)
+    assert (problem.seq, problem.kind, problem.detail) == (
+        seq, "record missing", f"normalised rows remain for seq {seq} but its record is gone"
+    )
