@@ -3,31 +3,19 @@
 The engine writes through DecisionLog; auditors read through the query, verify
 and checkpoint functions (and `licit audit`, in audit.cli). `audit` depends on
 neither `engine` nor the rule language: from `rules` it takes only the base of
-every Licit error, `rules.errors.LicitError`.
+every Licit error, `rules.errors.LicitError`, and the lazy exports below (rules.lazy).
 """
 
-from audit.canonical import ruleset_digest
-from audit.chain import Problem
-from audit.errors import AuditError, AuditInputError, AuditWriteError
-from audit.log import DecisionLog, default_db_path
-from audit.queries import decision_stats, export_log, find_decisions, get_decision, load_ruleset
-from audit.verify import VerifyReport, read_checkpoint, verify_log, write_checkpoint
+from rules.lazy import lazy_exports
 
-__all__ = [
-    "AuditError",
-    "AuditInputError",
-    "AuditWriteError",
-    "DecisionLog",
-    "Problem",
-    "VerifyReport",
-    "decision_stats",
-    "default_db_path",
-    "export_log",
-    "find_decisions",
-    "get_decision",
-    "load_ruleset",
-    "read_checkpoint",
-    "ruleset_digest",
-    "verify_log",
-    "write_checkpoint",
-]
+# Loaded on first use: `licit audit query` needs the queries, not the writer or verify.
+_EXPORTS = {
+    "AuditError": "audit.errors", "AuditInputError": "audit.errors", "AuditWriteError": "audit.errors",
+    "DecisionLog": "audit.log", "Problem": "audit.chain", "VerifyReport": "audit.verify",
+    "decision_stats": "audit.queries", "default_db_path": "audit.log", "export_log": "audit.queries",
+    "find_decisions": "audit.queries", "get_decision": "audit.queries", "load_ruleset": "audit.queries",
+    "read_checkpoint": "audit.verify", "ruleset_digest": "audit.canonical", "verify_log": "audit.verify",
+    "write_checkpoint": "audit.verify",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

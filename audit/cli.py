@@ -14,7 +14,6 @@ from audit.errors import AuditError, AuditInputError
 from audit.log import default_db_path
 from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
 from audit.records import OUTCOMES
-from audit.verify import verify_log, write_checkpoint
 
 
 class _InputError(click.ClickException):
@@ -160,6 +159,8 @@ def export(db, fmt, output, force):
 )
 def verify(db, checkpoint):
     """Recompute the hash chain and check rows, rule sets and schema. Exit 0 only if intact."""
+    from audit.verify import verify_log  # with its thread pool, only when verifying
+
     report = verify_log(db or default_db_path(), checkpoint)
     uncovered = ("meta not covered: the checkpoint predates meta digests"
                  if report.checkpoint_covers_meta is False else None)
@@ -192,6 +193,8 @@ def verify(db, checkpoint):
 )
 def checkpoint(db, output):
     """Verify the log, then write its head (seq, hash, time, rule-set digests) to a file."""
+    from audit.verify import write_checkpoint
+
     head = write_checkpoint(db or default_db_path(), output)
     click.echo(f"checkpoint of head seq {head['seq']} hash {head['hash']} written to {output}")
 
