@@ -19,7 +19,7 @@ from typing import Iterator
 import click
 
 from engine.cli_authoring import register as register_authoring
-from engine.clierrors import LicitGroup, library_errors
+from engine.clierrors import LicitGroup, library_errors, stopping_unwinds
 from engine.errors import FlowValidationError, LicitError
 from engine.timestamps import parse_timestamp
 
@@ -256,8 +256,9 @@ def _seed_command() -> click.Command:
 
         path = db or default_db_path()
         try:
-            head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
-                            progress=lambda written: click.echo(f"{written} decisions", err=True))
+            with stopping_unwinds():  # a stopped seed removes what it created, as a failed one does
+                head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
+                                progress=lambda written: click.echo(f"{written} decisions", err=True))
         except AuditInputError as error:
             raise InputError(str(error)) from None
         click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")
