@@ -146,7 +146,7 @@ def test_seed_days_must_be_a_sensible_span(tmp_path, days):
 
 
 def test_seed_log_refuses_bad_arguments_as_input_errors(tmp_path):
-    for kwargs in ({"days": float("inf")}, {"days": 0}):
+    for kwargs in ({"days": float("inf")}, {"days": 0}, {"days": 1e-6}):  # 1e-6: shorter than a flow's latency
         with pytest.raises(AuditInputError):
             seed_log(tmp_path / "s.db", 3, **kwargs)
     with pytest.raises(AuditInputError):
