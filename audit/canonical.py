@@ -22,6 +22,15 @@ def canonical_json(value: object) -> str:
     return _canonical_encoder.encode(value)
 
 
+def load_json(text: str | bytes) -> object:
+    """json.loads, with JSON nested deeper than Python's parser can follow (only a forged
+    file or an altered log holds such) raised as the ValueError of any other malformed JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
+
+
 def ruleset_digest(files: Mapping[str, str]) -> str:
     """Content address of a rule set: `sha256:` + SHA-256 of the canonical JSON of
     {path: full source text} of every rule file in its jurisdiction chain.

@@ -8,12 +8,11 @@ from) to say whether a record was changed, removed, inserted or moved.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from audit.canonical import GENESIS_HASH, record_body, record_hash
+from audit.canonical import GENESIS_HASH, load_json, record_body, record_hash
 
 CONTENT_CHANGED = "content changed"
 RECORD_MISSING = "record missing"
@@ -227,10 +226,7 @@ def _whereabouts(conn: sqlite3.Connection, seq: int, origin: int) -> str:
 
 
 def _decision_id_rank(conn: sqlite3.Connection, record: Record) -> int | None:
-    try:
-        decision_id = json.loads(record.decision).get("decision_id")
-    except (ValueError, AttributeError):
-        return None
+    decision_id = _stored_decision(record).get("decision_id")
     if not isinstance(decision_id, str):
         return None
     return conn.execute("SELECT count(*) + 1 FROM decisions WHERE decision_id < ?", (decision_id,)).fetchone()[0]
@@ -266,14 +262,23 @@ def _stored_rows(conn: sqlite3.Connection, seq: int) -> tuple[list, list]:
 
 def _rows_from_json(record: Record) -> tuple[list, list]:
     """The rows the writer derived from the decision, to tell altered rows from an altered record."""
+    decision = _stored_decision(record)
     try:
-        decision = json.loads(record.decision)
         return (
             [(f["rule_id"], f["jurisdiction"], f["effect"]) for f in decision.get("findings", [])],
             [(o["rule_id"], o["action"]) for o in decision.get("obligations", [])],
         )
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (TypeError, KeyError, AttributeError):
         return [], []
+
+
+def _stored_decision(record: Record) -> dict:
+    """The record's decision as an object, or {} when an altered record holds anything else."""
+    try:
+        decision = load_json(record.decision)
+    except ValueError:
+        return {}
+    return decision if isinstance(decision, dict) else {}
 
 
 class _RowsBySeq:

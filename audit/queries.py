@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from audit.canonical import digest_of_stored_ruleset
+from audit.canonical import digest_of_stored_ruleset, load_json
 from audit.chain import fetch, link_problem
 from audit.errors import AuditError, AuditInputError
 from audit.outputs import write_output
@@ -109,6 +109,11 @@ def get_decision(log: Log, decision_id: str) -> dict:
         if record is None:
             raise AuditError(f"no decision {decision_id} in the log")
         problem = link_problem(conn, record)
+    try:
+        decision, flow = load_json(record.decision), load_json(record.flow)
+    except ValueError as error:
+        raise AuditError(f"decision {decision_id} (seq {record.seq}) cannot be read: {error}; the log was altered "
+                         "(run `licit audit verify`)") from None
     return {
         "seq": record.seq,
         "decision_id": decision_id,
@@ -116,8 +121,8 @@ def get_decision(log: Log, decision_id: str) -> dict:
         "evaluated_at": record.evaluated_at,
         "duration_s": record.duration_us / 1_000_000,
         "ruleset_digest": record.ruleset_digest,
-        "decision": json.loads(record.decision),
-        "flow": json.loads(record.flow),
+        "decision": decision,
+        "flow": flow,
         "prev_hash": record.prev_hash,
         "hash": record.hash,
         "chain_link_verified": problem is None,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset
+from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset, load_json
 from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, orphaned_rows, scan
 from audit.errors import AuditError, AuditInputError
 from audit.lookups import FILE_DAMAGED, check_lookups
@@ -127,7 +127,7 @@ def read_checkpoint(checkpoint: str | os.PathLike) -> dict:
     if len(text) > _CHECKPOINT_MAX_BYTES:
         raise AuditInputError(f"checkpoint {checkpoint} is larger than 1 MiB, so it is not a checkpoint")
     try:
-        head = json.loads(text)
+        head = load_json(text)
     except ValueError:
         raise AuditInputError(f"checkpoint {checkpoint} is not JSON") from None
     if not isinstance(head, dict) or head.get("format") != CHECKPOINT_FORMAT:

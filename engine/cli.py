@@ -19,7 +19,7 @@ from typing import Iterator
 import click
 
 from engine.cli_authoring import register as register_authoring
-from engine.clierrors import LicitGroup, library_errors
+from engine.clierrors import LicitGroup, library_errors, stopping_unwinds
 from engine.errors import FlowValidationError, LicitError
 from engine.timestamps import parse_timestamp
 
@@ -239,13 +239,13 @@ def _replay_command() -> click.Command:
 
 def _seed_command() -> click.Command:
     from audit import AuditInputError, default_db_path
-    from audit.seed import MAX_COUNT, MAX_DAYS
+    from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
 
     @click.command("seed")
     @click.option("--db", type=click.Path(dir_okay=False), default=None,
                   help="the new log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
     @click.option("--n", "count", required=True, type=click.IntRange(1, MAX_COUNT), help="how many decisions")
-    @click.option("--days", type=click.FloatRange(min=0.001, max=MAX_DAYS), default=365.0, show_default=True,
+    @click.option("--days", type=click.FloatRange(min=MIN_DAYS, max=MAX_DAYS), default=365.0, show_default=True,
                   help="spread them over this many days up to now")
     @click.option("--seed", "random_seed", type=int, help="random seed, for the same flows and decisions again")
     @rules_option
@@ -256,8 +256,9 @@ def _seed_command() -> click.Command:
 
         path = db or default_db_path()
         try:
-            head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
-                            progress=lambda written: click.echo(f"{written} decisions", err=True))
+            with stopping_unwinds():  # a stopped seed removes what it created, as a failed one does
+                head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
+                                progress=lambda written: click.echo(f"{written} decisions", err=True))
         except AuditInputError as error:
             raise InputError(str(error)) from None
         click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")

@@ -1,7 +1,9 @@
 """One place where library errors become one-line click errors (exit 1), for every licit command,
-and where a closed standard output ends a command quietly."""
+where a closed standard output ends a command quietly, and where a command that must clean up
+when it is stopped (`licit audit seed`) is let to."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -13,7 +15,7 @@ from audit.errors import AuditError
 from engine.errors import LicitError
 from rules.errors import RuleSetError
 
-__all__ = ["LicitGroup", "STDOUT_CLOSED_EXIT", "library_errors"]
+__all__ = ["LicitGroup", "STDOUT_CLOSED_EXIT", "library_errors", "stopping_unwinds"]
 
 # What a shell reports for `cat` when the reader of its output has gone: killed by SIGPIPE, 128 + 13.
 STDOUT_CLOSED_EXIT = 128 + signal.SIGPIPE
@@ -46,3 +48,20 @@ class LicitGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise SystemExit(STDOUT_CLOSED_EXIT) from None
         return result
+
+
+@contextlib.contextmanager
+def stopping_unwinds():
+    """Within the block, SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) end licit
+    as SIGINT does, by an exception, so the block's cleanup runs: by default they end the process at
+    once, and a seed would leave its partial log behind, which blocks the retry. The exit status is
+    still the one a shell reports for that signal (128 + its number). Main thread only."""
+    def unwind(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = {stop: signal.signal(stop, unwind) for stop in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for stop, handler in previous.items():
+            signal.signal(stop, handler)

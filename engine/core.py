@@ -148,7 +148,7 @@ class Engine:
         except DurableError as error:
             raise EngineError(str(error)) from None
         fired.sort(key=lambda finding: (EFFECT_ORDER[finding.effect], finding.rule_id))
-        now = self._clock().astimezone(dt.timezone.utc)
+        now = self._decided_at()
         decision = Decision.model_construct(
             decision_id=new_decision_id(now), flow_id=model.flow_id,
             evaluated_at=now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
@@ -162,6 +162,13 @@ class Engine:
             self.sink.record(decision.model_dump(mode="json"), model.model_dump(mode="json", by_alias=True),
                              self.ruleset_payload(model.jurisdiction), time.perf_counter() - started)
         return decision
+
+    def _decided_at(self) -> dt.datetime:
+        """The clock's reading in UTC. A naive datetime would be taken as this machine's local time."""
+        now = self._clock()
+        if not isinstance(now, dt.datetime) or now.utcoffset() is None:
+            raise EngineError(f"the engine's clock must give a datetime with a UTC offset, got {now!r:.80}")
+        return now.astimezone(dt.timezone.utc)
 
     def fact_json(self, model: Flow) -> str:
         """The fact durable_rules is given: only the keys some rule reads."""

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 
 from audit import AuditInputError
-from audit.seed import MAX_COUNT, MAX_DAYS, BatchSink, new_log
+from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS, BatchSink, new_log
 from engine.core import Engine
 from engine.traffic import synthetic_flows
 
@@ -41,8 +41,8 @@ def seed_log(
     requested and logged with that rule set, so that it replays; returns the head seq.
     Refuses an existing file, checks the key before it creates anything, and if it fails
     removes every file it created (audit.seed.new_log)."""
-    if not (isinstance(days, (int, float)) and math.isfinite(days) and 0 < days <= MAX_DAYS):
-        raise AuditInputError(f"days must be a number above 0 and at most {MAX_DAYS}, got {days!r}")
+    if not (isinstance(days, (int, float)) and math.isfinite(days) and MIN_DAYS <= days <= MAX_DAYS):
+        raise AuditInputError(f"days must be a number from {MIN_DAYS} to {MAX_DAYS}, got {days!r}")
     if not (type(count) is int and 1 <= count <= MAX_COUNT):
         raise AuditInputError(f"count must be a whole number from 1 to {MAX_COUNT}, got {count!r}")
     with new_log(path, key=key) as log:

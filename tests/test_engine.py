@@ -216,6 +216,18 @@ def test_decision_ids_sort_in_the_order_they_were_made(monkeypatch):
     assert len({value for ids in per_thread for value in ids}) == 4 * 5000
 
 
+def test_an_engine_stamps_decisions_with_its_clock_and_refuses_a_reading_without_an_offset():
+    """Engine(clock=...) (README): the instant a decision is made at; a naive datetime would be
+    taken as this machine's local time, silently, so it fails the evaluation instead."""
+    readings = iter([dt.datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+                     dt.datetime(2026, 3, 1, 12, 0, 0), "2026-03-01T12:00:00Z"])
+    engine = Engine(rules_dir=PACKS, clock=lambda: next(readings))
+    assert engine.evaluate(example("student-on-credit")).evaluated_at == "2026-03-01T04:00:00.250000Z"
+    for _ in range(2):
+        with pytest.raises(EngineError, match="the engine's clock must give a datetime with a UTC offset"):
+            engine.evaluate(example("student-on-credit"))
+
+
 @pytest.mark.parametrize("log_env", [None, "elsewhere.db"])
 def test_module_level_evaluate_uses_licit_rules_and_logs_like_the_cli(monkeypatch, tmp_path, log_env):
     import engine

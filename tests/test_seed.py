@@ -122,3 +122,43 @@ def test_a_rule_tree_that_does_not_load_seeds_nothing(write_tree, tmp_path):
     result = licit("audit", "seed", "--db", tmp_path / "s.db", "--n", 10, "--rules", broken)
     assert result.exit_code == 1 and "rule set does not load" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s.db").exists() and not (tmp_path / "s.db-spool").exists()
+
+
+# The seed's own process, stopped by a signal once it has decided a few flows into its new log.
+_STOPPED_SEED = """
+import os, signal, sys
+import engine.seed
+from engine.cli import main
+
+synthetic_flows = engine.seed.synthetic_flows
+stop = getattr(signal, sys.argv.pop(1))
+
+
+def stopped_after_three(*args, **kwargs):
+    for number, flow in enumerate(synthetic_flows(*args, **kwargs)):
+        if number == 3:
+            os.kill(os.getpid(), stop)
+        yield flow
+
+
+engine.seed.synthetic_flows = stopped_after_three
+main()
+"""
+
+
+@pytest.mark.parametrize("signal_name, exit_code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_a_seed_stopped_by_kill_or_a_closed_terminal_removes_its_partial_log(tmp_path, signal_name, exit_code):
+    """As README says of an interrupted seed: a partial log would block the retry."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    (tmp_path / "notes.txt").write_text("not the seed's")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    stopped = subprocess.run([sys.executable, "-c", _STOPPED_SEED, signal_name, "audit", "seed", "--n", "100",
+                              "--db", tmp_path / "s.db", "--rules", PACKS], env=env, capture_output=True, text=True)
+    assert stopped.returncode == exit_code, stopped.stderr  # as a shell reports a command the signal ended
+    assert "Traceback" not in stopped.stderr
+    assert os.listdir(tmp_path) == ["notes.txt"]
+    assert licit("audit", "seed", "--db", tmp_path / "s.db", "--n", 5, "--rules", PACKS).exit_code == 0

@@ -106,6 +106,12 @@ def test_an_endless_file_as_a_checkpoint_is_refused_without_reading_it_all(fille
     assert_one_line_error(result, "checkpoint /dev/zero is larger than 1 MiB", exit_code=2)
 
 
+def test_a_checkpoint_nested_too_deeply_to_parse_is_not_json(filled_log, checkpoint):
+    checkpoint.write_text("[" * 100_000)  # well under 1 MiB
+    result = run("verify", "--db", filled_log, "--checkpoint", checkpoint)
+    assert_one_line_error(result, f"checkpoint {checkpoint} is not JSON", exit_code=2)
+
+
 def test_an_empty_log_gets_no_checkpoint(log_path, tmp_path):
     DecisionLog(log_path).close()
     result = run("checkpoint", "--db", log_path, "--output", tmp_path / "head.json")
@@ -140,7 +146,7 @@ def test_seed_days_must_be_a_sensible_span(tmp_path, days):
 
 
 def test_seed_log_refuses_bad_arguments_as_input_errors(tmp_path):
-    for kwargs in ({"days": float("inf")}, {"days": 0}):
+    for kwargs in ({"days": float("inf")}, {"days": 0}, {"days": 1e-6}):  # 1e-6: shorter than a flow's latency
         with pytest.raises(AuditInputError):
             seed_log(tmp_path / "s.db", 3, **kwargs)
     with pytest.raises(AuditInputError):

@@ -7,7 +7,7 @@ import json
 import sqlite3
 
 import pytest
-from conftest import drop_triggers, example_items, make_decision, make_ruleset, move, raw
+from conftest import assert_one_line_error, drop_triggers, example_items, make_decision, make_ruleset, move, raw, run
 
 from audit import AuditWriteError, DecisionLog, verify_log, write_checkpoint
 from audit.canonical import record_body, record_hash
@@ -368,3 +368,16 @@ def test_rows_left_behind_by_removed_last_records_still_mean_they_are_missing(ta
     assert (problem.seq, problem.kind, problem.detail) == (
         seq, "record missing", f"normalised rows remain for seq {seq} but its record is gone"
     )
+
+
+def test_a_record_rewritten_as_json_too_deep_for_python_is_changed_content_not_a_crash(tamper, filled_log):
+    """SQLite's JSON functions (the lookup columns) follow 1,000 levels; Python's parser fewer."""
+    decision_id = example_items(1, start=5)[0][0]["decision_id"]
+    deep = "[" * 999 + "]" * 999
+    tamper.execute("UPDATE decisions SET decision = json_set(decision, '$.note', json(?)) WHERE seq = 5", (deep,))
+    tamper.execute("UPDATE decisions SET flow = ? WHERE seq = 6", (deep,))
+    problem = first_problem(filled_log)
+    assert (problem.seq, problem.kind) == (5, "content changed")
+    show = run("show", "--db", filled_log, decision_id)
+    assert_one_line_error(show, f"decision {decision_id} (seq 5) cannot be read")
+    assert_one_line_error(run("replay", "--db", filled_log, decision_id), "the log was altered")
