@@ -5,7 +5,8 @@ for loading the rule language and durable_rules.
 
 Exit codes: 0 done; 1 the rules, the log or an evaluation failed (``evaluate`` stops there:
 the flows before it were decided, printed and logged); 2 bad input or usage; 141 the reader of
-standard output stopped early (`| head`), which is no error (engine/clierrors.py).
+standard output stopped early (`| head`), which is no error; 143 / 129 stopped by SIGTERM / SIGHUP,
+after cleaning up (engine/clierrors.py).
 Input and output are UTF-8 whatever the locale (see main).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Iterator
 import click
 
 from engine.cli_authoring import register as register_authoring
-from engine.clierrors import LicitGroup, library_errors, stopping_unwinds
+from engine.clierrors import LicitGroup, library_errors
 from engine.errors import FlowValidationError, LicitError
 from engine.timestamps import parse_timestamp
 
@@ -256,9 +257,8 @@ def _seed_command() -> click.Command:
 
         path = db or default_db_path()
         try:
-            with stopping_unwinds():  # a stopped seed removes what it created, as a failed one does
-                head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
-                                progress=lambda written: click.echo(f"{written} decisions", err=True))
+            head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
+                            progress=lambda written: click.echo(f"{written} decisions", err=True))
         except AuditInputError as error:
             raise InputError(str(error)) from None
         click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")

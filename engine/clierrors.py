@@ -37,11 +37,13 @@ def library_errors(command):
 class LicitGroup(click.Group):
     """The `licit` command. A reader that stops early (`licit audit export | head -1`) is a normal
     end of a pipeline, not an error: licit then stops with exit 141, as `cat` does, and prints
-    nothing more (click alone would exit 1, and an error handler would print "Broken pipe")."""
+    nothing more (click alone would exit 1, and an error handler would print "Broken pipe").
+    A command stopped by SIGTERM or SIGHUP cleans up as on Ctrl-C (stopping_unwinds)."""
 
     def invoke(self, ctx: click.Context):
         try:
-            result = super().invoke(ctx)
+            with stopping_unwinds():
+                result = super().invoke(ctx)
             sys.stdout.flush()  # a reader gone is found here, not by Python's flush at exit
         except BrokenPipeError:
             # Python flushes standard output again at exit; what is left of it goes nowhere
@@ -54,7 +56,8 @@ class LicitGroup(click.Group):
 def stopping_unwinds():
     """Within the block, SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) end licit
     as SIGINT does, by an exception, so the block's cleanup runs: by default they end the process at
-    once, and a seed would leave its partial log behind, which blocks the retry. The exit status is
+    once, and a seed would leave its partial log behind, which blocks the retry, and an export its
+    temporary file. The exit status is
     still the one a shell reports for that signal (128 + its number). Main thread only."""
     def unwind(signum, _frame):
         raise SystemExit(128 + signum)

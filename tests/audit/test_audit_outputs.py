@@ -132,3 +132,35 @@ def test_jsonl_export_carries_every_rule_set_as_stored(filled_log, tmp_path):
     files_text = first[len('{"digest":"sha256:') + 64 + len('","files":'):-len(',"type":"ruleset"}')]
     assert "sha256:" + hashlib.sha256(files_text.encode()).hexdigest() == ruleset["digest"]  # checkable as exported
     assert ruleset["files"] == load_ruleset(filled_log, ruleset["digest"])["files"]
+
+
+# An export's own process, stopped by a signal once it has begun writing its file.
+_STOPPED_EXPORT = """
+import os, signal, sys
+import audit.queries
+from engine.cli import main
+
+export_log = audit.queries.export_log
+stop = getattr(signal, sys.argv.pop(1))
+
+
+def stopped_while_writing(log, out, fmt):
+    out.write("a first line\\n")
+    os.kill(os.getpid(), stop)
+    return export_log(log, out, fmt)
+
+
+audit.queries.export_log = stopped_while_writing
+main()
+"""
+
+
+@pytest.mark.parametrize("signal_name, exit_code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_an_export_stopped_by_kill_or_a_closed_terminal_leaves_no_partial_file(filled_log, tmp_path, signal_name,
+                                                                              exit_code):
+    out = tmp_path / "out.jsonl"
+    stopped = subprocess.run([sys.executable, "-c", _STOPPED_EXPORT, signal_name, "audit", "export", "--db",
+                              str(filled_log), "--output", str(out)], capture_output=True, text=True, cwd=REPO,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert stopped.returncode == exit_code and "Traceback" not in stopped.stderr, stopped.stderr
+    assert others(tmp_path) == []
