@@ -99,6 +99,8 @@ class Engine:
 
     def __init__(self, rules_dir: str | os.PathLike | None = None, audit_db: str | os.PathLike | None = None,
                  *, sink: DecisionSink | None = None, clock: Clock = _system_clock):
+        if sink is not None and audit_db is not None:
+            raise EngineError("give an Engine audit_db or sink, not both: decisions go to one place")
         self._clock = clock
         self.rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
         self.tree: RuleTree = load_rules(self.rules_dir, flow_vocabulary())

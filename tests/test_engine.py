@@ -277,3 +277,43 @@ def test_one_except_licit_error_catches_every_error_licit_raises_on_purpose():
 
     for error in (AuditError, AuditWriteError, RuleSetError, FlowValidationError, EngineError):
         assert issubclass(error, LicitError), error
+
+
+class _Kept(list):
+    """A sink of the enrollment service's own, as README describes one."""
+
+    closed = False
+
+    def record(self, decision, flow, ruleset, duration_s):
+        self.append((decision, flow, ruleset, duration_s))
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_sink_of_ones_own_gets_each_decision_its_flow_and_rule_set_before_evaluate_returns():
+    kept = _Kept()
+    with Engine(PACKS, sink=kept) as engine:
+        flow = example("baitiao-ctpl-premium-installments")
+        decision = engine.evaluate(flow)
+        [(logged, logged_flow, ruleset, duration_s)] = kept
+    assert logged == decision.model_dump(mode="json") and logged_flow["flow_id"] == flow["flow_id"]
+    assert ruleset["digest"] == decision.ruleset.digest and ruleset["jurisdiction_chain"] == decision.jurisdiction_chain
+    assert ruleset["files"] and duration_s >= 0
+    assert kept.closed
+
+
+def test_a_sink_that_cannot_store_a_decision_keeps_it_from_the_caller():
+    class Full(_Kept):
+        def record(self, *item):
+            raise OSError(28, "No space left on device")
+
+    engine = Engine(PACKS, sink=Full())
+    with pytest.raises(OSError, match="No space"):
+        engine.evaluate(example("baitiao-ctpl-premium-installments"))
+
+
+def test_an_engine_given_both_a_log_and_a_sink_is_refused(tmp_path):
+    with pytest.raises(EngineError, match="audit_db or sink, not both"):
+        Engine(PACKS, audit_db=tmp_path / "log.db", sink=_Kept())
+    assert not (tmp_path / "log.db").exists()
