@@ -12,10 +12,9 @@ import time
 from pathlib import Path
 
 from audit.log import DecisionLog
-from audit.records import prepare_entry
+from audit.records import Item, prepare_entry
 
 _FORK = multiprocessing.get_context("fork")  # workers inherit their prepared decisions
-Item = tuple[dict, dict, dict, float]  # (decision, flow, ruleset, duration_s), as the engine hands them over
 
 
 def typical_row_bytes(items: list[Item]) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from audit.append import ChainAppender, RecordRefused, roll_back
 from audit.errors import AuditError, AuditWriteError
 from audit.groupcommit import SETTLED, TIMED_OUT, CommitQueue, FileTurn, Spool, Submission, spool_directory
-from audit.records import Entry, prepare_entry, prepare_ruleset
+from audit.records import Entry, Item, prepare_entry, prepare_ruleset
 from audit.redaction import key_check, log_key, resolve_key
 from audit.schema import FORMAT, SCHEMA_VERSION, as_audit_error, create_schema, read_meta
 from audit.times import utc_now
@@ -57,7 +57,7 @@ class DecisionLog:
         """Append one decision; returns its sequence number once it is on disk."""
         return self.record_many([(decision, flow, ruleset, duration_s)])
 
-    def record_many(self, items: Iterable[tuple[dict, dict, dict, float]]) -> int:
+    def record_many(self, items: Iterable[Item]) -> int:
         """Append (decision, flow, ruleset, duration_s) items in one transaction, all or
         none (bulk import, such as `licit audit seed`); returns the last sequence number."""
         if os.getpid() != self._pid:

@@ -16,6 +16,7 @@ from audit.redaction import redact_flow
 from audit.times import normalize_instant
 
 OUTCOMES = ("deny", "review", "conditional", "allow")
+Item = tuple[dict, dict, dict, float]  # (decision, flow, ruleset, duration_s), as the engine hands them over
 
 
 @dataclass(frozen=True)

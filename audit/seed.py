@@ -11,6 +11,7 @@ from pathlib import Path
 from audit.errors import AuditInputError
 from audit.log import DecisionLog
 from audit.outputs import log_files
+from audit.records import Item
 from audit.redaction import resolve_key
 
 BATCH = 10_000  # decisions per transaction: one fsync per batch, bounded memory
@@ -47,7 +48,7 @@ class BatchSink:
         self.log, self.size, self.progress = log, size, progress
         self.head = 0  # the last seq written
         self.written = 0
-        self._pending: list[tuple[dict, dict, dict, float]] = []
+        self._pending: list[Item] = []
 
     def record(self, decision: dict, flow: dict, ruleset: dict, duration_s: float) -> None:
         self._pending.append((decision, flow, ruleset, duration_s))
