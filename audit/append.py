@@ -83,6 +83,10 @@ class ChainAppender:
             raise
         return self.append(entries, rulesets)
 
+    def holds(self, entries: Sequence[Entry]) -> bool:
+        """Whether the log holds `entries` as they are (a spooled batch is committed whole or not at all)."""
+        return all(_stored(self._conn, entry) == (entry.decision_json, entry.flow_json) for entry in entries)
+
     def _append_in_one_statement(self, entries: Sequence[Entry]) -> int:
         seq, prev_hash = self._head
         rows = []

@@ -128,7 +128,8 @@ class DecisionLog:
                 self._spool.remove([waiting])
 
     def _commit_in_turn(self, batch, entries, rulesets, waiting: Path | None) -> None:
-        if waiting is not None and not waiting.exists():  # committed just before the turn came
+        # committed just before the turn came; or by a writer stopped before it removed the spool file
+        if waiting is not None and (not waiting.exists() or self._appender.holds(entries)):
             return self._read_back(batch)
         if self._conn is None:
             raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")

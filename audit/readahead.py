@@ -3,48 +3,61 @@ does not wait on the disk page by page.
 
 verify reads every page of the log in B-tree order, a few KB per read. Large sequential
 reads beside it fill the page cache faster than those reads would.
+
+A child process reads, never this one: SQLite's locks on the log are POSIX advisory locks,
+and a process that closes any descriptor of a file loses all its locks on that file
+(sqlite.org/howtocorrupt.html, 2.2). A thread here closing the log dropped the read lock of
+verify's connection, and the lock of any DecisionLog the process held: a writer elsewhere
+closing the log then took itself for the last one, checkpointed, and deleted the -wal and
+-shm still in use here, so that the decisions logged here afterwards were lost.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 __all__ = ["reading_ahead"]
 
-_BLOCK = 64 << 20  # per call: small enough to stop soon after the scan ends
+_BLOCK = 64 << 20  # per call of sendfile
+_SMALLEST = _BLOCK  # a scan of a smaller file waits little on the disk: not worth starting a process
+
+# sendfile(2) to /dev/null: the kernel reads the file into the page cache without copying it
+# to the process, and pages already cached cost next to nothing (0.1 s for the 4.4 GB log).
+# Up to the size verify saw: a log being written meanwhile does not keep the reader going.
+_READ = """
+import os, sys
+path, size, block = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with open(path, "rb", buffering=0) as file, open(os.devnull, "wb", buffering=0) as nowhere:
+    offset = 0
+    while offset < size and (sent := os.sendfile(nowhere.fileno(), file.fileno(), offset, block)):
+        offset += sent
+"""
 
 
 @contextlib.contextmanager
 def reading_ahead(path: str | os.PathLike) -> Iterator[None]:
-    """Within the block, a background thread reads `path` from start to end, unless the file
-    would take more than half the memory available: then it would evict its own pages before
-    the scan reached them. Best effort: a failure to read is the scan's to report, not this."""
-    stop = threading.Event()
+    """Within the block, a child process reads `path` from start to end, unless the file is
+    small or would take more than half the memory available: then it would evict its own
+    pages before the scan reached them. The child is stopped and reaped when the block ends.
+    Best effort: a failure to read is the scan's to report, not this."""
     reader = None
     with contextlib.suppress(OSError):
-        if Path(path).stat().st_size <= _available_memory() // 2:
-            reader = threading.Thread(target=_read, args=(path, stop), name="licit-read-ahead", daemon=True)
-            reader.start()
+        size = Path(path).stat().st_size
+        if _SMALLEST <= size <= _available_memory() // 2 and sys.executable:
+            reader = subprocess.Popen([sys.executable, "-I", "-S", "-c", _READ, os.fspath(path), str(size),
+                                       str(_BLOCK)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
     try:
         yield
     finally:
-        stop.set()
         if reader is not None:
-            reader.join()
-
-
-def _read(path: str | os.PathLike, stop: threading.Event) -> None:
-    """sendfile(2) to /dev/null: the kernel reads the file into the page cache without copying
-    it to Python, and pages already cached cost next to nothing (0.1 s for the 4.4 GB log)."""
-    with contextlib.suppress(OSError), open(path, "rb", buffering=0) as file, \
-            open(os.devnull, "wb", buffering=0) as nowhere:
-        offset = 0
-        while not stop.is_set() and (sent := os.sendfile(nowhere.fileno(), file.fileno(), offset, _BLOCK)):
-            offset += sent
+            reader.kill()
+            reader.wait()
 
 
 def _available_memory() -> int:

@@ -86,6 +86,27 @@ def test_a_waiting_writer_returns_the_seq_another_writers_commit_gave_it(log_pat
     assert verify_log(log_path).records == 2
 
 
+def test_a_waiting_writer_whose_record_a_stopped_writer_committed_returns_its_seq(log_path):
+    """The writer that carried the record was stopped (kill, SIGTERM) after its commit, before
+    removing the spool file: the record is logged, so its own writer must not fail on it."""
+    first, item = example_items(2)
+    with DecisionLog(log_path) as waiter, DecisionLog(log_path) as stopped:
+        waiter.record(*first)
+        assert stopped._turn.try_take()
+        returned = []
+        thread = threading.Thread(target=lambda: returned.append(waiter.record(*item)))
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not spooled_files(log_path) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        stopped._appender.append([], [], stopped._spool.waiting())  # and stopped: its spool file stays
+        stopped._turn.give_back()
+        thread.join(timeout=10)
+    assert returned == [2]
+    assert spooled_files(log_path) == []
+    assert verify_log(log_path).records == 2
+
+
 def test_a_writer_that_waits_past_its_timeout_withdraws_its_record(log_path):
     first, item = example_items(2)
     with DecisionLog(log_path, timeout=0.2) as waiter, DecisionLog(log_path) as holder:
