@@ -229,9 +229,11 @@ def _render_record(record: dict) -> str:
         citation = finding.get("citation") or {}
         message = finding.get("message") or {}
         lines += [
-            f"  {number}. {finding['rule_id']} [{finding['effect']}, {finding['jurisdiction']}] {finding.get('title', '')}",
+            f"  {number}. {finding['rule_id']} [{finding['effect']}, {finding['jurisdiction']}] "
+            f"{finding.get('title', '')}",
             *(f"     {lang}: {text}" for lang, text in message.items()),
-            f"     cited: {citation.get('source', '')} {citation.get('article', '')} ({citation.get('status', 'unstated')})"
+            f"     cited: {citation.get('source', '')} {citation.get('article', '')} "
+            f"({citation.get('status', 'unstated')})"
             + (f" {citation['url']}" if citation.get("url") else ""),
             f"     remedy: {finding.get('remedy', '')}",
         ]

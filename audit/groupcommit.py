@@ -103,7 +103,8 @@ class CommitQueue:
             with self._changed:
                 for queued in batch:
                     if queued.seq is None and queued.error is None:  # commit itself was interrupted
-                        queued.error = AuditWriteError(f"cannot write decision log {self._log_path}: commit interrupted")
+                        queued.error = AuditWriteError(
+                            f"cannot write decision log {self._log_path}: commit interrupted")
                     queued.done = True
                 self._committing = False
                 self._changed.notify_all()

@@ -169,7 +169,8 @@ class DecisionLog:
                     "SELECT seq FROM decisions WHERE decision_id = ?", (entry.decision_id,)
                 ).fetchone()
             except sqlite3.Error as error:
-                raise AuditWriteError(f"cannot read decision {entry.decision_id} back from {self.path}: {error}") from None
+                raise AuditWriteError(
+                    f"cannot read decision {entry.decision_id} back from {self.path}: {error}") from None
         if row is None:  # spool files are removed only after their commit
             raise AuditWriteError(f"decision {entry.decision_id} left the spool of {self.path} but is not in the log")
         return row[0]

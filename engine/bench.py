@@ -50,13 +50,23 @@ def _variant(jurisdiction: str, name: str, change: Callable[[dict], None]) -> di
 
 def bench_flows(jurisdiction: str) -> list[dict]:
     """A mix like an enrollment service's traffic: mostly compliant, some denied, some conditional."""
-    def ctpl_installments(flow): flow["payments"][0].update(instrument="consumer_credit", premium_installments=3,
-                                                             credit_installments=3, apr=0.18, apr_disclosed=True)
-    def platform_collects(flow): flow["payments"][1]["payee"] = "platform_account"; \
+    def ctpl_installments(flow):
+        flow["payments"][0].update(instrument="consumer_credit", premium_installments=3, credit_installments=3,
+                                   apr=0.18, apr_disclosed=True)
+
+    def platform_collects(flow):
+        flow["payments"][1]["payee"] = "platform_account"
         flow["channel"]["platform_activities"] = ["display", "quote", "premium_collection"]
-    def apr_hidden(flow): flow["payments"][1]["apr_disclosed"] = False
-    def student(flow): flow["applicant"].update(is_student=True, age=20)
-    def consent(flow): flow["data_sharing"][0]["consent"].update(separate=False, pre_checked=True)
+
+    def apr_hidden(flow):
+        flow["payments"][1]["apr_disclosed"] = False
+
+    def student(flow):
+        flow["applicant"].update(is_student=True, age=20)
+
+    def consent(flow):
+        flow["data_sharing"][0]["consent"].update(separate=False, pre_checked=True)
+
     changes = {"compliant": lambda flow: None, "compliant-2": lambda flow: None, "compliant-3": lambda flow: None,
                "ctpl-installments": ctpl_installments, "platform-collects": platform_collects,
                "apr-hidden": apr_hidden, "student": student, "consent": consent}
@@ -97,9 +107,10 @@ def run_bench(engine: Engine, jurisdiction: str, count: int) -> str:
     match = _per_call(segment.fired, fact_jsons, rounds)
     mean = statistics.fmean(samples)
     outcomes = [engine.evaluate(flow).outcome for flow in flows]
+    mix = ", ".join(f"{outcomes.count(o)} {o}" for o in ("allow", "conditional", "review", "deny") if o in outcomes)
     lines = [
         f"licit bench: Engine.evaluate on {jurisdiction}, {count} evaluations over a mix of {len(flows)} flows "
-        f"({', '.join(f'{outcomes.count(o)} {o}' for o in ('allow', 'conditional', 'review', 'deny') if o in outcomes)})",
+        f"({mix})",
         f"  throughput   {count / elapsed:,.0f} evaluations/s (one thread)",
         f"  latency      p50 {percentile(samples, 0.50):.1f} µs   p90 {percentile(samples, 0.90):.1f} µs   "
         f"p99 {percentile(samples, 0.99):.1f} µs   mean {mean:.1f} µs",

@@ -221,7 +221,8 @@ def _replay_command() -> click.Command:
 
     @click.command("replay")
     @click.argument("decision_id")
-    @click.option("--db", type=click.Path(dir_okay=False), default=None, help="the log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+    @click.option("--db", type=click.Path(dir_okay=False), default=None,
+                  help="the log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
     @format_option("text", "json")
     @library_errors
     def replay(decision_id: str, db: str | None, output_format: str) -> None:

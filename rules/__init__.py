@@ -3,7 +3,8 @@ from rules.lazy import lazy_exports
 
 _EXPORTS = {
     "CompiledJurisdiction": "rules.tree", "EffectiveRule": "rules.model", "Jurisdiction": "rules.model",
-    "LicitError": "rules.errors", "Location": "rules.model", "Override": "rules.model", "Period": "rules.model", "Rule": "rules.model",
+    "LicitError": "rules.errors", "Location": "rules.model", "Override": "rules.model", "Period": "rules.model",
+    "Rule": "rules.model",
     "RuleError": "rules.errors", "RuleSetError": "rules.errors", "RuleTree": "rules.tree", "Segment": "rules.model",
     "Version": "rules.model", "Vocabulary": "rules.types", "evaluate_condition": "rules.ir:evaluate",
     "load_rules": "rules.loader",

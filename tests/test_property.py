@@ -9,7 +9,7 @@ from engine.durable import to_json
 from engine.facts import flow_facts
 from engine.inputs import parse_flow
 from rules import evaluate_condition
-from tests.conftest import PACKS, rule_yaml
+from tests.conftest import rule_yaml
 from tests.strategies import flows
 
 # conditions that exercise every construct of the language and every compilation path
