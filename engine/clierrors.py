@@ -57,12 +57,17 @@ def stopping_unwinds():
     """Within the block, SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) end licit
     as SIGINT does, by an exception, so the block's cleanup runs: by default they end the process at
     once, and a seed would leave its partial log behind, which blocks the retry, and an export its
-    temporary file. The exit status is
-    still the one a shell reports for that signal (128 + its number). Main thread only."""
+    temporary file. The exit status is still the one a shell reports for that signal (128 + its
+    number). Once unwinding, further stop requests are ignored: a second SIGTERM would otherwise
+    interrupt the cleanup the first one began. Main thread only."""
+    stops = (signal.SIGTERM, signal.SIGHUP)
+
     def unwind(signum, _frame):
+        for stop in stops:
+            signal.signal(stop, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
-    previous = {stop: signal.signal(stop, unwind) for stop in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {stop: signal.signal(stop, unwind) for stop in stops}
     try:
         yield
     finally:

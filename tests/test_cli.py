@@ -235,3 +235,23 @@ def test_the_readmes_evaluate_examples_run_on_the_shipped_examples(run):
         result = run(*expanded)
         assert result.exit_code == 0, result.output
         assert result.output.count('"decision_id"') == len(flows) > 0
+
+
+def test_a_second_stop_request_does_not_interrupt_the_cleanup_the_first_began():
+    import os
+    import signal
+
+    from engine.clierrors import stopping_unwinds
+
+    before = signal.getsignal(signal.SIGTERM)
+    during_cleanup = []
+    with pytest.raises(SystemExit) as stopped:
+        with stopping_unwinds():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                signal.pause()  # not reached: the handler raises as soon as kill returns
+            finally:
+                os.kill(os.getpid(), signal.SIGTERM)  # a service manager asking again, mid-cleanup
+                during_cleanup.append(signal.getsignal(signal.SIGHUP))
+    assert stopped.value.code == 128 + signal.SIGTERM and during_cleanup == [signal.SIG_IGN]
+    assert signal.getsignal(signal.SIGTERM) == before
