@@ -85,7 +85,7 @@ class ChainAppender:
 
     def holds(self, entries: Sequence[Entry]) -> bool:
         """Whether the log holds `entries` as they are (a spooled batch is committed whole or not at all)."""
-        return all(_stored(self._conn, entry) == (entry.decision_json, entry.flow_json) for entry in entries)
+        return _as_written([_stored(self._conn, entry) for entry in entries], entries)
 
     def _append_in_one_statement(self, entries: Sequence[Entry]) -> int:
         seq, prev_hash = self._head
@@ -116,7 +116,7 @@ class ChainAppender:
             if all(row is None for row in stored):
                 batches.append(batch)
                 settled.append(spool_file)
-            elif all(row == (entry.decision_json, entry.flow_json) for row, entry in zip(stored, batch)):
+            elif _as_written(stored, batch):
                 settled.append(spool_file)
         for batch in [*batches, entries]:
             for entry in batch:
@@ -151,6 +151,11 @@ def _refuse_cut_log(conn: sqlite3.Connection, head_seq: int, path: Path) -> None
 
 def _stored(conn: sqlite3.Connection, entry: Entry) -> tuple[str, str] | None:
     return conn.execute("SELECT decision, flow FROM decisions WHERE decision_id = ?", (entry.decision_id,)).fetchone()
+
+
+def _as_written(stored: list[tuple[str, str] | None], entries: Sequence[Entry]) -> bool:
+    """Whether the rows `_stored` found are `entries` as they were written."""
+    return all(row == (entry.decision_json, entry.flow_json) for row, entry in zip(stored, entries))
 
 
 def roll_back(conn: sqlite3.Connection) -> None:

@@ -128,14 +128,16 @@ class DecisionLog:
                 self._spool.remove([waiting])
 
     def _commit_in_turn(self, batch, entries, rulesets, waiting: Path | None) -> None:
-        # committed just before the turn came; or by a writer stopped before it removed the spool file
-        if waiting is not None and (not waiting.exists() or self._appender.holds(entries)):
+        if waiting is not None and not waiting.exists():  # committed just before the turn came
             return self._read_back(batch)
         if self._conn is None:
             raise AuditWriteError(f"cannot write decision log {self.path}: it is closed")
         try:
             last, settled = self._appender.append(entries, rulesets, self._spool.waiting(exclude=waiting))
         except RecordRefused:
+            if waiting is not None and self._appender.holds(entries):
+                # committed by a writer stopped before it could remove the spool file
+                return self._read_back(batch)
             if len(batch) == 1:
                 raise
             # Someone's record was refused: each submission alone, so that it fails only its own caller.
