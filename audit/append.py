@@ -20,6 +20,7 @@ from pathlib import Path
 from audit.canonical import GENESIS_HASH, record_hash
 from audit.errors import AuditWriteError
 from audit.records import Entry, StoredRuleset
+from audit.schema import last_written
 from audit.times import utc_now
 
 __all__ = ["ChainAppender", "RecordRefused", "roll_back"]
@@ -141,10 +142,10 @@ def _refuse_cut_log(conn: sqlite3.Connection, head_seq: int, path: Path) -> None
     """SQLite remembers the largest sequence number ever written. Below it, records
     were cut from the end: new records would take their numbers and link to the
     record before the cut, and the chain would verify again, hiding the removal."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
-    if row and row[0] > head_seq:
+    written = last_written(conn, head_seq)
+    if written > head_seq:
         raise AuditWriteError(
-            f"cannot write decision log {path}: it ends at seq {head_seq} but seq {row[0]} was written, so records "
+            f"cannot write decision log {path}: it ends at seq {head_seq} but seq {written} was written, so records "
             "were removed; nothing more is logged to it (run `licit audit verify`)"
         )
 

@@ -148,6 +148,13 @@ def schema_objects(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(rows.fetchall())
 
 
+def last_written(conn: sqlite3.Connection, head_seq: int) -> int:
+    """The largest sequence number ever written to `decisions`, which SQLite remembers for an
+    AUTOINCREMENT key (sqlite_sequence); never below the head `head_seq`."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
+    return max(row[0], head_seq) if row else head_seq
+
+
 def read_meta(conn: sqlite3.Connection, path: str | os.PathLike) -> dict[str, str]:
     """The log's meta data; AuditError if `path` is not a Licit log this code can read."""
     try:

@@ -24,7 +24,7 @@ from audit.lookups import FILE_DAMAGED, check_lookups
 from audit.meta import META_CHANGED, check_meta, meta_digest
 from audit.outputs import write_output
 from audit.readahead import reading_ahead
-from audit.schema import SQLITE_MAX_INTEGER, expected_schema, open_reader, schema_objects
+from audit.schema import SQLITE_MAX_INTEGER, expected_schema, last_written, open_reader, schema_objects
 from audit.times import utc_now
 
 RULESET_MISSING = "rule set missing"
@@ -167,9 +167,9 @@ def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
     problems = list(chain.problems)
     if chain.break_at is not None:
         problems.append(diagnose(conn, chain.last, chain.break_at))
-    last_written = _last_written(conn, max_seq)
-    problems += [orphaned_rows(seq, last_written) for seq in chain.orphans]
-    problems += _check_tail(max_seq, last_written)
+    written = last_written(conn, max_seq)
+    problems += [orphaned_rows(seq, written) for seq in chain.orphans]
+    problems += _check_tail(max_seq, written)
     problems += _check_rulesets(conn, chain.first_use)
     problems += _check_schema(conn)
     problems += check_meta(conn)
@@ -187,12 +187,6 @@ def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
         checkpoint_seq=expected_head["seq"] if expected_head is not None else None,
         checkpoint_covers_meta="meta_digest" in expected_head if expected_head is not None else None,
     )
-
-
-def _last_written(conn: sqlite3.Connection, max_seq: int) -> int:
-    """The largest sequence number ever written, which SQLite remembers."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
-    return max(row[0], max_seq) if row else max_seq
 
 
 def _check_tail(max_seq: int, last_written: int) -> list[Problem]:
