@@ -1,6 +1,6 @@
-"""One place where library errors become one-line click errors (exit 1), for every licit command,
-where a closed standard output ends a command quietly, and where a command that must clean up
-when it is stopped (`licit audit seed`) is let to."""
+"""For every licit command, one place where library errors become one-line click errors (exit 1),
+where a closed standard output ends the command quietly, and where SIGTERM and SIGHUP let it
+clean up as Ctrl-C does."""
 from __future__ import annotations
 
 import contextlib

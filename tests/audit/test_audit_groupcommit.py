@@ -66,17 +66,24 @@ def test_a_spooled_record_clashing_with_the_log_is_left_to_its_writer_and_blocks
     assert verify_log(log_path).ok
 
 
+def _spooled_while_the_turn_is_held(log_path, waiter, holder, item) -> tuple[threading.Thread, list]:
+    """`waiter` records `item` while `holder` (another process: its own flock) holds the turn;
+    returns once the record waits in the spool, with the recording thread and what it returned."""
+    assert holder._turn.try_take()
+    returned = []
+    thread = threading.Thread(target=lambda: returned.append(waiter.record(*item)))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not spooled_files(log_path) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return thread, returned
+
+
 def test_a_waiting_writer_returns_the_seq_another_writers_commit_gave_it(log_path):
     first, item = example_items(2)
     with DecisionLog(log_path) as waiter, DecisionLog(log_path) as leader:
         waiter.record(*first)  # a writer spools only records whose rule set the log holds
-        assert leader._turn.try_take()  # another process (its own flock) holds the turn
-        returned = []
-        thread = threading.Thread(target=lambda: returned.append(waiter.record(*item)))
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not spooled_files(log_path) and time.monotonic() < deadline:
-            time.sleep(0.001)
+        thread, returned = _spooled_while_the_turn_is_held(log_path, waiter, leader, item)
         seq, settled = leader._appender.append([], [], leader._spool.waiting())
         leader._spool.remove(settled)
         thread.join(timeout=10)
@@ -92,13 +99,7 @@ def test_a_waiting_writer_whose_record_a_stopped_writer_committed_returns_its_se
     first, item = example_items(2)
     with DecisionLog(log_path) as waiter, DecisionLog(log_path) as stopped:
         waiter.record(*first)
-        assert stopped._turn.try_take()
-        returned = []
-        thread = threading.Thread(target=lambda: returned.append(waiter.record(*item)))
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not spooled_files(log_path) and time.monotonic() < deadline:
-            time.sleep(0.001)
+        thread, returned = _spooled_while_the_turn_is_held(log_path, waiter, stopped, item)
         stopped._appender.append([], [], stopped._spool.waiting())  # and stopped: its spool file stays
         stopped._turn.give_back()
         thread.join(timeout=10)
