@@ -65,8 +65,8 @@ def _refuse_days_before_the_rules(engine: Engine, start: dt.datetime, end: dt.da
     for code in engine.jurisdictions:
         compiled = engine.tree.compiled[code]
         first, last = compiled.local_date(start), compiled.local_date(end)
-        gaps = [segment.period for segment in compiled.segments if not segment.rules
-                and (segment.period.start or dt.date.min) <= last and (segment.period.end or dt.date.max) >= first]
+        gaps = [period for period, count in compiled.spans() if not count
+                and (period.start or dt.date.min) <= last and (period.end or dt.date.max) >= first]
         gap = max(gaps, key=lambda period: period.start or dt.date.min, default=None)
         if gap is None:
             continue

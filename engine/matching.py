@@ -1,0 +1,78 @@
+"""Matchers: what decides which of a jurisdiction's rules hold for a flow.
+
+Two implementations run the same lowered conditions (rules/ir.py): ``durable`` (durable_rules'
+Rete network, engine/durable.py), the default wherever durable_rules imports, and ``python`` (the
+built-in matcher, engine/pymatch.py), which runs everywhere, including Python 3.13 where
+durable_rules cannot be built. ``Engine(matcher=...)``, then ``LICIT_MATCHER``, choose one.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any, Protocol
+
+from engine.errors import EngineError
+from rules.segments import CompiledJurisdiction
+
+__all__ = ["MATCHERS", "JurisdictionMatcher", "available_matchers", "default_matcher", "matcher_for",
+           "resolve_matcher"]
+
+MATCHERS = ("durable", "python")
+ENVIRONMENT = "LICIT_MATCHER"
+
+
+class JurisdictionMatcher(Protocol):
+    """A jurisdiction's rules (its pieces: a rule over the days one lowered condition holds for), compiled."""
+
+    name: str
+
+    def fired(self, facts: dict[str, Any], segment: int, day: int) -> list[int]:
+        """Indices into ``compiled.pieces`` of the rules in force in ``segment`` (the segment holding the
+        day whose ordinal is ``day``) whose condition holds for ``facts``."""
+        ...
+
+
+@lru_cache(maxsize=None)
+def _durable_problem() -> str | None:
+    """Why durable_rules cannot be used here, or None."""
+    try:
+        import engine.durable  # noqa: F401
+    except ImportError as error:
+        return str(error).split("\n")[0]
+    return None
+
+
+def available_matchers() -> list[str]:
+    return [name for name in MATCHERS if name != "durable" or _durable_problem() is None]
+
+
+def default_matcher() -> str:
+    return available_matchers()[0]
+
+
+def resolve_matcher(name: str | None = None) -> str:
+    """The matcher to use: ``name``, else $LICIT_MATCHER, else the default. Asking for durable_rules
+    where it cannot be imported is an error (not a silent fallback): the caller named a matcher."""
+    chosen = name or os.environ.get(ENVIRONMENT) or default_matcher()
+    if chosen not in MATCHERS:
+        source = "matcher" if name else ENVIRONMENT
+        raise EngineError(f"{source} {chosen!r} is not a matcher; choose one of: {', '.join(MATCHERS)}")
+    if chosen == "durable" and _durable_problem() is not None:
+        raise EngineError(f"the durable matcher needs durable_rules, which cannot be imported here "
+                          f"({_durable_problem()}); use the built-in matcher: matcher='python', "
+                          f"{ENVIRONMENT}=python or --matcher python")
+    return chosen
+
+
+def matcher_for(name: str, compiled: CompiledJurisdiction) -> JurisdictionMatcher:
+    """Compile a jurisdiction's pieces for the matcher ``name`` (see :func:`resolve_matcher`)."""
+    if name == "durable":
+        from engine.durable import DurableError, DurableMatcher
+
+        try:
+            return DurableMatcher(compiled)
+        except DurableError as error:
+            raise EngineError(str(error)) from None
+    from engine.pymatch import PythonMatcher
+
+    return PythonMatcher(compiled)
