@@ -203,7 +203,7 @@ def bench(jurisdiction: str, count: int, with_audit: bool, audit_dir: str, rules
     """Measure Engine.evaluate: evaluations per second, latency percentiles, where the time goes."""
     import tempfile
 
-    from engine.bench import run_audit_bench, run_bench
+    from engine.batch.bench import run_audit_bench, run_bench
     from engine.core import Engine
 
     engine = Engine(rules_dir=rules_dir)
@@ -227,7 +227,7 @@ def _replay_command() -> click.Command:
     @library_errors
     def replay(decision_id: str, db: str | None, output_format: str) -> None:
         """Re-decide a logged decision under exactly the rule files it was made with; exit 1 if it differs."""
-        from engine.replay import replay_decision
+        from engine.batch.replay import replay_decision
 
         result = replay_decision(db or default_db_path(), decision_id)
         click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else
@@ -254,7 +254,7 @@ def _seed_command() -> click.Command:
     @library_errors
     def seed(db: str | None, count: int, days: float, random_seed: int | None, rules_dir: Path | None) -> None:
         """Write a new log of N decisions the engine makes about synthetic flows (for trials and benchmarks)."""
-        from engine.seed import seed_log
+        from engine.batch.seed import seed_log
 
         path = db or default_db_path()
         try:

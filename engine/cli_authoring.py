@@ -47,7 +47,7 @@ def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, 
          min_coverage: float | None) -> None:
     """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
     from engine.core import Engine, default_rules_dir
-    from engine.scenarios import run_scenarios, run_text
+    from engine.batch.scenarios import run_scenarios, run_text
 
     with Engine(rules_dir=directory or default_rules_dir()) as engine:
         if jurisdiction is not None and jurisdiction not in engine.tree.jurisdictions:

@@ -127,10 +127,10 @@ def test_a_rule_tree_that_does_not_load_seeds_nothing(write_tree, tmp_path):
 # The seed's own process, stopped by a signal once it has decided a few flows into its new log.
 _STOPPED_SEED = """
 import os, signal, sys
-import engine.seed
+import engine.batch.seed
 from engine.cli import main
 
-synthetic_flows = engine.seed.synthetic_flows
+synthetic_flows = engine.batch.seed.synthetic_flows
 stop = getattr(signal, sys.argv.pop(1))
 
 
@@ -141,7 +141,7 @@ def stopped_after_three(*args, **kwargs):
         yield flow
 
 
-engine.seed.synthetic_flows = stopped_after_three
+engine.batch.seed.synthetic_flows = stopped_after_three
 main()
 """
 

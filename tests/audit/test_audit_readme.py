@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from conftest import REPO, run
 
-from engine.traffic import EXAMPLE_PERSON, synthetic_flows
+from engine.batch.traffic import EXAMPLE_PERSON, synthetic_flows
 
 README = REPO / "README.md"
 SEEDED = 2000  # README seeds 20,000 (8 s); the claims checked here do not depend on the size
