@@ -241,7 +241,7 @@ def test_a_second_stop_request_does_not_interrupt_the_cleanup_the_first_began():
     import os
     import signal
 
-    from engine.clierrors import stopping_unwinds
+    from engine.cli.errors import stopping_unwinds
 
     before = signal.getsignal(signal.SIGTERM)
     during_cleanup = []

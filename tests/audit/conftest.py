@@ -17,7 +17,7 @@ if str(REPO) not in sys.path:  # `import audit` must be this checkout's package
     sys.path.insert(0, str(REPO))
 
 from audit import DecisionLog, ruleset_digest  # noqa: E402
-from engine.cli import cli  # noqa: E402  (`licit audit`, with the commands the engine adds: seed, replay)
+from engine.cli import cli  # noqa: E402  (`licit audit` is in engine/cli/audit.py)
 
 EXAMPLES = REPO / "examples"
 TEST_KEY = "test-key-0123456789abcdef"
