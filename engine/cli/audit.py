@@ -28,7 +28,7 @@ def _time_filters(command):
 
 @click.group("audit")
 def audit_group():
-    """Query, verify and checkpoint the tamper-evident decision log."""
+    """Query, verify, checkpoint and replay the tamper-evident decision log; seed a demo log."""
 
 
 @audit_group.command()

@@ -50,7 +50,8 @@ def validate(directory: Path | None) -> None:
     overrides = [override.kind for jurisdiction in jurisdictions for override in jurisdiction.overrides]
     replacements = sum(1 for jurisdiction in jurisdictions for rule in jurisdiction.rules if rule.replaces)
     parameters = sum(len(jurisdiction.parameter_values) for jurisdiction in jurisdictions)
-    click.echo(f"{directory}: OK — {len(tree.jurisdictions)} jurisdictions ({', '.join(sorted(tree.jurisdictions))}), "
+    codes = ", ".join(sorted(tree.jurisdictions))
+    click.echo(f"{directory}: OK — {len(tree.jurisdictions)} jurisdictions ({codes}), "
                f"{rule_count} rules, {parameters} parameter settings, {overrides.count('exception')} exceptions, "
                f"{overrides.count('disable')} disables, {replacements} replacements")
 
