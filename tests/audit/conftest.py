@@ -149,7 +149,7 @@ def run(*args, env=None):
 
 
 def assert_one_line_error(result, fragment, exit_code=1):
-    """Exit 1 when the log or a file failed, 2 for bad input (README: exit codes)."""
+    """Exit 1 when the log or a file failed, 2 for bad input (docs/guarantees.md: exit codes)."""
     assert result.exit_code == exit_code, result.output
     assert "Traceback" not in result.output
     error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
