@@ -154,3 +154,23 @@ def test_the_readme_examples_decide_as_they_say(ran):
     outputs = [block.stdout for block in ran["README.md"]]
     assert "conditional\n['disclose_annualized_rate']\n" in outputs
     assert "2 cases: 2 passed, 0 failed" in "".join(outputs)
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_between_pages_leads_somewhere():
+    broken = []
+    for page in PAGES:
+        text = FENCE.sub("", page.read_text(encoding="utf-8"))
+        for target, anchor in re.findall(r"\]\((?!https?:)([^)#\s]*)(?:#([^)\s]+))?\)", text):
+            linked = (page.parent / target) if target else page
+            if not linked.is_file():
+                broken.append(f"{page.name}: {target}")
+            elif anchor and anchor not in {_anchor(line.lstrip("#")) for line in
+                                           FENCE.sub("", linked.read_text(encoding="utf-8")).splitlines()
+                                           if line.startswith("#")}:
+                broken.append(f"{page.name}: {target}#{anchor}")
+    assert not broken
