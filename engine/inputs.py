@@ -106,9 +106,8 @@ def _document(text: str | bytes, source: str | None) -> object:
     except json.JSONDecodeError as error:
         raise FlowValidationError([FieldError("(flow)", f"not JSON: {error.msg} at line {error.lineno} column "
                                                         f"{error.colno}")], source) from None
-    except (RecursionError, ValueError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise FlowValidationError([FieldError("(flow)", f"not acceptable JSON: {reason}")], source) from None
+    except ValueError as error:  # nested too deeply, or not UTF-8
+        raise FlowValidationError([FieldError("(flow)", f"not acceptable JSON: {error}")], source) from None
     if errors:
         raise FlowValidationError(errors, source)
     return document

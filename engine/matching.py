@@ -11,11 +11,11 @@ import os
 from functools import lru_cache
 from typing import Any, Protocol
 
-from engine.errors import EngineError
+from engine.errors import EngineError, MatcherError
 from rules.segments import CompiledJurisdiction
 
 __all__ = ["MATCHERS", "JurisdictionMatcher", "available_matchers", "default_matcher", "matcher_for",
-           "resolve_matcher"]
+           "matchers_text", "resolve_matcher"]
 
 MATCHERS = ("durable", "python")
 ENVIRONMENT = "LICIT_MATCHER"
@@ -56,12 +56,26 @@ def resolve_matcher(name: str | None = None) -> str:
     chosen = name or os.environ.get(ENVIRONMENT) or default_matcher()
     if chosen not in MATCHERS:
         source = "matcher" if name else ENVIRONMENT
-        raise EngineError(f"{source} {chosen!r} is not a matcher; choose one of: {', '.join(MATCHERS)}")
+        raise MatcherError(f"{source} {chosen!r} is not a matcher; choose one of: {', '.join(MATCHERS)}")
     if chosen == "durable" and _durable_problem() is not None:
-        raise EngineError(f"the durable matcher needs durable_rules, which cannot be imported here "
+        raise MatcherError(f"the durable matcher needs durable_rules, which cannot be imported here "
                           f"({_durable_problem()}); use the built-in matcher: matcher='python', "
                           f"{ENVIRONMENT}=python or --matcher python")
     return chosen
+
+
+def matchers_text() -> str:
+    """What ``licit --version`` says about matchers: those available here, and the one commands use."""
+    lines = [f"matchers: {', '.join(available_matchers())} (default: {default_matcher()})"]
+    if _durable_problem() is not None:
+        lines.append(f"durable unavailable: durable_rules does not import here ({_durable_problem()})")
+    chosen = os.environ.get(ENVIRONMENT)
+    if chosen:
+        try:
+            lines.append(f"{ENVIRONMENT}={chosen}: commands use {resolve_matcher()}")
+        except MatcherError as error:
+            lines.append(f"{ENVIRONMENT}: {error}")
+    return "\n".join(lines)
 
 
 def matcher_for(name: str, compiled: CompiledJurisdiction) -> JurisdictionMatcher:

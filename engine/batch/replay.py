@@ -15,7 +15,7 @@ def _summary(outcome: str, findings: list) -> dict:
     return {"outcome": outcome, "rule_ids": sorted(finding["rule_id"] for finding in findings)}
 
 
-def replay_decision(db: str | Path, decision_id: str) -> dict:
+def replay_decision(db: str | Path, decision_id: str, *, matcher: str | None = None) -> dict:
     """The logged and the replayed outcome and rule ids, and whether they are identical.
     A record or rule set that does not verify is not replayed (AuditError).
 
@@ -34,7 +34,7 @@ def replay_decision(db: str | Path, decision_id: str) -> dict:
             path = Path(directory, relative)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(source, encoding="utf-8")
-        with Engine(rules_dir=directory) as engine:
+        with Engine(rules_dir=directory, matcher=matcher) as engine:
             replayed = engine.evaluate(record["flow"], as_of=dt.datetime.fromisoformat(logged["as_of"]))
     logged_summary = _summary(logged["outcome"], logged["findings"])
     replayed_summary = _summary(replayed.outcome, [finding.model_dump() for finding in replayed.findings])

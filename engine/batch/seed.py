@@ -35,6 +35,7 @@ def seed_log(
     seed: int | None = None,
     days: float = 365.0,
     progress: Callable[[int], None] | None = None,
+    matcher: str | None = None,
 ) -> int:
     """Write a new log of `count` decisions about synthetic flows spread over `days` days up
     to now, each decided by the engine on the rules of `rules_dir` in force when it was
@@ -48,7 +49,7 @@ def seed_log(
     with new_log(path, key=key) as log:
         clock = _SpanClock()
         sink = BatchSink(log, progress=progress)
-        engine = Engine(rules_dir, sink=sink, clock=clock)
+        engine = Engine(rules_dir, sink=sink, clock=clock, matcher=matcher)
         end = clock.now
         start = end - dt.timedelta(days=days)
         _refuse_days_before_the_rules(engine, start, end, days)

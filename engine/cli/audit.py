@@ -16,7 +16,7 @@ from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_l
 from audit.records import OUTCOMES
 from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
 from engine.cli.errors import library_errors
-from engine.cli.options import db_option, format_option, rules_option
+from engine.cli.options import db_option, format_option, matcher_option, rules_option
 
 __all__ = ["audit_group"]
 
@@ -185,12 +185,13 @@ def checkpoint(db, output):
 @click.argument("decision_id")
 @db_option()
 @format_option("text", "json")
+@matcher_option
 @library_errors
-def replay(decision_id: str, db: Path | None, output_format: str) -> None:
+def replay(decision_id: str, db: Path | None, output_format: str, matcher: str | None) -> None:
     """Re-decide a logged decision under exactly the rule files it was made with; exit 1 if it differs."""
     from engine.batch.replay import replay_decision
 
-    result = replay_decision(db or default_db_path(), decision_id)
+    result = replay_decision(db or default_db_path(), decision_id, matcher=matcher)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else
                f"{decision_id}: logged {result['logged']['outcome']} {result['logged']['rule_ids']}, "
                f"replayed {result['replayed']['outcome']} {result['replayed']['rule_ids']} under "
@@ -206,13 +207,15 @@ def replay(decision_id: str, db: Path | None, output_format: str) -> None:
               help="spread them over this many days up to now")
 @click.option("--seed", "random_seed", type=int, help="random seed, for the same flows and decisions again")
 @rules_option
+@matcher_option
 @library_errors
-def seed(db: Path | None, count: int, days: float, random_seed: int | None, rules_dir: Path | None) -> None:
+def seed(db: Path | None, count: int, days: float, random_seed: int | None, rules_dir: Path | None,
+         matcher: str | None) -> None:
     """Write a new log of N decisions the engine makes about synthetic flows (for trials and benchmarks)."""
     from engine.batch.seed import seed_log
 
     path = db or default_db_path()
-    head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
+    head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed, matcher=matcher,
                     progress=lambda written: click.echo(f"{written} decisions", err=True))
     click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")
 

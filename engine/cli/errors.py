@@ -12,7 +12,7 @@ import sys
 import click
 
 from audit.errors import AuditError, AuditInputError
-from engine.errors import LicitError
+from engine.errors import LicitError, MatcherError
 from rules.errors import RuleSetError
 
 __all__ = ["InputError", "LicitGroup", "STDOUT_CLOSED_EXIT", "library_errors", "stopping_unwinds"]
@@ -28,14 +28,15 @@ class InputError(click.ClickException):
 
 def library_errors(command):
     """Run a command; a rule set that does not load, a log or engine failure: one clear error, no traceback.
-    What was asked of the log was wrong (AuditInputError: a bad date, a malformed checkpoint): exit 2."""
+    What was asked of the log was wrong (AuditInputError: a bad date, a malformed checkpoint), or a matcher
+    that is not one or cannot run here (MatcherError): exit 2."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except RuleSetError as error:
             raise click.ClickException(f"the rule set does not load ({len(error.errors)} errors):\n{error}") from None
-        except AuditInputError as error:
+        except (AuditInputError, MatcherError) as error:
             raise InputError(str(error)) from None
         except (AuditError, LicitError) as error:
             raise click.ClickException(str(error)) from None

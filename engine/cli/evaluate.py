@@ -9,7 +9,7 @@ from typing import Iterator
 import click
 
 from engine.cli.errors import InputError, library_errors
-from engine.cli.options import format_option, rules_option
+from engine.cli.options import format_option, matcher_option, rules_option
 from engine.errors import FlowValidationError, LicitError
 from engine.timestamps import parse_timestamp
 
@@ -50,8 +50,9 @@ def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str | Exception]]:
 @click.option("--no-audit", is_flag=True, help="do not log decisions")
 @format_option("json", "text")
 @click.option("--as-of", help="decide under the rules in force at this instant instead of requested_at")
+@matcher_option
 @library_errors
-def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None:
+def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of, matcher) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
     if no_audit and audit_db is not None:
         raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
@@ -59,7 +60,8 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None
     from audit import default_db_path
     from engine.core import Engine
 
-    engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()))
+    engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()),
+                    matcher=matcher)
     invalid = 0
     with engine:
         for source, text in _inputs(flows):

@@ -5,12 +5,19 @@ from pathlib import Path
 
 import click
 
-__all__ = ["db_option", "format_option", "rules_option"]
+__all__ = ["db_option", "format_option", "matcher_option", "rules_option"]
 
 
 def rules_option(command):
     return click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
                         help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")(command)
+
+
+def matcher_option(command):
+    """``--matcher durable|python``: which matcher decides (engine/matching.py); the parameter is ``matcher``."""
+    return click.option("--matcher", type=click.Choice(["durable", "python"]), default=None,
+                        help="rule matcher (default: $LICIT_MATCHER, else durable where durable_rules imports, "
+                             "else python)")(command)
 
 
 def format_option(*choices: str):

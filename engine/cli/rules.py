@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from engine.cli.errors import InputError, library_errors
-from engine.cli.options import format_option, rules_option
+from engine.cli.options import format_option, matcher_option, rules_option
 
 __all__ = ["rules_group"]
 
@@ -85,14 +85,15 @@ def list_rules(jurisdiction: str, as_of: str | None, rules_dir: Path | None) -> 
 @click.option("--coverage", "show_coverage", is_flag=True, help="list how often each rule fired and did not fire")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="PCT",
               help="fail when fewer than PCT % of the rules fired in some case")
+@matcher_option
 @library_errors
 def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, show_coverage: bool,
-         min_coverage: float | None) -> None:
+         min_coverage: float | None, matcher: str | None) -> None:
     """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
     from engine.batch.scenarios import run_scenarios, run_text
     from engine.core import Engine, default_rules_dir
 
-    with Engine(rules_dir=directory or default_rules_dir()) as engine:
+    with Engine(rules_dir=directory or default_rules_dir(), matcher=matcher) as engine:
         if jurisdiction is not None and jurisdiction not in engine.tree.jurisdictions:
             raise click.BadParameter(f"no rule pack {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}",
                                      param_hint="--jurisdiction")
