@@ -54,20 +54,23 @@ class DurableError(Exception):
 
 
 _SHARED: "weakref.WeakValueDictionary[str, DurableRuleset]" = weakref.WeakValueDictionary()
+_LIVE: set[int] = set()  # handles of the rulesets durable_rules holds
 _RETIRED: list[int] = []  # handles of rulesets no engine uses any more, deleted under the lock
 
 
 def _delete_retired() -> None:
     """Delete the rulesets retired since the last call; the caller holds the lock."""
     while _RETIRED:
-        durable_rules_engine.delete_ruleset(_RETIRED.pop())
+        handle = _RETIRED.pop()
+        durable_rules_engine.delete_ruleset(handle)
+        _LIVE.discard(handle)
 
 
 def live_rulesets() -> int:
-    """How many durable_rules rulesets this process holds (for tests and the reload benchmark)."""
+    """How many rulesets durable_rules holds in this process (for tests and the reload benchmark)."""
     with _LOCK:
         _delete_retired()
-        return len(_SHARED)
+        return len(_LIVE)
 
 
 def _shared_ruleset(label: str, rules: dict[str, list[dict]]) -> "DurableRuleset":
@@ -100,6 +103,7 @@ class DurableRuleset:
                 self._handle = durable_rules_engine.create_ruleset(self.name, to_json(definition))
             except durable_rules_engine.error as error:
                 raise DurableError(f"durable_rules refused ruleset {label}: {error}") from None
+            _LIVE.add(self._handle)
         weakref.finalize(self, _RETIRED.append, self._handle)
 
     def matches(self, fact_json: str, day: int = 0) -> list[str]:

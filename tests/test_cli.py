@@ -9,16 +9,6 @@ from tests.conftest import EXAMPLES, PACKS, REPO, rule_yaml
 
 
 
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("LICIT_AUDIT_DB", raising=False)
-
-    def invoke(*args, stdin=None):
-        return CliRunner().invoke(cli, [str(arg) for arg in args], input=stdin, catch_exceptions=False)
-    return invoke
-
-
 def assert_clean_failure(result, code: int):
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
