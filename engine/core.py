@@ -12,12 +12,13 @@ from engine.compile import ALWAYS, limit_problem, to_durable
 from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, Outcome, RulesetRef, new_decision_id,
                              outcome_of)
 from engine.errors import EngineError, FieldError, FlowValidationError
-from engine.facts import flow_facts, flow_vocabulary
+from engine.factplan import fact_plan
+from engine.facts import flow_vocabulary
 from engine.flow import Flow
 from engine.inputs import parse_flow, rules_instant
 from engine.matching import JurisdictionMatcher, matcher_for, resolve_matcher
 from rules import CompiledJurisdiction, EffectiveRule, RuleError, RuleSetError, RuleTree, load_rules
-from rules.ir import fact_keys
+from rules.ir import fact_keys, item_keys
 
 __all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
 
@@ -70,8 +71,11 @@ class _LoadedRules:
         self.matchers: dict[str, JurisdictionMatcher] = {
             code: matcher_for(matcher, compiled) for code, compiled in self.tree.compiled.items()}
         # only what some rule reads is derived (and, for durable_rules, parsed)
-        self.fact_keys = frozenset(set().union(*(fact_keys(piece.condition) for compiled in self.tree.compiled.values()
-                                                 for piece in compiled.pieces)) | set(ALWAYS["$ex"]))
+        conditions = [piece.condition for compiled in self.tree.compiled.values() for piece in compiled.pieces]
+        items: dict[str, set[str]] = {}
+        for condition in conditions:
+            item_keys(condition, items)
+        self.facts = fact_plan(frozenset(set().union(*map(fact_keys, conditions)) | set(ALWAYS["$ex"])), items)
         self._verdicts: dict[str, dict[tuple[int, ...], Verdict]] = {code: {} for code in self.tree.compiled}
         self._payloads: dict[str, dict] = {}
         self._lock = threading.Lock()
@@ -213,8 +217,8 @@ class Engine:
         return now.astimezone(dt.timezone.utc)
 
     def facts(self, model: Flow, rules: _LoadedRules | None = None) -> dict[str, Any]:
-        """The flat fact the matcher is given: only the keys some rule reads."""
-        return flow_facts(model, (rules or self._rules).fact_keys)
+        """The flat fact the matcher is given: only the keys some rule reads (engine/factplan.py)."""
+        return (rules or self._rules).facts(model)
 
     def ruleset_payload(self, code: str) -> dict:
         """The rule set a decision in ``code`` is made with: digest, chain and full source files."""

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from engine.errors import FieldError, FlowValidationError
+from engine.fastflow import validate_flow
 from engine.flow import Flow
 from engine.identifiers import identifier_errors
 from engine.jsontext import load_json
@@ -86,7 +87,7 @@ def parse_flow(flow: Flow | dict | str | bytes, source: str | None = None) -> Fl
     if not isinstance(flow, dict):
         raise FlowValidationError([FieldError("(flow)", f"a flow is a JSON object, not {_json_type(flow)}")], source)
     try:
-        model = Flow.model_validate(flow)
+        model = validate_flow(flow)
     except ValidationError as error:
         raise FlowValidationError([FieldError(field_path(tuple(item["loc"])), _message(item))
                                    for item in error.errors(include_url=False)], source) from None

@@ -50,18 +50,29 @@ def _operand(operand: Operand) -> Value:
 def _compare(condition: Compare) -> Test:
     test = COMPARE[condition.op]
     if isinstance(condition.right, Lit):
-        constant = condition.right.value
+        constant, key = condition.right.value, condition.left.key
         if constant is None:
             return lambda fact, item: False
+        equal = condition.op == "=="  # None == constant is already False: no test for a missing value
         if condition.left.scope == FACT:
-            key = condition.left.key
-            if condition.op == "==":
-                return lambda fact, item: fact.get(key) == constant  # None == constant is already False
+            if equal:
+                return lambda fact, item: fact.get(key) == constant
 
             def fact_test(fact: dict, item: Any) -> bool:
                 value = fact.get(key)
                 return value is not None and test(value, constant)
             return fact_test
+        if key == "":
+            if equal:
+                return lambda fact, item: item == constant
+            return lambda fact, item: item is not None and test(item, constant)
+        if equal:
+            return lambda fact, item: item.get(key) == constant
+
+        def item_test(fact: dict, item: Any) -> bool:
+            value = item.get(key)
+            return value is not None and test(value, constant)
+        return item_test
     left, right = _read(condition.left), _operand(condition.right)
 
     def compare(fact: dict, item: Any) -> bool:
