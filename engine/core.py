@@ -78,6 +78,7 @@ class _LoadedRules:
         self.facts = fact_plan(frozenset(set().union(*map(fact_keys, conditions)) | set(ALWAYS["$ex"])), items)
         self._verdicts: dict[str, dict[tuple[int, ...], Verdict]] = {code: {} for code in self.tree.compiled}
         self._payloads: dict[str, dict] = {}
+        self._refs: dict[str, RulesetRef] = {}  # frozen, so every decision in a jurisdiction shares one
         self._lock = threading.Lock()
 
     def verdict(self, code: str, fired: list[int]) -> Verdict:
@@ -96,6 +97,12 @@ class _LoadedRules:
             if len(self._verdicts[code]) < _CACHED_VERDICTS:
                 self._verdicts[code][key] = verdict
         return verdict
+
+    def ruleset_ref(self, code: str) -> RulesetRef:
+        ref = self._refs.get(code)
+        if ref is None:
+            ref = self._refs[code] = RulesetRef.model_construct(digest=self.tree.compiled[code].digest)
+        return ref
 
     def payload(self, code: str) -> dict:
         with self._lock:
@@ -203,7 +210,7 @@ class Engine:
             evaluated_at=now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             as_of=instant.isoformat(), jurisdiction=model.jurisdiction, jurisdiction_chain=compiled.chain,
             outcome=outcome, findings=list(findings), obligations=list(obligations),
-            ruleset=RulesetRef.model_construct(digest=compiled.digest), engine_version=ENGINE_VERSION)
+            ruleset=rules.ruleset_ref(model.jurisdiction), engine_version=ENGINE_VERSION)
         if self.sink is not None:
             self.sink.record(decision.model_dump(mode="json"), model.model_dump(mode="json", by_alias=True),
                              rules.payload(model.jurisdiction), time.perf_counter() - started)

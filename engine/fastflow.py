@@ -24,7 +24,7 @@ __all__ = ["validate_flow"]
 
 _VALUE = operator.attrgetter("value")
 _CROSS_CHECKS = {Flow._one_product_per_kind.__func__, Flow._each_product_paid_once.__func__}
-_PLACES = {("products", "premium"): 2, ("products", "pricing_factor"): 4, ("payments", "apr"): 6}
+_PLACES = [("products", "premium", 2), ("products", "pricing_factor", 4), ("payments", "apr", 6)]
 _UNIQUE_LISTS = 4  # channel.platform_activities, channel.platform_licenses, payments[].covers, data_sharing[].categories
 
 
@@ -106,29 +106,25 @@ def _models(schema: Any):
 _FAST = _fast_validator()
 
 
-def _precise(given: Any, number: float | None, places: int) -> bool:
-    """As engine.flow._places: the JSON number as written (a Decimal) and the float have at most ``places``."""
-    if number is None:
-        return True
-    if isinstance(given, Decimal) and given.is_finite() and _decimal_places(given) > places:
-        return False
-    return round(number, places) == number
-
-
 def _whole_flow_holds(data: dict, flow: Flow) -> bool:
-    """What the taken-out calls check, for a flow the fast validator accepted."""
-    lists = [flow.channel.platform_activities, flow.channel.platform_licenses,
-             *(payment.covers for payment in flow.payments), *(sharing.categories for sharing in flow.data_sharing)]
-    if any(len(set(values)) != len(values) for values in lists):
-        return False
-    for (collection, field), places in _PLACES.items():
+    """What the taken-out calls check, for a flow the fast validator accepted: no list repeats a value,
+    no amount has more decimal places than its field allows (engine.flow._places: the JSON number as
+    written, a Decimal, and the float), and each product kind appears once and is paid by exactly one
+    payment, which covers only the flow's products."""
+    channel = flow.channel
+    for values in (channel.platform_activities, channel.platform_licenses,
+                   *[payment.covers for payment in flow.payments], *[share.categories for share in flow.data_sharing]):
+        if len(set(values)) != len(values):
+            return False
+    for collection, field, places in _PLACES:
         for model, given in zip(getattr(flow, collection), data[collection]):
-            if not _precise(given[field], getattr(model, field), places):
+            number = getattr(model, field)
+            if number is not None and (round(number, places) != number or (
+                    isinstance(given[field], Decimal) and _decimal_places(given[field]) > places)):
                 return False
     kinds = [product.kind for product in flow.products]
-    if len(set(kinds)) != len(kinds) or any(kind not in kinds for payment in flow.payments for kind in payment.covers):
-        return False
-    return all(sum(kind in payment.covers for payment in flow.payments) == 1 for kind in kinds)
+    covered = [kind for payment in flow.payments for kind in payment.covers]  # each payment's without repeats
+    return len(set(kinds)) == len(kinds) and sorted(covered) == sorted(kinds)
 
 
 def validate_flow(data: dict) -> Flow:

@@ -60,6 +60,19 @@ def construct_engines(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def synthetic_engines(tmp_path_factory):
+    """Hundreds of rules in one jurisdiction, dated apart: the Python matcher's index and durable_rules'
+    packing of rules into rulesets by width are both exercised."""
+    from engine.batch.synthetic import write_synthetic_tree
+
+    root = write_synthetic_tree(tmp_path_factory.mktemp("synthetic"), 240, dated=True)
+    engines = [Engine(rules_dir=root, matcher=name) for name in MATCHERS]
+    yield engines
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
 def shipped_engines():
     engines = [Engine(rules_dir=PACKS, matcher=name) for name in MATCHERS]
     yield engines
@@ -114,6 +127,12 @@ def test_shipped_packs_agree(shipped_engines, flow):
 @given(flow=flows())
 def test_every_construct_agrees(construct_engines, flow):
     assert disagreements(construct_engines, flow) == []
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flow=flows())
+def test_hundreds_of_synthetic_rules_agree(synthetic_engines, flow):
+    assert disagreements(synthetic_engines, flow) == []
 
 
 def test_both_matchers_are_compared_where_durable_rules_imports():
