@@ -11,7 +11,7 @@ from typing import Any
 
 from rules.ir import FACT, And, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref
 
-__all__ = ["to_durable", "to_json", "ALWAYS", "conjuncts", "limit_problem", "stack_width", "MAX_STACK",
+__all__ = ["to_durable", "to_json", "ALWAYS", "AlphaTrie", "conjuncts", "limit_problem", "stack_width", "MAX_STACK",
            "MAX_SEQUENCE"]
 
 _OPERATORS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
@@ -129,3 +129,37 @@ def limit_problem(condition: dict, guards: int) -> str | None:
         return (f"its condition needs {slots} entries of durable_rules' {MAX_SEQUENCE - 1} per rule (two per "
                 f"'and'/'or' group once lowered); split the rule")
     return None
+
+
+class AlphaTrie:
+    """The alpha network durable_rules builds for a ruleset's rules, as far as the stack is concerned, to bound
+    how many nodes can be pending at once (it must stay under MAX_STACK whatever the fact).
+
+    durable_rules shares a node between rules that test the same thing after the same tests (measured: 200
+    rules of one chain match at once; 70 rules with one test in common and then 70 different ones fail with
+    error 303). Each rule's tests are a chain: plain tests join the trie; from its first ``$or`` or
+    quantifier on, the rest of the rule is counted as unshared, by :func:`stack_width`. Every test is taken
+    to hold: when a node is popped it pushes all its children, and the worst order visits the child that
+    grows the stack most while its siblings wait."""
+
+    def __init__(self):
+        self._root: dict = {"children": {}, "tails": 0}
+
+    def add(self, tests: list[dict]) -> None:
+        node = self._root
+        for index, test in enumerate(tests):
+            (key, _), = test.items()
+            if key in ("$or", "$and", "$iany", "$iall"):
+                node["tails"] += stack_width({"$and": tests[index:]})
+                return
+            node = node["children"].setdefault(to_json(test), {"children": {}, "tails": 0})
+
+    def peak(self) -> int:
+        return _peak(self._root)
+
+
+def _peak(node: dict) -> int:
+    """Entries pending at most while the subtree below ``node`` is matched (``node`` itself popped)."""
+    children = node["children"].values()
+    pushed = len(node["children"]) + node["tails"]
+    return pushed + max([0, *(_peak(child) - 1 for child in children)])

@@ -69,7 +69,7 @@ class _LoadedRules:
         self.tree: RuleTree = load_rules(rules_dir, flow_vocabulary())
         _refuse_what_durable_cannot_run(self.tree)
         self.matchers: dict[str, JurisdictionMatcher] = {
-            code: matcher_for(matcher, compiled) for code, compiled in self.tree.compiled.items()}
+            code: matcher_for(matcher, compiled, self.tree.vocabulary) for code, compiled in self.tree.compiled.items()}
         # only what some rule reads is derived (and, for durable_rules, parsed)
         conditions = [piece.condition for compiled in self.tree.compiled.values() for piece in compiled.pieces]
         items: dict[str, set[str]] = {}

@@ -3,24 +3,30 @@
 We drive the C engine (``durable_rules_engine``) directly rather than through
 ``durable.lang``: its ``Host`` starts timer threads that dispatch actions behind
 our back, and each fired rule would cost a Python callback. Facts are asserted
-(not posted as events) so every matching rule sees them; each evaluation runs in
-its own session, deleted in ``finally`` (live sessions are never freed
-otherwise); all calls are serialised because the engine's state is process-global.
+(not posted as events) so every matching rule sees them, and retracted once the
+fired rules are read; all calls are serialised because the engine's state is
+process-global. Each ruleset keeps one session for good: a new session per
+evaluation (and ``delete_state`` after it) cost about 0.6 µs per rule of the ruleset,
+whether it matched or not (durable_rules sizes a session's state by the rules),
+which made 400 rules cost 280 µs against 8 µs with the session kept.
 
 Measured here (durable_rules 2.0.28): ``delete_state`` after an assert that matched
 no rule corrupts the heap (segfault or ``free(): invalid pointer``, depending on
 what else the process has allocated). Every ruleset therefore has a sentinel rule
-that matches every fact, so a session always ends on the path that was sound
-(200,000 evaluations in one process, resident memory flat). The session's state
+that matches every fact, so an assertion always takes the path that was sound
+(120,000 assert/retract cycles on one session, resident memory flat). The session's state
 object is matched against the rules too, so a condition like ``{"$nex": …}``
 would hold for it: every condition also requires the sentinel key of our facts.
 More than 64 alpha nodes pending at once fails the assertion (error 303) and the
-heap is corrupt after it, so rules are packed into rulesets by the width
-``engine.compile.stack_width`` bounds, never by count.
+heap is corrupt after it, so rules are packed into rulesets by the bound on pending
+nodes ``engine.compile.AlphaTrie`` computes, never by count.
 
 A jurisdiction's rules are compiled once, for all of time: each piece (a rule over
 the span of days its lowered condition holds for, rules/segments.py) is guarded by
-its first and last day, tested on the ``licit_day`` every fact carries. Rulesets are
+its first and last day, tested on the ``licit_day`` every fact carries. Each rule's
+tests are ordered so that rules share the nodes of their first tests and most rules
+are cut at one cheap, shared test (the days come last: a node per distinct date at
+the front would be tested for every rule). Rulesets are
 shared by content while some engine uses them and deleted when none does (created
 and deleted 30,000 times with assertions in between, resident memory flat).
 """
@@ -31,22 +37,28 @@ import itertools
 import threading
 import uuid
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 import durable_rules_engine
 
-from engine.compile import MAX_STACK, conjuncts, stack_width, to_durable, to_json
+from engine.compile import MAX_STACK, AlphaTrie, conjuncts, limit_problem, to_durable, to_json
 from engine.errors import EngineError
+from engine.shapes import MAX_FACT_KEYS, Shapes
+from rules.conditions import Scope
+from rules.model import Period
 from rules.segments import CompiledJurisdiction
 
 __all__ = ["DurableError", "DurableMatcher", "DurableRuleset", "live_rulesets"]
 
 _LOCK = threading.Lock()
 _SESSIONS = itertools.count(1)
+_FACTS = itertools.count(1)
 _SENTINEL = "licit_sentinel"
 _SENTINEL_CONDITION = {"$ex": {"licit_session": 1}}
 _DAY = "licit_day"
 _BUDGET = MAX_STACK - 4  # of pending alpha nodes per ruleset, with a margin
+_SHAPES_KEPT = 16  # shapes of flow whose rulesets a jurisdiction keeps (the least recently used is dropped)
 
 
 class DurableError(Exception):
@@ -104,16 +116,17 @@ class DurableRuleset:
             except durable_rules_engine.error as error:
                 raise DurableError(f"durable_rules refused ruleset {label}: {error}") from None
             _LIVE.add(self._handle)
+        self._session = next(_SESSIONS)
         weakref.finalize(self, _RETIRED.append, self._handle)
 
     def matches(self, fact_json: str, day: int = 0) -> list[str]:
         """Names of the rules that hold for the fact (a JSON object) on ``day`` (a date's ordinal)."""
         fired: list[str] = []
         with _LOCK:
-            session = str(next(_SESSIONS))
-            payload = f'{{"sid":"{session}","licit_session":1,"{_DAY}":{day:d},{fact_json[1:]}'
+            fact = (f'{{"sid":"{self._session}","id":"{next(_FACTS)}","licit_session":1,"{_DAY}":{day:d},'
+                    f'{fact_json[1:]}')
             try:
-                _, state = durable_rules_engine.assert_fact(self._handle, payload)
+                _, state = durable_rules_engine.assert_fact(self._handle, fact)
                 action = durable_rules_engine.start_action_for_state(self._handle, state)
                 message = action[1] if action else None
                 while message:
@@ -125,13 +138,30 @@ class DurableRuleset:
             else:
                 failure = None
             try:
-                durable_rules_engine.delete_state(self._handle, session)
+                durable_rules_engine.retract_fact(self._handle, fact)
             except durable_rules_engine.error as error:
                 failure = failure or error  # the first failure is the one that explains
             if failure is not None:
+                self._session = next(_SESSIONS)  # what is left of this session is never used again
                 raise DurableError(f"durable_rules failed on ruleset {self.name}: {failure}")
         # a rule whose $or holds on several branches fires once per branch: report it once
         return [name for name in dict.fromkeys(fired) if name != _SENTINEL]
+
+
+def _cost(test: dict) -> int:
+    """Which tests of a rule go first: durable_rules shares a node among the rules that start alike and
+    tests the rest of a rule only if the first holds, so equality with a value (shared by many rules,
+    rarely true, a string compare) leads, and quantifiers, which parse the list anew, come last."""
+    (key, value), = test.items()
+    if not key.startswith("$"):
+        return 1 if isinstance(value, dict) else 0  # equal to a value; to another field
+    if key in ("$ex", "$nex"):
+        return 2
+    if key in ("$iany", "$iall"):
+        return 5
+    if key in ("$and", "$or"):
+        return 4
+    return 3  # an order comparison, with a value or another field
 
 
 def _guards(piece_period) -> list[dict]:
@@ -143,36 +173,78 @@ def _guards(piece_period) -> list[dict]:
     return guards
 
 
+def _pack(label: str, rules: list[tuple[int, dict, Period]]) -> list[DurableRuleset]:
+    """Rules (piece number, compiled condition, days in force) packed into rulesets by their width."""
+    tests_of = [(number, [*sorted(conjuncts(condition), key=_cost), *_guards(period)])
+                for number, condition, period in rules]
+    # rules that start with the same test share its node in the Rete network: keep them together
+    tests_of.sort(key=lambda rule: (_cost(rule[1][0]), to_json(rule[1][0])))
+    rulesets: list[dict[str, list[dict]]] = [{}]
+    trie = AlphaTrie()
+    for number, tests in tests_of:
+        trie.add(tests)
+        if trie.peak() > _BUDGET and rulesets[-1]:
+            rulesets.append({})
+            trie = AlphaTrie()
+            trie.add(tests)
+        rulesets[-1][f"p{number}"] = tests
+    return [_shared_ruleset(f"{label}-{index}", rules) for index, rules in enumerate(rulesets) if rules]
+
+
 class DurableMatcher:
-    """A jurisdiction's pieces in durable_rules, for all of time: each rule guarded by its days."""
+    """A jurisdiction's pieces in durable_rules, for all of time (each rule guarded by its days): as
+    lowered, and unrolled for each shape of flow decided (engine/shapes.py), compiled on first use."""
 
     name = "durable"
 
-    def __init__(self, compiled: CompiledJurisdiction):
-        rulesets: list[dict[str, list[dict]]] = [{}]
-        width = 0
-        for number, piece in enumerate(compiled.pieces):
-            condition = to_durable(piece.condition)
-            if condition is None:
-                continue  # never holds
-            tests = [*_guards(piece.period), *conjuncts(condition)]
-            needed = stack_width({"$and": tests})
-            if width + needed > _BUDGET and rulesets[-1]:
-                rulesets.append({})
-                width = 0
-            rulesets[-1][f"p{number}"] = tests
-            width += needed
+    def __init__(self, compiled: CompiledJurisdiction, scope: Scope):
+        self._code = compiled.code
+        self._pieces = [(number, piece.condition, piece.period) for number, piece in enumerate(compiled.pieces)]
         try:
-            self._rulesets = [_shared_ruleset(f"{compiled.code}-{index}", rules)
-                              for index, rules in enumerate(rulesets) if rules]
+            self._lowered = _pack(compiled.code, [(number, condition, period) for number, lowered, period in
+                                                  self._pieces for condition in [to_durable(lowered)] if condition])
         except DurableError as error:
             raise DurableError(f"{compiled.code}: {error}") from None
+        self._shapes = Shapes(scope, [condition for _, condition, _ in self._pieces])
+        self._by_shape: OrderedDict[tuple[int, ...], list[DurableRuleset] | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _for_shape(self, shape: tuple[int, ...]) -> list[DurableRuleset] | None:
+        """The rulesets for flows of this shape, or None to match the lowered conditions as they are (a
+        condition that does not unroll, or unrolls beyond durable_rules' limits)."""
+        with self._lock:
+            if shape in self._by_shape:
+                self._by_shape.move_to_end(shape)
+                return self._by_shape[shape]
+        rules: list[tuple[int, dict, Period]] | None = []
+        for number, lowered, period in self._pieces:
+            unrolled = self._shapes.unroll(lowered, shape)
+            condition = to_durable(unrolled) if unrolled is not None else None
+            if unrolled is None or (condition is not None and limit_problem(condition, guards=2)):
+                rules = None
+                break
+            if condition is not None:
+                rules.append((number, condition, period))
+        try:
+            rulesets = None if rules is None else _pack(f"{self._code}-{'x'.join(map(str, shape))}", rules)
+        except DurableError:
+            rulesets = None
+        with self._lock:
+            self._by_shape[shape] = rulesets
+            if len(self._by_shape) > _SHAPES_KEPT:
+                self._by_shape.popitem(last=False)  # its rulesets are deleted once no evaluation holds them
+        return rulesets
 
     def fired(self, facts: dict[str, Any], segment: int, day: int) -> list[int]:
         """The pieces (indices into the jurisdiction's pieces) whose condition holds for ``facts`` on ``day``."""
-        fact_json = to_json(facts)
+        rulesets, fact = self._lowered, facts
+        if self._shapes.object_lists or self._shapes.unrolls_flags:
+            flat = self._shapes.flat_fact(facts)
+            shaped = self._for_shape(self._shapes.shape(facts)) if len(flat) <= MAX_FACT_KEYS else None
+            if shaped is not None:
+                rulesets, fact = shaped, flat
+        fact_json = to_json(fact)
         try:
-            return [int(name[1:]) for ruleset in self._rulesets for name in ruleset.matches(fact_json, day)]
+            return [int(name[1:]) for ruleset in rulesets for name in ruleset.matches(fact_json, day)]
         except DurableError as error:
             raise EngineError(str(error)) from None
-

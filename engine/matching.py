@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from engine.errors import EngineError, MatcherError
 from rules.segments import CompiledJurisdiction
+from rules.types import Vocabulary
 
 __all__ = ["MATCHERS", "JurisdictionMatcher", "available_matchers", "default_matcher", "matcher_for",
            "matchers_text", "resolve_matcher"]
@@ -78,13 +79,14 @@ def matchers_text() -> str:
     return "\n".join(lines)
 
 
-def matcher_for(name: str, compiled: CompiledJurisdiction) -> JurisdictionMatcher:
+def matcher_for(name: str, compiled: CompiledJurisdiction, vocabulary: Vocabulary) -> JurisdictionMatcher:
     """Compile a jurisdiction's pieces for the matcher ``name`` (see :func:`resolve_matcher`)."""
     if name == "durable":
         from engine.durable import DurableError, DurableMatcher
+        from rules.conditions import flow_scope
 
         try:
-            return DurableMatcher(compiled)
+            return DurableMatcher(compiled, flow_scope(vocabulary))
         except DurableError as error:
             raise EngineError(str(error)) from None
     from engine.pymatch import PythonMatcher
