@@ -110,7 +110,8 @@ def run_bench(engine: Engine, jurisdiction: str, count: int) -> str:
     outcomes = [engine.evaluate(flow).outcome for flow in flows]
     mix = ", ".join(f"{outcomes.count(o)} {o}" for o in ("allow", "conditional", "review", "deny") if o in outcomes)
     lines = [
-        f"licit bench: Engine.evaluate on {jurisdiction}, {count} evaluations over a mix of {len(flows)} flows "
+        f"licit bench: Engine.evaluate on {jurisdiction} with the {engine.matcher} matcher, {count} evaluations "
+        f"over a mix of {len(flows)} flows "
         f"({mix})",
         f"  throughput   {count / elapsed:,.0f} evaluations/s (one thread)",
         f"  latency      p50 {percentile(samples, 0.50):.1f} µs   p90 {percentile(samples, 0.90):.1f} µs   "

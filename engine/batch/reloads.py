@@ -1,0 +1,76 @@
+"""``licit bench --reloads N``: reloading a changed rule tree N times in one process, and what memory it keeps.
+
+The tree is copied to a temporary folder with one extra rule file whose threshold changes at every
+reload, so each reload compiles rules that differ from the last (for durable_rules, new rulesets).
+Resident memory and the rulesets durable_rules holds are read before and after, with each matcher.
+"""
+from __future__ import annotations
+
+import gc
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from engine.batch.bench import bench_flows
+from engine.core import Engine
+
+__all__ = ["run_reload_bench"]
+
+
+def _resident_mb() -> float:
+    try:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:  # not Linux: the peak is all there is
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _held_rulesets() -> int | None:
+    try:
+        from engine.durable import live_rulesets
+    except ImportError:
+        return None
+    return live_rulesets()
+
+
+def _probe(root: Path, code: str, threshold: int) -> None:
+    (root / code / "licit-reload-probe.yaml").write_text(
+        f"rules:\n  - id: {code}.RELOAD.PROBE\n    title: reload probe\n    effect: warn\n"
+        f"    when: applicant.age > {threshold}\n    effective_from: 2000-01-01\n"
+        f"    citation: {{source: licit bench --reloads, status: illustrative}}\n"
+        f"    message: {{zh: 测试, en: reload probe}}\n    remedy: none\n", encoding="utf-8")
+
+
+def run_reload_bench(rules_dir: Path, matchers: list[str], count: int) -> str:
+    lines = [f"licit bench --reloads {count}: Engine.reload() of a changed tree, one process, each matcher"]
+    for matcher in matchers:
+        with tempfile.TemporaryDirectory(prefix="licit-reloads-") as directory:
+            root = Path(directory) / "rules"
+            shutil.copytree(rules_dir, root)
+            code = min((path.name for path in root.iterdir() if path.is_dir() and "-" not in path.name),
+                       default=None)
+            if code is None:
+                return f"licit bench --reloads: {rules_dir} has no root jurisdiction (like CN) to add a rule to"
+            flows = [dict(flow, jurisdiction=code) for flow in bench_flows(code)]
+            _probe(root, code, 150)
+            engine = Engine(rules_dir=root, matcher=matcher)
+            for warm in range(20):  # what the first reloads allocate for good (caches, pools)
+                _probe(root, code, 100 + warm)
+                engine.reload()
+                engine.evaluate(flows[warm % len(flows)])
+            gc.collect()
+            before, held_before = _resident_mb(), _held_rulesets()
+            started = time.perf_counter()
+            for index in range(count):
+                _probe(root, code, index % 130)
+                engine.reload()
+                engine.evaluate(flows[index % len(flows)])
+            elapsed = time.perf_counter() - started
+            gc.collect()
+            after, held_after = _resident_mb(), _held_rulesets()
+            held = "" if held_before is None or matcher != "durable" else \
+                f"; durable_rules rulesets held {held_before} → {held_after}"
+            lines.append(f"  {matcher:<8} {elapsed / count * 1000:7.1f} ms per reload; resident memory {before:.1f} → "
+                         f"{after:.1f} MB ({(after - before) * 1024 / count:+.1f} KB per reload){held}")
+    return "\n".join(lines)
