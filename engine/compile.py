@@ -144,6 +144,7 @@ class AlphaTrie:
 
     def __init__(self):
         self._root: dict = {"children": {}, "tails": 0}
+        self.most_ends = 0  # of rules whose chain ends on one node: durable_rules links at most 256 (error 108)
 
     def add(self, tests: list[dict]) -> None:
         node = self._root
@@ -152,7 +153,9 @@ class AlphaTrie:
             if key in ("$or", "$and", "$iany", "$iall"):
                 node["tails"] += stack_width({"$and": tests[index:]})
                 return
-            node = node["children"].setdefault(to_json(test), {"children": {}, "tails": 0})
+            node = node["children"].setdefault(to_json(test), {"children": {}, "tails": 0, "ends": 0})
+        node["ends"] += 1
+        self.most_ends = max(self.most_ends, node["ends"])
 
     def peak(self) -> int:
         return _peak(self._root)

@@ -37,7 +37,6 @@ import itertools
 import threading
 import uuid
 import weakref
-from collections import OrderedDict
 from typing import Any
 
 import durable_rules_engine
@@ -58,7 +57,8 @@ _SENTINEL = "licit_sentinel"
 _SENTINEL_CONDITION = {"$ex": {"licit_session": 1}}
 _DAY = "licit_day"
 _BUDGET = MAX_STACK - 4  # of pending alpha nodes per ruleset, with a margin
-_SHAPES_KEPT = 16  # shapes of flow whose rulesets a jurisdiction keeps (the least recently used is dropped)
+_SAME_END = 200  # rules whose tests end on one node of a ruleset (durable_rules links at most 256 there)
+_SHAPES_KEPT = 16  # shapes of flow whose rulesets a jurisdiction keeps
 
 
 class DurableError(Exception):
@@ -183,7 +183,7 @@ def _pack(label: str, rules: list[tuple[int, dict, Period]]) -> list[DurableRule
     trie = AlphaTrie()
     for number, tests in tests_of:
         trie.add(tests)
-        if trie.peak() > _BUDGET and rulesets[-1]:
+        if (trie.peak() > _BUDGET or trie.most_ends > _SAME_END) and rulesets[-1]:
             rulesets.append({})
             trie = AlphaTrie()
             trie.add(tests)
@@ -192,30 +192,55 @@ def _pack(label: str, rules: list[tuple[int, dict, Period]]) -> list[DurableRule
 
 
 class DurableMatcher:
-    """A jurisdiction's pieces in durable_rules, for all of time (each rule guarded by its days): as
-    lowered, and unrolled for each shape of flow decided (engine/shapes.py), compiled on first use."""
+    """A jurisdiction's pieces in durable_rules, for all of time (each rule guarded by its days where other
+    rules are in force), unrolled for each shape of flow decided (engine/shapes.py) and compiled on first use.
+
+    durable_rules takes about 11 KB per rule compiled, so a jurisdiction keeps at most 16 shapes and at most
+    twice its rules (plus 512) compiled for them; a flow of another shape, or one that does not unroll, is
+    matched with the conditions as lowered, compiled when first needed. They are compiled once when the
+    engine is built too, so that a pack durable_rules refuses is refused then, and freed until needed."""
 
     name = "durable"
 
     def __init__(self, compiled: CompiledJurisdiction, scope: Scope):
         self._code = compiled.code
-        self._pieces = [(number, piece.condition, piece.period) for number, piece in enumerate(compiled.pieces)]
+        days_with_rules = [period for period, count in compiled.spans() if count]
+        first = days_with_rules[0].start if days_with_rules else None
+        last = days_with_rules[-1].end if days_with_rules else None
+        # a rule needs no guard on a side where no other rule is ever in force: those flows are refused anyway
+        self._pieces = [(number, piece.condition, Period(
+            piece.period.start if piece.period.start and (first is None or piece.period.start > first) else None,
+            piece.period.end if piece.period.end and (last is None or piece.period.end < last) else None))
+            for number, piece in enumerate(compiled.pieces)]
         try:
-            self._lowered = _pack(compiled.code, [(number, condition, period) for number, lowered, period in
-                                                  self._pieces for condition in [to_durable(lowered)] if condition])
+            _pack(compiled.code, self._lowered_rules())
         except DurableError as error:
             raise DurableError(f"{compiled.code}: {error}") from None
+        self._lowered: list[DurableRuleset] | None = None
         self._shapes = Shapes(scope, [condition for _, condition, _ in self._pieces])
-        self._by_shape: OrderedDict[tuple[int, ...], list[DurableRuleset] | None] = OrderedDict()
+        self._by_shape: dict[tuple[int, ...], list[DurableRuleset] | None] = {}
+        self._budget = 2 * len(self._pieces) + 512  # rules compiled for shapes
         self._lock = threading.Lock()
 
+    def _lowered_rules(self) -> list[tuple[int, dict, Period]]:
+        return [(number, condition, period) for number, lowered, period in self._pieces
+                for condition in [to_durable(lowered)] if condition is not None]
+
+    def _as_lowered(self) -> list[DurableRuleset]:
+        if self._lowered is None:
+            rulesets = _pack(self._code, self._lowered_rules())
+            with self._lock:
+                self._lowered = self._lowered or rulesets
+        return self._lowered
+
     def _for_shape(self, shape: tuple[int, ...]) -> list[DurableRuleset] | None:
-        """The rulesets for flows of this shape, or None to match the lowered conditions as they are (a
-        condition that does not unroll, or unrolls beyond durable_rules' limits)."""
+        """The rulesets for flows of this shape, or None to match the conditions as lowered (a condition that
+        does not unroll or unrolls beyond durable_rules' limits, or no room for another shape)."""
         with self._lock:
             if shape in self._by_shape:
-                self._by_shape.move_to_end(shape)
                 return self._by_shape[shape]
+            if len(self._by_shape) >= _SHAPES_KEPT or self._budget < len(self._pieces):
+                return None
         rules: list[tuple[int, dict, Period]] | None = []
         for number, lowered, period in self._pieces:
             unrolled = self._shapes.unroll(lowered, shape)
@@ -230,21 +255,21 @@ class DurableMatcher:
         except DurableError:
             rulesets = None
         with self._lock:
-            self._by_shape[shape] = rulesets
-            if len(self._by_shape) > _SHAPES_KEPT:
-                self._by_shape.popitem(last=False)  # its rulesets are deleted once no evaluation holds them
-        return rulesets
+            if shape not in self._by_shape:
+                self._by_shape[shape] = rulesets
+                self._budget -= len(rules or ())
+            return self._by_shape[shape]
 
     def fired(self, facts: dict[str, Any], segment: int, day: int) -> list[int]:
         """The pieces (indices into the jurisdiction's pieces) whose condition holds for ``facts`` on ``day``."""
-        rulesets, fact = self._lowered, facts
+        rulesets, fact = None, facts
         if self._shapes.object_lists or self._shapes.unrolls_flags:
             flat = self._shapes.flat_fact(facts)
-            shaped = self._for_shape(self._shapes.shape(facts)) if len(flat) <= MAX_FACT_KEYS else None
-            if shaped is not None:
-                rulesets, fact = shaped, flat
-        fact_json = to_json(fact)
+            rulesets = self._for_shape(self._shapes.shape(facts)) if len(flat) <= MAX_FACT_KEYS else None
+            fact = flat if rulesets is not None else facts
         try:
+            rulesets = rulesets if rulesets is not None else self._as_lowered()
+            fact_json = to_json(fact)
             return [int(name[1:]) for ruleset in rulesets for name in ruleset.matches(fact_json, day)]
         except DurableError as error:
             raise EngineError(str(error)) from None

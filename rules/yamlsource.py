@@ -102,19 +102,37 @@ def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     except UnicodeDecodeError as exc:
         return SourceFile(name, ""), [RuleError(name, 1, 1, "encoding_error", f"not UTF-8 text: {exc.reason}")]
     source = SourceFile(name, text)
-    loader = _PlainLoader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        return source, [_syntax_error(name, text, exc)]
-    except yaml.YAMLError as exc:
-        return source, [RuleError(name, 1, 1, "yaml_syntax_error", str(exc).splitlines()[0])]
-    finally:
-        loader.dispose()
+    loader, node = _composed_by_libyaml(text)
+    if loader is None:
+        loader = _PlainLoader(text)
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            return source, [_syntax_error(name, text, exc)]
+        except yaml.YAMLError as exc:
+            return source, [RuleError(name, 1, 1, "yaml_syntax_error", str(exc).splitlines()[0])]
+        finally:
+            loader.dispose()
     errors: list[RuleError] = []
     if node is not None:
         source.data = _build(node, (), source, loader, errors)
     return source, errors
+
+
+def _composed_by_libyaml(text: str) -> tuple[Any, Any]:
+    """The loader and node tree libyaml composes (the same nodes and marks as the Python loader, about ten
+    times faster: a pack of 10,000 rules loads in seconds), or (None, None). Text holding an anchor, alias or
+    tag character, or that libyaml finds an error in, is left to the Python loader: its refusals and
+    messages are the ones reported."""
+    if not getattr(yaml, "__with_libyaml__", False) or any(mark in text for mark in "&*!"):
+        return None, None
+    loader = yaml.CSafeLoader(text)
+    try:
+        return loader, loader.get_single_node()
+    except yaml.YAMLError:
+        return None, None
+    finally:
+        loader.dispose()
 
 
 def _syntax_error(name: str, text: str, exc: yaml.MarkedYAMLError) -> RuleError:
