@@ -5,13 +5,15 @@ import datetime as dt
 
 from engine.decision import Decision
 from rules import RuleTree
+from rules.wording import LANGUAGES
 
 __all__ = ["decision_text", "rule_list_text"]
 
 _MARK = {"deny": "✗ DENY  ", "review": "? REVIEW", "require": "! REQUIRE", "warn": "· WARN  "}
 
 
-def decision_text(decision: Decision) -> str:
+def decision_text(decision: Decision, languages: tuple[str, ...] = LANGUAGES) -> str:
+    """The decision for a person; each message in ``languages``."""
     lines = [f"{decision.outcome.upper()} — flow {decision.flow_id} (decision {decision.decision_id})",
              f"  jurisdiction {decision.jurisdiction} ({' → '.join(decision.jurisdiction_chain)}), "
              f"rules in force on {decision.as_of}",
@@ -22,15 +24,16 @@ def decision_text(decision: Decision) -> str:
         citation = finding.citation
         source = " ".join(part for part in (citation.source, citation.article) if part)
         lines += ["", f"{_MARK[finding.effect]} {finding.rule_id} — {finding.title}",
-                  f"  {finding.message.en}", f"  {finding.message.zh}",
+                  *(f"  {getattr(finding.message, language)}" for language in languages),
                   f"  Source: {source} [{citation.status}]" + (f" {citation.url}" if citation.url else "")]
         if citation.note:
             lines.append(f"  Note: {citation.note}")
         lines.append(f"  Remedy: {finding.remedy}")
     if decision.obligations:
         lines += ["", "Obligations (the flow is allowed only if each is carried out):"]
-        lines += [f"  - {obligation.action} ({obligation.rule_id}): {obligation.message.en}"
-                  for obligation in decision.obligations]
+        for obligation in decision.obligations:
+            lines.append(f"  - {obligation.action} ({obligation.rule_id})")
+            lines += [f"    {getattr(obligation.message, language)}" for language in languages]
     return "\n".join(lines)
 
 
