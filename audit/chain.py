@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from audit.canonical import GENESIS_HASH, load_json, record_body, record_hash
+from rules.wording import counted
 
 CONTENT_CHANGED = "content changed"
 RECORD_MISSING = "record missing"
@@ -178,14 +179,15 @@ def _moved_or_changed(conn: sqlite3.Connection, record: Record, json_rows: tuple
         return Problem(
             origin.seq,
             RECORD_INSERTED,
-            f"record(s) inserted before the original seq {origin.seq}, now renumbered seq {record.seq}",
+            f"{counted(record.seq - origin.seq, 'record')} inserted before the original seq {origin.seq}, "
+            f"now renumbered seq {record.seq}",
         )
     if origin.own_link:
         # renumbered down: moved back past its predecessor, or the records between them are gone
         predecessor = _seq_with_hash(conn, record.prev_hash)
         if predecessor is None or predecessor < record.seq:
             removed = origin.seq - record.seq
-            return Problem(record.seq, RECORD_MISSING, f"{removed} record(s) removed here and later ones renumbered")
+            return Problem(record.seq, RECORD_MISSING, f"{counted(removed, 'record')} removed here and later ones renumbered")
     return Problem(record.seq, REORDERED, _whereabouts(conn, record.seq, origin.seq))
 
 

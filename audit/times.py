@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from audit.errors import AuditInputError
-from engine.timestamps import parse_when
+from rules.timestamps import parse_when
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
 BEFORE_ALL = ""  # sorts before every instant the log can hold
@@ -42,7 +42,7 @@ def normalize_instant(text: object, what: str) -> str:
         raise AuditInputError(f"{what} {text!r} is outside the years 0001-9999 in UTC") from None
 
 
-When = str | date | datetime  # a date (a whole UTC day) or an instant; text as engine.timestamps.parse_when reads it
+When = str | date | datetime  # a date (a whole UTC day) or an instant; text as rules.timestamps.parse_when reads it
 
 
 def lower_bound(when: When, what: str = "--since") -> str:

@@ -8,7 +8,7 @@ from rules.checker import suggest
 from rules.model import Override, Rule
 from rules.tree import RuleTree
 from rules.typed import params_used
-from rules.wording import LANGUAGES
+from rules.wording import LANGUAGES, shown
 
 __all__ = ["JurisdictionStatus", "RuleExplanation", "UnknownRuleError", "explain_rule", "explanation_text"]
 
@@ -52,7 +52,7 @@ def _status(tree: RuleTree, rule: Rule, code: str, day: dt.date) -> Jurisdiction
     effective = next((item for item in segment.rules if item.rule.id == rule.id), None)
     if effective is not None:
         names = sorted({parameter.name for parameter in params_used(effective.version.typed)})
-        values = ", ".join(f"{name} = {segment.parameters[name]!r} from {_setter(tree, code, name, day)}"
+        values = ", ".join(f"{name} = {shown(segment.parameters[name])} from {_setter(tree, code, name, day)}"
                            for name in names)
         detail = f"with {values}" if values else ""
         if effective.exceptions:

@@ -52,7 +52,7 @@ jurisdiction:
 
 rules:
   - id: {rule_id}
-    title: 示例：投保人年龄超过 120 岁须复核 (Example: an applicant over 120 needs review)
+    title: "示例：投保人年龄超过 120 岁须复核 (Example: an applicant over 120 needs review)"
     effect: review
     when: applicant.age > 120
     effective_from: {today}

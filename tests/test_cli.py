@@ -217,7 +217,7 @@ def test_the_auditors_commands_start_without_loading_the_rule_language_or_durabl
     # nor verify and its thread pool: importing all of `audit` made `licit audit query` 35 ms slower
     probe = ("import sys; from engine.cli import cli; "
              "print(sorted(m for m in ('rules.loader', 'engine.core', 'durable_rules_engine', 'pydantic', "
-             "'audit.verify', 'concurrent.futures') if m in sys.modules))")
+             "'audit.verify', 'concurrent.futures', 'rich') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
     assert loaded == "[]"

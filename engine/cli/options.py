@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from engine.timestamps import parse_when
+from rules.timestamps import parse_when
 from rules.wording import LANGUAGES
 
 __all__ = ["WHEN", "db_option", "format_option", "lang_option", "rules_option", "when_option"]
@@ -38,7 +38,7 @@ def lang_option(command):
 
 class _When(click.ParamType):
     """A date (YYYY-MM-DD: a whole day) or an RFC 3339 timestamp with offset (an instant), read by the one
-    parser of every date licit takes (engine.timestamps.parse_when); the value is a date or a datetime."""
+    parser of every date licit takes (rules.timestamps.parse_when); the value is a date or a datetime."""
 
     name = "DATE|TIMESTAMP"
 

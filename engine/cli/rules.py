@@ -15,6 +15,7 @@ import click
 
 from engine.cli.errors import InputError, library_errors, rule_set_failure
 from engine.cli.options import format_option, lang_option, rules_option, when_option
+from engine.cli.output import print_table
 from rules.wording import counted
 
 __all__ = ["rules_group"]
@@ -72,14 +73,18 @@ def validate(directory: Path | None) -> None:
 def list_rules(jurisdiction: str, as_of: dt.date | dt.datetime | None, rules_dir: Path | None) -> None:
     """Show the effective rule set of a jurisdiction and where each rule comes from."""
     from engine.core import Engine
-    from engine.render import rule_list_text
+    from engine.render import RULE_LIST_HEADER, rule_list
 
     engine = Engine(rules_dir=rules_dir)
     with engine:
         if jurisdiction not in engine.tree.compiled:
             raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
         day = engine.tree.compiled[jurisdiction].day_of(as_of or _now())
-        click.echo(rule_list_text(engine.tree, jurisdiction, day))
+        title, rows, notes = rule_list(engine.tree, jurisdiction, day)
+    click.echo(title)
+    print_table(RULE_LIST_HEADER, rows)
+    if notes:
+        click.echo("\n" + "\n".join(notes))
 
 
 @rules_group.command()
@@ -96,7 +101,7 @@ def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, 
          min_coverage: float | None, output_format: str) -> None:
     """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
     from engine.batch.reports import run_json, run_junit
-    from engine.batch.scenarios import run_scenarios, run_text
+    from engine.batch.scenarios import COVERAGE_HEADER, coverage_rows, coverage_summary, run_scenarios, run_text
     from engine.core import Engine, default_rules_dir
 
     with Engine(rules_dir=directory or default_rules_dir()) as engine:
@@ -109,7 +114,11 @@ def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, 
     elif output_format == "json":
         _echo_json(run_json(run))
     else:
-        click.echo(run_text(run, show_coverage=show_coverage))
+        click.echo(run_text(run))
+        if show_coverage:
+            click.echo("\ncoverage (cases where each rule fired / was evaluated and did not fire):")
+            print_table(COVERAGE_HEADER, coverage_rows(run), numeric=[2, 3])
+            click.echo(coverage_summary(run))
     if min_coverage is not None and run.coverage_percent < min_coverage:
         raise click.ClickException(f"coverage {run.coverage_percent:.1f} % is below the minimum {min_coverage:g} %"
                                    " (see --coverage)")
