@@ -187,7 +187,8 @@ def _moved_or_changed(conn: sqlite3.Connection, record: Record, json_rows: tuple
         predecessor = _seq_with_hash(conn, record.prev_hash)
         if predecessor is None or predecessor < record.seq:
             removed = origin.seq - record.seq
-            return Problem(record.seq, RECORD_MISSING, f"{counted(removed, 'record')} removed here and later ones renumbered")
+            return Problem(record.seq, RECORD_MISSING,
+                           f"{counted(removed, 'record')} removed here and later ones renumbered")
     return Problem(record.seq, REORDERED, _whereabouts(conn, record.seq, origin.seq))
 
 

@@ -270,18 +270,29 @@ def test_a_record_is_shown_without_none_or_python_reprs():
     assert "logged deny (CN.A, CN.B), replayed allow (no rule fired)" in replay
 
 
-def test_a_table_off_a_terminal_is_plain_text(capsys):
-    from engine.cli.output import print_table
-
-    print_table(["rule", "firings"], [["[bold]CN.X[/]", 3], ["CN.LONGER.ID", None]], numeric=[1])
-    lines = capsys.readouterr().out.splitlines()
-    assert lines == ["rule           firings", "-------------- -------", "[bold]CN.X[/]  3",
-                     "CN.LONGER.ID"]  # no markup read, no trailing spaces, None empty
-
-
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
+
+
+def test_a_table_off_a_terminal_is_plain_text(capsys):
+    from engine.cli.output import print_table
+
+    print_table(["rule", "firings", "name"], [["[bold]CN.X[/]", 3, "上海"], ["CN.LONGER.ID", None, "x"]], numeric=[1])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["rule           firings  name",  # no markup read, no trailing spaces, None empty
+                     "-------------  -------  ----",
+                     "[bold]CN.X[/]  3        上海",  # two columns a wide character
+                     "CN.LONGER.ID            x"]
+
+
+def test_a_table_on_a_terminal_is_drawn_by_rich(monkeypatch):
+    from engine.cli.output import print_table
+
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    print_table(["rule", "firings"], [["CN.X", 3]], numeric=[1])
+    assert "─" in terminal.getvalue() and "\x1b[1m" in terminal.getvalue()  # a ruled, bold header
 
 
 def test_progress_shows_on_a_terminal_only(monkeypatch):
@@ -328,7 +339,8 @@ def test_a_new_jurisdiction_passes_validate_and_test(tmp_path):
 
 def test_modules_stay_short_and_click_stays_in_the_cli():
     """docs/design.md, "Layout": modules under about 400 lines; the command line only in engine/cli/."""
-    sources = [path for folder in ("engine", "audit", "rules", "jurisdictions") for path in (REPO / folder).rglob("*.py")]
+    sources = [path for folder in ("engine", "audit", "rules", "jurisdictions")
+               for path in (REPO / folder).rglob("*.py")]
     long = [f"{path.relative_to(REPO)}: {n}" for path in sources
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400]
     assert not long

@@ -49,6 +49,8 @@ def seed_log(
     with new_log(path, key=key) as log:
         clock = _SpanClock()
         sink = BatchSink(log, progress=progress and (lambda written: progress(written, count)))
+        if progress:
+            progress(0, count)
         engine = Engine(rules_dir, sink=sink, clock=clock)
         end = clock.now
         start = end - dt.timedelta(days=days)

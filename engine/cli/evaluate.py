@@ -2,7 +2,6 @@
 ``--fail-on``, exit 3 when a decision is at or above an outcome, so that scripts and CI can gate on it."""
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Iterator

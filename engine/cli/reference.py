@@ -82,8 +82,11 @@ one that reads the flow's `requested_at`):
 
 | form | example | means |
 |---|---|---|
-| a date | `2026-11-24` | a whole day: for rules (`evaluate`, `rules list`, `rules explain`) the day in the jurisdiction's local time, which its noon stands for; for the log (`audit query`, `audit stats`) the UTC day |
-| an RFC 3339 timestamp with offset | `2026-11-24T10:15:00+08:00`, `2026-11-24T02:15:00.5Z` | that instant (seconds required, a fraction allowed) |
+| a date | `2026-11-24` | a whole day: for rules (`evaluate`, `rules list`, `rules explain`) the \
+day in the jurisdiction's local time, which its noon stands for; for the log (`audit query`, \
+`audit stats`) the UTC day |
+| an RFC 3339 timestamp with offset | `2026-11-24T10:15:00+08:00`, `2026-11-24T02:15:00.5Z` | that \
+instant (seconds required, a fraction allowed) |
 
 Anything else is refused with exit 2: a timestamp without seconds or offset, `20261124`, week dates,
 Unix times, words such as `today`. Without the option, rules are those in force now (`rules list`,
