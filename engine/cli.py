@@ -277,6 +277,15 @@ def _mount_audit() -> None:
 _mount_audit()
 
 
+def _mount_serve() -> None:
+    from engine.cli_serve import serve
+
+    cli.add_command(serve)
+
+
+_mount_serve()
+
+
 def main() -> None:
     # Decisions are UTF-8 JSON and text (中文 messages, flow ids); a C or Latin-1 locale must not
     # make printing one crash. Lone surrogates come out escaped rather than as an error.

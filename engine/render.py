@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from engine.decision import Decision
+from engine.ruleview import effective_rule_set
 from rules import RuleTree
 
 __all__ = ["decision_text", "rule_list_text"]
@@ -35,27 +36,23 @@ def decision_text(decision: Decision) -> str:
 
 
 def rule_list_text(tree: RuleTree, code: str, day: dt.date) -> str:
-    compiled = tree.compiled[code]
-    segment = compiled.segment_on(day)
-    lines = [f"{code} ({' → '.join(compiled.chain)}) on {day}: {len(segment.rules)} rules in force, "
-             f"rule set {compiled.digest}"]
-    for effective in segment.rules:
-        rule, version = effective.rule, effective.version
+    view = effective_rule_set(tree, code, day)
+    lines = [f"{code} ({' → '.join(view.jurisdiction_chain)}) on {day}: {len(view.rules)} rules in force, "
+             f"rule set {view.digest}"]
+    for rule in view.rules:
         origin = "own rule" if rule.jurisdiction == code else f"inherited from {rule.jurisdiction}"
-        lines.append(f"  {rule.id:<42} {rule.spec.effect:<8} {origin:<24} {version.period}  "
-                     f"[{version.citation.status}]  {version.location}")
+        period = f"{rule.in_force.start or '…'} – {rule.in_force.end or '…'}"
+        lines.append(f"  {rule.rule_id:<42} {rule.effect:<8} {origin:<24} {period}  "
+                     f"[{rule.citation.status}]  {rule.source}")
         if rule.replaces:
-            lines.append(f"      replaces {rule.replaces}: {rule.spec.replaces.reason}")
-        for exception in effective.exceptions:
+            lines.append(f"      replaces {rule.replaces.rule_id}: {rule.replaces.reason}")
+        for exception in rule.exceptions:
             lines.append(f"      except when {exception.condition} ({exception.jurisdiction}: {exception.reason})")
-    for member in compiled.chain:
-        for override in tree.jurisdictions[member].overrides:
-            if override.kind != "exception" and override.period.contains(day):
-                verb = "replaced by " + override.by_rule if override.kind == "replacement" else "disabled"
-                lines.append(f"  {override.target:<42} {verb} in {member}: {override.reason}")
-    sources = tree.parameter_sources(code, day)
-    if sources:
+    for override in view.overrides:
+        verb = "replaced by " + override.by_rule if override.kind == "replacement" else "disabled"
+        lines.append(f"  {override.rule_id:<42} {verb} in {override.jurisdiction}: {override.reason}")
+    if view.parameters:
         lines.append("  parameters:")
-        for name, (value, source) in sorted(sources.items()):
-            lines.append(f"    {name} = {value!r} (from {source})")
+        for parameter in view.parameters:
+            lines.append(f"    {parameter.name} = {parameter.value!r} (from {parameter.jurisdiction})")
     return "\n".join(lines)
