@@ -112,8 +112,8 @@ class DecisionApp:
                 response = await endpoint.handler(self, request)
             except ServiceProblem as problem:
                 response = problem_response(problem)
-                if problem.problem.errors:  # field paths only: a message may quote a value
-                    request.state.log["error_paths"] = [error.path for error in problem.problem.errors][:20]
+                if problem.problem.errors:
+                    request.state.log["error_paths"] = _loggable_paths(problem.problem.errors)
                 request.state.log["code"] = problem.problem.code
             except Exception as error:  # a bug: answered as a problem, logged without its message
                 log_exception("request_failed", error, route=endpoint.path)
@@ -176,6 +176,17 @@ class DecisionApp:
         self.metrics.decision_seconds.observe(time.perf_counter() - started)
         self.metrics.decisions.labels(decision.jurisdiction, decision.outcome).inc()
         return decision
+
+
+def _loggable_paths(errors) -> list[str]:
+    """Field paths, for the service's log. Messages stay out (they may quote a value), and so does the
+    name of an unknown field, which the client chose and might be an identifier."""
+    paths = []
+    for error in errors[:20]:
+        parent = error.path.rpartition(".")[0]
+        unknown = error.message.startswith("unknown field")
+        paths.append((parent + "." if parent else "") + "(unknown)" if unknown else error.path)
+    return paths
 
 
 def _as_of(request: Request) -> dt.datetime | None:

@@ -1,6 +1,7 @@
 """The service's own log: one JSON object a line on standard error. It names requests, decisions
 and reloads by ids, outcomes, rule ids and field paths, never by what a flow holds: no applicant
-identifier, and no field value (an invalid flow may carry an id number in the wrong field)."""
+identifier, and no field value (an invalid flow may carry an id number in the wrong field). Lines
+are ASCII (JSON escapes the rest), so that no input can split a line or reach a terminal raw."""
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ __all__ = ["log_event", "log_exception"]
 def log_event(event: str, **fields: object) -> None:
     record = {"ts": _now(), "pid": os.getpid(), "event": event, **fields}
     try:
-        sys.stderr.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        sys.stderr.write(json.dumps(record, default=str) + "\n")
         sys.stderr.flush()
     except (OSError, ValueError):  # a closed or full stderr must not fail a request
         pass
