@@ -172,7 +172,12 @@ class DecisionApp:
         if flaws:
             raise ServiceProblem(422, "invalid_flow", "the flow is not valid: every field error is listed", flaws)
         started = time.perf_counter()
-        decision = await self.run(self.decider.decide, flow, as_of)
+        try:
+            decision = await self.run(self.decider.decide, flow, as_of)
+        except ServiceProblem as problem:
+            if problem.problem.code == "log_unavailable":
+                self.metrics.log_write_failures.inc()
+            raise
         self.metrics.decision_seconds.observe(time.perf_counter() - started)
         self.metrics.decisions.labels(decision.jurisdiction, decision.outcome).inc()
         return decision

@@ -129,7 +129,8 @@ class Supervisor:
             *lines, worker.pending = worker.pending.split(b"\n")
             for line in lines:
                 failure = self._heard(worker, line.decode(errors="replace")) or failure
-        failure = self._reap(starting) or failure
+        reaped = self._reap(starting)
+        failure = failure or reaped
         while self._signals:
             self._signalled(self._signals.pop(0))
         return failure
@@ -159,7 +160,8 @@ class Supervisor:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
-            self._drain_channel(worker)
+            for line in self._drain_channel(worker):
+                failure = self._heard(worker, line) or failure
             os.close(worker.channel)
             _mark_dead(pid)
             code = os.waitstatus_to_exitcode(status)
@@ -174,12 +176,15 @@ class Supervisor:
             self._spawn()
         return failure
 
-    def _drain_channel(self, worker: _Worker) -> None:
+    @staticmethod
+    def _drain_channel(worker: _Worker) -> list[str]:
+        """What an exited worker said last, not yet read."""
         try:
             while data := os.read(worker.channel, 65536):
                 worker.pending += data
         except OSError:
             pass
+        return [line.decode(errors="replace") for line in worker.pending.split(b"\n") if line]
 
     def _signalled(self, signum: int) -> None:
         if signum in (signal.SIGTERM, signal.SIGINT):
