@@ -35,10 +35,12 @@ def _duration(_ctx, _param, value: str):
               help="larger request bodies get 413")
 @click.option("--max-batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="most flows in one POST /v1/evaluate/batch")
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="decisions under way at once in each worker (those waiting on the log share its commits)")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="one JSON line per request on stderr (never a personal identifier)")
 def serve(host, port, workers, rules_dir, audit_db, tokens_file, max_request_age, max_body_bytes, max_batch,
-          access_log) -> None:
+          threads, access_log) -> None:
     """Serve decisions over HTTP until SIGTERM; SIGHUP reloads the rules (see docs/service.md)."""
     from audit import default_db_path
     from engine.core import default_rules_dir
@@ -52,7 +54,8 @@ def serve(host, port, workers, rules_dir, audit_db, tokens_file, max_request_age
         raise click.UsageError(str(error)) from None
     settings = ServiceSettings(rules_dir=rules_dir or default_rules_dir(), audit_db=audit_db or default_db_path(),
                                host=host, port=port, workers=workers, tokens=tokens, max_body_bytes=max_body_bytes,
-                               max_batch=max_batch, max_request_age=max_request_age, access_log=access_log)
+                               max_batch=max_batch, max_request_age=max_request_age, threads=threads,
+                               access_log=access_log)
     try:
         status = run_service(settings, announce=lambda line: click.echo(line))
     except ServeError as error:
