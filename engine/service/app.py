@@ -226,7 +226,7 @@ async def evaluate_batch(app: DecisionApp, request: Request) -> Response:
         try:
             decision = await app._decide(request, flow, flaws, as_of)
         except ServiceProblem as problem:
-            return json.dumps({"status": problem.problem.status, "error": problem.problem.model_dump(mode="json")})
+            return f'{{"status":{problem.problem.status},"error":{problem.problem.model_dump_json()}}}'
         return '{"status":200,"decision":' + decision.model_dump_json() + "}"
 
     results = await asyncio.gather(*(one(flow, flaws) for flow, flaws in flows))
