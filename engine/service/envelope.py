@@ -5,10 +5,8 @@ a flaw inside one flow becomes that flow's error, with the path ``licit evaluate
 """
 from __future__ import annotations
 
-import json
-
-from engine.errors import FieldError
-from engine.jsontext import load_json
+from engine.errors import FieldError, FlowValidationError
+from engine.inputs import json_document
 from engine.service.problems import ServiceProblem
 
 __all__ = ["batch_flows", "opa_input"]
@@ -18,13 +16,9 @@ Flaws = list[FieldError]
 
 def _read(body: bytes, what: str) -> tuple[object, Flaws]:
     try:
-        document, flaws = load_json(body)
-    except json.JSONDecodeError as error:
-        raise _invalid(what, [FieldError("(body)", f"not JSON: {error.msg} at line {error.lineno} column "
-                                                   f"{error.colno}")]) from None
-    except (RecursionError, ValueError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise _invalid(what, [FieldError("(body)", f"not acceptable JSON: {reason}")]) from None
+        document, flaws = json_document(body, "(body)", limit=None)  # the service has bounded the body
+    except FlowValidationError as error:
+        raise _invalid(what, error.errors) from None
     if not isinstance(document, dict):
         raise _invalid(what, [FieldError("(body)", "the body is a JSON object")])
     return document, flaws
