@@ -191,6 +191,7 @@ class Supervisor:
             if not self.stopping:
                 log_event("stopping", signal=signal.Signals(signum).name, workers=len(self.workers))
             self.stopping = True
+            self.listener.close()  # with the workers' copies closed too, new connections are refused at once
             self._stop_all()
         elif signum == signal.SIGHUP:
             log_event("reload_requested", signal="SIGHUP", workers=len(self.workers))
