@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from engine.cli.options import rules_option
+
 __all__ = ["serve"]
 
 
@@ -23,8 +25,7 @@ def _duration(_ctx, _param, value: str):
 @click.option("--port", type=click.IntRange(0, 65535), default=8181, show_default=True,
               help="port (0: any free port, printed at start)")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="worker processes")
-@click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")
+@rules_option
 @click.option("--audit-db", type=click.Path(dir_okay=False, path_type=Path),
               help="decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
 @click.option("--tokens-file", type=click.Path(dir_okay=False, path_type=Path),
