@@ -78,6 +78,12 @@ class Supervisor:
                 from engine.service.worker import run_worker
 
                 status = run_worker(self.settings, self.listener, write_end)
+            except BaseException as error:  # noqa: BLE001 - said, without its message, before the worker ends
+                from engine.service.eventlog import log_exception
+                from engine.service.worker import FAILED
+
+                log_exception("worker_failed", error)
+                os.write(write_end, f"{FAILED} the worker failed: {type(error).__name__} (see the log)\n".encode())
             finally:
                 os._exit(status)
         os.close(write_end)
