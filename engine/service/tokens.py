@@ -1,9 +1,10 @@
 """Bearer tokens and their roles.
 
 A token entry is ``ROLES TOKEN``: roles from ``evaluate``, ``audit``, ``admin``, comma-separated,
-then the token (16 to 512 printable ASCII characters, no spaces). A tokens file holds one
-entry a line (``#`` starts a comment); the environment variable holds entries separated by
-newlines or ``;``. The file must be a regular file owned by the user running Licit and
+then the token: 16 to 512 letters, digits and ``-._~+/=`` (hex, base64 and URL-safe base64 all
+fit; ``#`` and ``;`` never occur in one, so neither a comment nor a separator can cut a token
+short). A tokens file holds one entry a line (a line starting with ``#`` is a comment); the
+environment variable holds entries separated by newlines or ``;``. The file must be a regular file owned by the user running Licit and
 readable by nobody else: it is a secret like the log's key.
 
 Tokens are kept as SHA-256 digests and a presented token is compared with every one of them
@@ -23,7 +24,7 @@ __all__ = ["ROLES", "TOKENS_ENV", "Tokens", "TokensError"]
 
 ROLES = ("evaluate", "audit", "admin")
 TOKENS_ENV = "LICIT_SERVE_TOKENS"
-_TOKEN = re.compile(r"[\x21-\x7e]{16,512}")
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,512}")
 _MAX_FILE_BYTES = 1_000_000
 
 
@@ -54,8 +55,8 @@ class Tokens:
     def parse(cls, text: str, source: str) -> "Tokens":
         entries: dict[bytes, frozenset[str]] = {}
         for number, line in enumerate(re.split(r"\n|;", text) if source == TOKENS_ENV else text.splitlines(), 1):
-            line = line.split("#", 1)[0].strip() if source != TOKENS_ENV else line.strip()
-            if not line:
+            line = line.strip()
+            if not line or line.startswith("#"):
                 continue
             where = f"{source}: entry {number}" if source == TOKENS_ENV else f"{source}:{number}"
             fields = line.split()
@@ -66,7 +67,7 @@ class Tokens:
             if unknown:
                 raise TokensError(f"{where}: unknown role {unknown[0]!r}; roles are {', '.join(ROLES)}")
             if not _TOKEN.fullmatch(token):
-                raise TokensError(f"{where}: a token is 16 to 512 printable ASCII characters without spaces")
+                raise TokensError(f"{where}: a token is 16 to 512 letters, digits and -._~+/=")
             digest = hashlib.sha256(token.encode()).digest()
             if digest in entries:
                 raise TokensError(f"{where}: this token is given twice")

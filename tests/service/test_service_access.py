@@ -67,7 +67,8 @@ def test_tokens_from_the_environment(start_server):
 
 
 @pytest.mark.parametrize("text,message", [
-    ("evaluate short", "16 to 512 printable"), ("reader " + EVALUATE, "unknown role 'reader'"),
+    ("evaluate short", "16 to 512 letters"), ("reader " + EVALUATE, "unknown role 'reader'"),
+    ("evaluate 0123456789abcdef#comment", "16 to 512 letters"),
     (EVALUATE, "expected 'ROLES TOKEN'"), (f"evaluate {EVALUATE}\naudit {EVALUATE}", "given twice")])
 def test_malformed_tokens_are_refused_with_their_line(text, message):
     with pytest.raises(TokensError, match=message):
