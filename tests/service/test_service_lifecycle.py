@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import resource
 import signal
 import threading
@@ -207,3 +209,25 @@ def test_a_broken_rule_tree_or_busy_port_stops_serve_with_one_line(tmp_path, cop
 def test_bad_max_request_age_is_a_usage_error(value):
     result = licit("serve", "--max-request-age", value)
     assert result.returncode == 2 and "duration" in result.stderr
+
+
+def test_a_worker_killed_is_started_again_and_the_log_stays_whole(start_server):
+    server = start_server("--workers", "2")
+    assert server.post("/v1/evaluate", fresh(example("student-on-credit"))).status_code == 200
+    victim = server.events("request")[-1]["pid"]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not server.events("worker_exited") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.events("worker_exited")[0]["worker"] == victim
+    statuses = []
+    for _ in range(40):  # every connection lands on a live worker, the old or the new one
+        with httpx.Client(base_url=server.url) as client:
+            statuses.append(client.post("/v1/evaluate", json=fresh(example("student-on-credit"))).status_code)
+    assert set(statuses) == {200}
+    live = set(re.findall(r'licit_ruleset_info\{[^}]*pid="(\d+)"', server.client.get("/metrics").text))
+    assert len(live) == 2 and str(victim) not in live, live  # the survivor and the new worker
+    assert server.stop() == 0
+    assert log_count(server.log_path) == 41
+    verify = licit("audit", "verify", "--db", str(server.log_path))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
