@@ -95,7 +95,7 @@ class Supervisor:
         """Start every worker and wait until all are ready; ServeError if one cannot start."""
         for _ in range(self.settings.workers):
             self._spawn()
-        while not all(worker.ready for worker in self.workers.values()):
+        while not all(worker.ready for worker in self.workers.values()) and not self.stopping:
             failure = self._poll(timeout=1.0, starting=True)
             if failure:
                 self._stop_all()
@@ -171,8 +171,8 @@ class Supervisor:
             os.close(worker.channel)
             _mark_dead(pid)
             code = os.waitstatus_to_exitcode(status)
-            if self.stopping:
-                self.failed = self.failed or code != 0
+            if self.stopping:  # killed by the SIGTERM itself: it was still loading, nothing under way
+                self.failed = self.failed or code not in (0, -signal.SIGTERM)
                 continue
             if starting:
                 failure = failure or f"a worker exited ({_describe(code)}) while starting"
@@ -245,6 +245,8 @@ def serve(settings: ServiceSettings, announce=print) -> int:
     supervisor.install_signals()
     try:
         supervisor.start()
+        if supervisor.stopping:  # stopped while starting
+            return supervisor.run()
         host, port = listener.getsockname()[:2]
         url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
         if not is_loopback(settings.host) and not settings.tokens.enabled:

@@ -231,3 +231,21 @@ def test_a_worker_killed_is_started_again_and_the_log_stays_whole(start_server):
     assert log_count(server.log_path) == 41
     verify = licit("audit", "verify", "--db", str(server.log_path))
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_sigterm_while_starting_stops_cleanly(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO, TEST_KEY
+
+    process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", "0", "--workers", "2",
+                                "--audit-db", str(tmp_path / "log.db")], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "LICIT_AUDIT_KEY": TEST_KEY})
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "log.db").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # a worker has opened the log and is loading the rules
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "listening" not in out and "Traceback" not in err
