@@ -9,6 +9,7 @@ from conftest import PACKS, example, fresh, licit, log_count
 
 from engine import Engine
 from engine.ruleview import effective_rule_set
+from engine.service.models import StoredDecision
 
 EXPECTED = json.loads((PACKS.parent / "examples" / "expected.json").read_text())
 
@@ -42,6 +43,7 @@ def test_every_returned_decision_is_in_the_log_with_a_verified_link(shared_serve
     assert record["decision"] == decision
     assert record["chain_link_verified"] is True and record["chain_link_problem"] is None
     assert record["flow"]["applicant"]["id_number"].startswith("hmac-sha256:")
+    StoredDecision.model_validate(record)  # what /openapi.json documents
 
 
 def test_as_of_decides_under_the_rules_of_another_instant(shared_server):
