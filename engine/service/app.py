@@ -59,6 +59,7 @@ class Endpoint:
     problems: tuple[int, ...] = ()
     parameters: list[dict] = field(default_factory=list)
     media_type: str | None = None
+    links: dict = field(default_factory=dict)  # OpenAPI links from the 200 answer to other operations
 
 
 def _json(content: bytes | str, status: int = 200, headers: dict | None = None) -> Response:
@@ -315,13 +316,15 @@ _DOCS_PAGE = """<!doctype html>
 """
 
 _AUTH = (401, 403)
+_LOGGED = {"StoredDecision": {"operationId": "stored_decision", "description": "the decision as logged",
+                              "parameters": {"decision_id": "$response.body#/decision_id"}}}
 ENDPOINTS = [
     Endpoint("POST", "/v1/evaluate", "evaluate", "Decide a flow; the decision is logged before it is returned",
-             "evaluate", evaluate, Flow, Decision, (*_AUTH, 413, 422, 503), [_AS_OF]),
+             "evaluate", evaluate, Flow, Decision, (*_AUTH, 413, 422, 503), [_AS_OF], links=_LOGGED),
     Endpoint("POST", "/v1/evaluate/batch", "evaluate_batch", "Decide several flows, each on its own",
              "evaluate", evaluate_batch, BatchRequest, BatchResponse, (*_AUTH, 413, 422), [_AS_OF]),
     Endpoint("POST", "/v1/data/licit/decision", "opa_decision", "OPA Data API: {input: flow} → {result: decision}",
-             "evaluate", opa_decision, OpaRequest, OpaResponse, (*_AUTH, 413, 422, 503)),
+             "evaluate", opa_decision, OpaRequest, OpaResponse, (*_AUTH, 413, 422, 503), links=_LOGGED),
     Endpoint("GET", "/v1/decisions/{decision_id}", "stored_decision",
              "A logged decision, with whether its link in the hash chain verifies", "audit", stored_decision,
              answer=StoredDecision, problems=(*_AUTH, 404, 503),

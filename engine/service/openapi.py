@@ -55,6 +55,8 @@ def _responses(endpoint, refs) -> dict[str, Any]:
         answer["content"] = {"application/json": {"schema": refs[(endpoint.answer, "validation")]}}
     elif endpoint.media_type:
         answer["content"] = {endpoint.media_type: {"schema": {"type": "string"}}}
+    if endpoint.links:
+        answer["links"] = endpoint.links
     responses = {"200": answer}
     for status in endpoint.problems:
         responses[str(status)] = {"description": _STATUS_TEXT[status], "content": problem}
