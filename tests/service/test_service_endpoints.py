@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 
 import pytest
@@ -166,3 +167,14 @@ def _inline(schema, definitions):
     if isinstance(schema, list):
         return [_inline(item, definitions) for item in schema]
     return schema
+
+
+@pytest.mark.skipif("max_request_age" not in inspect.signature(Engine).parameters,
+                    reason="Engine(max_request_age=) comes with the fail-closed work (issue 18)")
+def test_a_stale_flow_is_refused_unless_as_of_is_given(shared_server):
+    flow = fresh(example("student-on-credit"))
+    flow["requested_at"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).isoformat(timespec="seconds")
+    refused = shared_server.post("/v1/evaluate", flow)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["path"] == "requested_at"
+    as_of = flow["requested_at"].replace("+00:00", "Z")
+    assert shared_server.post("/v1/evaluate", flow, params={"as_of": as_of}).status_code == 200
