@@ -18,7 +18,7 @@ from typing import IO
 
 from audit.canonical import digest_of_stored_ruleset, load_json
 from audit.chain import PROGRESS_EVERY, Progress, fetch, link_problem
-from audit.errors import AuditError, AuditInputError
+from audit.errors import AuditError, AuditInputError, DecisionNotFound
 from audit.outputs import write_output
 from audit.redaction import identifier_hash, log_key
 from audit.schema import SQLITE_MAX_INTEGER, open_reader, read_meta
@@ -112,7 +112,7 @@ def get_decision(log: Log, decision_id: str) -> dict:
     with reading(log) as conn:
         record = fetch(conn, "decision_id = ?", (decision_id,))
         if record is None:
-            raise AuditError(f"no decision {decision_id} in the log")
+            raise DecisionNotFound(f"no decision {decision_id} in the log")
         problem = link_problem(conn, record)
     try:
         decision, flow = load_json(record.decision), load_json(record.flow)

@@ -18,7 +18,7 @@ from engine.jsontext import load_json
 if TYPE_CHECKING:
     from rules.tree import CompiledJurisdiction
 
-__all__ = ["parse_flow", "rules_instant", "field_path", "MAX_INPUT_BYTES"]
+__all__ = ["parse_flow", "rules_instant", "field_path", "json_document", "MAX_INPUT_BYTES"]
 
 MAX_INPUT_BYTES = 1_000_000
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)  # rule packs date rules within these
@@ -102,19 +102,26 @@ def parse_flow(flow: Flow | dict | str | bytes, source: str | None = None) -> Fl
 
 
 def _document(text: str | bytes, source: str | None) -> object:
-    if len(text) > MAX_INPUT_BYTES:
-        raise FlowValidationError([FieldError("(flow)", f"input is larger than {MAX_INPUT_BYTES} bytes")], source)
-    try:
-        document, errors = load_json(text)
-    except json.JSONDecodeError as error:
-        raise FlowValidationError([FieldError("(flow)", f"not JSON: {error.msg} at line {error.lineno} column "
-                                                        f"{error.colno}")], source) from None
-    except (RecursionError, ValueError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise FlowValidationError([FieldError("(flow)", f"not acceptable JSON: {reason}")], source) from None
+    document, errors = json_document(text, source=source)
     if errors:
         raise FlowValidationError(errors, source)
     return document
+
+
+def json_document(text: str | bytes, root: str = "(flow)", source: str | None = None,
+                  limit: int | None = MAX_INPUT_BYTES) -> tuple[object, list[FieldError]]:
+    """JSON text read by the flow's rules: FlowValidationError (at ``root``) if it is not JSON or is
+    over ``limit``; else the document and the flaws found in it (repeated keys, overlong integers)."""
+    if limit is not None and len(text) > limit:
+        raise FlowValidationError([FieldError(root, f"input is larger than {limit} bytes")], source)
+    try:
+        return load_json(text)
+    except json.JSONDecodeError as error:
+        raise FlowValidationError([FieldError(root, f"not JSON: {error.msg} at line {error.lineno} column "
+                                                    f"{error.colno}")], source) from None
+    except (RecursionError, ValueError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise FlowValidationError([FieldError(root, f"not acceptable JSON: {reason}")], source) from None
 
 
 def _json_type(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from engine.decision import Decision
+from engine.ruleview import effective_rule_set
 from rules import RuleTree
 from rules.wording import LANGUAGES, counted, shown
 
@@ -41,28 +42,24 @@ RULE_LIST_HEADER = ("rule", "effect", "origin", "in force", "citation", "written
 
 
 def rule_list(tree: RuleTree, code: str, day: dt.date) -> tuple[str, list[tuple], list[str]]:
-    """The effective rule set of ``code`` on ``day``: a title, a row per rule in force (RULE_LIST_HEADER), and
-    the lines to show after them: what replaces, excepts or disables which rule, and the parameter values
-    with the jurisdiction that set each."""
-    compiled = tree.compiled[code]
-    segment = compiled.segment_on(day)
-    title = (f"{code} ({' → '.join(compiled.chain)}) on {day}: {counted(len(segment.rules), 'rule')} in force, "
-             f"rule set {compiled.digest}")
+    """The effective rule set of ``code`` on ``day`` (the view GET /v1/rules answers too): a title, a row per
+    rule in force (RULE_LIST_HEADER), and the lines to show after them: what replaces, excepts or disables
+    which rule, and the parameter values with the jurisdiction that set each."""
+    view = effective_rule_set(tree, code, day)
+    title = (f"{code} ({' → '.join(view.jurisdiction_chain)}) on {day}: {counted(len(view.rules), 'rule')} "
+             f"in force, rule set {view.digest}")
     rows, notes = [], []
-    for effective in segment.rules:
-        rule, version = effective.rule, effective.version
+    for rule in view.rules:
         origin = "own rule" if rule.jurisdiction == code else f"inherited from {rule.jurisdiction}"
-        rows.append((rule.id, rule.spec.effect, origin, str(version.period), version.citation.status,
-                     str(version.location)))
+        period = f"{rule.in_force.start or '…'} – {rule.in_force.end or '…'}"
+        rows.append((rule.rule_id, rule.effect, origin, period, rule.citation.status, rule.source))
         if rule.replaces:
-            notes.append(f"{rule.id} replaces {rule.replaces}: {rule.spec.replaces.reason}")
-        notes += [f"{rule.id} except when {exception.condition} ({exception.jurisdiction}: {exception.reason})"
-                  for exception in effective.exceptions]
-    for member in compiled.chain:
-        for override in tree.jurisdictions[member].overrides:
-            if override.kind != "exception" and override.period.contains(day):
-                verb = "replaced by " + override.by_rule if override.kind == "replacement" else "disabled"
-                notes.append(f"{override.target} {verb} in {member}: {override.reason}")
-    notes += [f"parameter {name} = {shown(value)} (from {source})"
-              for name, (value, source) in sorted(tree.parameter_sources(code, day).items())]
+            notes.append(f"{rule.rule_id} replaces {rule.replaces.rule_id}: {rule.replaces.reason}")
+        notes += [f"{rule.rule_id} except when {exception.condition} ({exception.jurisdiction}: {exception.reason})"
+                  for exception in rule.exceptions]
+    for override in view.overrides:
+        verb = "replaced by " + override.by_rule if override.kind == "replacement" else "disabled"
+        notes.append(f"{override.rule_id} {verb} in {override.jurisdiction}: {override.reason}")
+    notes += [f"parameter {parameter.name} = {shown(parameter.value)} (from {parameter.jurisdiction})"
+              for parameter in view.parameters]
     return title, rows, notes
