@@ -170,10 +170,16 @@ def _utc_offset(value: str) -> str:
     return value
 
 
+ChangeCost = Annotated[int, Field(ge=1, le=1000)] | Literal["fixed"]
+
+
 class JurisdictionInfo(_Model):
     name: LocalizedText | None = None
     utc_offset: Annotated[str, AfterValidator(_utc_offset), Field(json_schema_extra={"pattern": _UTC_OFFSET})] | None \
         = Field(None, description="local time used to date flows; inherited; +08:00 at the root by default")
+    changes: dict[str, ChangeCost] = Field(
+        {}, description="what a remedy may change in a flow here and at what cost (1-1000), or fixed; by flow path "
+                        "(payments.apr; payments.add, payments.remove for an item); inherited, nearest wins")
 
 
 class RuleFile(_Model):
