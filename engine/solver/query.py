@@ -63,7 +63,11 @@ class Query:
         self.terms = Terms(self.ctx)
         self.table = StringTable(enums(), named, fresh_texts=fresh, fresh_codes=fresh)
         self.timeout_ms = timeout_ms
-        self._deadline = time.monotonic() + timeout_ms / 1000
+        self.start()
+
+    def start(self) -> None:
+        """Begin a question: the calls from here on share ``timeout_ms``."""
+        self._deadline = time.monotonic() + self.timeout_ms / 1000
 
     def solver(self) -> z3.Solver:
         # the plain SMT solver: incremental, and it takes the values a search starts from

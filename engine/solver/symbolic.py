@@ -194,7 +194,10 @@ class SymbolicFlow:
         if spec.kind == "bool":
             return True
         if spec.kind == "string":
-            return self.terms.any(raw == index for index in self.table.domain(spec.domain))
+            domain = self.table.domain(spec.domain)
+            if domain == list(range(domain[0], domain[-1] + 1)):
+                return z3.And(raw >= domain[0], raw <= domain[-1])
+            return self.terms.any(raw == index for index in domain)
         return z3.And(raw >= spec.low, raw <= spec.high) if spec.high is not None else raw >= spec.low
 
     def _differs(self, leaf: Leaf, given: Any) -> Term:

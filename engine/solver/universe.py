@@ -1,0 +1,113 @@
+"""Every valid flow of one jurisdiction, as z3 sees it: what analyses and equivalence checks ask about.
+
+A universe holds one symbolic flow with every field free (the jurisdiction is given), the contract's checks
+as named groups (so an unsatisfiable core can name the ones it needs), and each condition encoded once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable
+
+import z3
+
+from engine.flow import Flow
+from engine.inputs import FIRST_DAY, LAST_DAY
+from engine.solver.encode import Encoder
+from engine.solver.query import DEFAULT_TIMEOUT_MS, Query, literal_strings
+from engine.solver.shape import fields_of
+from engine.solver.symbolic import SymbolicFlow
+from engine.solver.terms import Term
+from rules.ir import And, Condition, Or, Quant
+
+__all__ = ["Universe", "instant_on", "in_range"]
+
+# the applicant's identifiers are no facts (rules cannot read them): a made-up flow has these
+_PERSON = {"applicant.name": "王五", "applicant.id_number": "110101199001010000", "applicant.phone": "13900000000"}
+
+
+def _quantifiers(conditions: Iterable[Condition], list_key: str) -> int:
+    """How many quantifiers over the list ``list_key`` the conditions hold (in either polarity)."""
+    count, stack = 0, list(conditions)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (And, Or)):
+            stack += item.children
+        elif isinstance(item, Quant):
+            count += item.ref.key == list_key
+            stack.append(item.body)
+    return count
+
+
+def _string_fields(slots: dict[str, int]) -> int:
+    """How many string fields a flow with these list slots has: enough fresh strings for all to differ."""
+    def count(model, times: int) -> int:
+        total = 0
+        for spec in fields_of(model):
+            if spec.kind == "string" and not spec.choices:
+                total += times
+            elif spec.kind == "object":
+                total += count(spec.model, times)
+            elif spec.kind == "items":
+                total += count(spec.model, times * min(slots.get(spec.key, spec.high), spec.high))
+        return total
+    return count(Flow, 1)
+
+
+def in_range(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    """The days of a period a flow may be dated on (the engine decides 2000-2099 only), or None."""
+    first, last = max(start or FIRST_DAY, FIRST_DAY), min(end or LAST_DAY, LAST_DAY)
+    return (first, last) if first <= last else None
+
+
+def instant_on(day: dt.date, utc_offset: str, hour: int = 12) -> str:
+    return f"{day.isoformat()}T{hour:02d}:00:00{utc_offset}"
+
+
+class Universe:
+    """Valid flows of ``code``, over the strings ``named`` and the conditions they will be asked about."""
+
+    def __init__(self, code: str, conditions: list[Condition], named: Iterable[str],
+                 timeout_ms: int = DEFAULT_TIMEOUT_MS):
+        slots = {"data_sharing": max(1, _quantifiers(conditions, "data_sharing"))}
+        self.query = Query(set(named) | literal_strings(conditions) | {code}, fresh=_string_fields(slots),
+                           timeout_ms=timeout_ms)
+        self.terms = self.query.terms
+        self.flow = SymbolicFlow.free(self.terms, self.query.table, {"jurisdiction": code, **_PERSON}, slots)
+        self.encoder = Encoder(self.flow)
+        self.solver = self.query.solver()
+        self.contract: dict[z3.BoolRef, str] = {}  # a literal per group of the contract's checks → its name
+        groups: dict[str, list[Term]] = {}
+        for name, term in self.flow.constraints:
+            groups.setdefault(name, []).append(term)
+        for name, terms in groups.items():
+            self.contract[self.assume(self.terms.all(terms), name)] = name
+        self._terms: dict[Condition, Term] = {}
+
+    def condition(self, condition: Condition) -> Term:
+        if condition not in self._terms:
+            self._terms[condition] = self.encoder.condition(condition)
+        return self._terms[condition]
+
+    def assume(self, term: Term, name: str) -> z3.BoolRef:
+        """A fresh literal that stands for ``term`` whenever it is assumed."""
+        literal = z3.Bool(f"?{len(self.solver.assertions())}:{name}", self.terms.ctx)
+        self.solver.add(z3.Implies(literal, self.terms.z3(term)))
+        return literal
+
+    def check(self, *assumptions: z3.BoolRef) -> bool:
+        """Whether a valid flow satisfies every assumption; SolverUnknown past the question's time."""
+        return self.query.check(self.solver, *self.contract, *assumptions)
+
+    def core(self, assumptions: list[z3.BoolRef]) -> list[z3.BoolRef]:
+        """A minimal part of the contract and ``assumptions`` that cannot hold together (after an unsat check)."""
+        core = [literal for literal in self.solver.unsat_core()]
+        for literal in list(core):
+            rest = [other for other in core if not other.eq(literal)]
+            if not self.query.check(self.solver, *rest):
+                core = rest
+        return core
+
+    def witness(self, instant: str) -> dict:
+        """The flow the last satisfiable check found, dated ``instant``."""
+        return self.flow.decode(self.solver.model(), instant)
+
