@@ -125,8 +125,8 @@ class _Search:
                 made = [edit for edit in edits if flow.evaluate(model, edit.made)]
                 model = self.nearest(solver, model, made, edits)
                 # the next remedy leaves one of these fields alone: it changes neither the same fields nor more
-                solver.add(z3.Or([z3.And([z3.Not(edit.made) for edit in edits if _field(edit) == name])
-                                  for name in {_field(edit) for edit in made}]))
+                solver.add(terms.z3(terms.any(terms.all(terms.not_(edit.made) for edit in edits if _field(edit) == name)
+                                              for name in {_field(edit) for edit in made})))
                 remedy = self.verify(self.candidate(made, model), target)
                 if remedy is not None and all(_fields(remedy) != _fields(other) for other in found):
                     found.append(remedy)
