@@ -76,13 +76,18 @@ class _Analyst:
         self.literals: dict = {}
         self.done: dict = {}  # a finding already reached for the same conditions (in another segment)
 
-    def fires(self, effective: EffectiveRule, negated: bool = False):
+    def fires(self, effective: EffectiveRule, negated: bool = False) -> tuple:
+        """The literal and the term that say the rule fires (or, ``negated``, does not)."""
         key = (effective.condition, negated)
         if key not in self.literals:
             term = self.universe.condition(effective.condition)
-            self.literals[key] = self.universe.assume(self.universe.terms.not_(term) if negated else term,
-                                                      ("not " if negated else "") + effective.rule.id)
+            term = self.universe.terms.not_(term) if negated else term
+            self.literals[key] = (self.universe.assume(term, ("not " if negated else "") + effective.rule.id), term)
         return self.literals[key]
+
+    def find(self, pool: object, *facts: tuple) -> bool:
+        """Whether a valid flow makes every (literal, term) of ``facts`` hold."""
+        return self.universe.find([literal for literal, _ in facts], [term for _, term in facts], pool)
 
     def segment(self, segment: Segment, day: dt.date) -> list[RuleFinding]:
         findings = []
@@ -105,18 +110,18 @@ class _Analyst:
         return findings
 
     def rule(self, effective: EffectiveRule, stronger: list[EffectiveRule], segment: Segment) -> RuleFinding | None:
-        universe, rule_id = self.universe, effective.rule.id
-        if not universe.check(self.fires(effective)):
+        rule_id, fires, condition = effective.rule.id, self.fires(effective), effective.condition
+        if not self.find(condition, fires):
             return RuleFinding("never_fires", rule_id, core=self.core(effective, segment))
-        if not universe.check(self.fires(effective, negated=True)):
+        if not self.find(("not", condition), self.fires(effective, negated=True)):
             return RuleFinding("always_fires", rule_id)
         absent = {self.fires(other, negated=True): other.rule.id for other in stronger}
-        if not stronger or universe.check(self.fires(effective), *absent):
+        if not stronger or self.find(condition, fires, *absent):
             return None
-        by = universe.core([self.fires(effective), *absent])
-        names = sorted({absent[literal] for literal in absent if any(literal.eq(found) for found in by)})
-        universe.check(self.fires(effective), *(literal for literal in absent if absent[literal] not in names))
-        return RuleFinding("shadowed", rule_id, by=names, witness=universe.witness(""))
+        by = self.universe.core([fires[0], *(literal for literal, _ in absent)])
+        names = sorted({name for (literal, _), name in absent.items() if any(literal.eq(found) for found in by)})
+        self.find(condition, fires)  # a flow where it fires: one of ``names`` fires there too
+        return RuleFinding("shadowed", rule_id, by=names, witness=self.universe.witness(""))
 
     def core(self, effective: EffectiveRule, segment: Segment) -> list[str]:
         """The conjuncts of the rule (its exceptions among them) and the contract's checks that contradict."""

@@ -107,9 +107,9 @@ class _Comparison:
             if not rules[0] and not rules[1]:  # both refuse every flow: nothing is in force
                 return True, None, None
             # a tree with no rule in force refuses every flow the other decides
-            assumptions = [] if not rules[0] or not rules[1] else \
-                [universe.assume(self.difference(*rules), "the trees decide differently")]
-            if not universe.check(*assumptions):
+            terms = [self.difference(*rules)] if rules[0] and rules[1] else []
+            literals = [universe.assume(term, "the trees decide differently") for term in terms]
+            if not universe.find(literals, terms, pool="differs"):
                 return True, None, None
             return False, None, universe.witness("")
         except SolverUnknown as error:

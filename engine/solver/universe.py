@@ -21,6 +21,8 @@ from rules.ir import And, Condition, Or, Quant
 
 __all__ = ["Universe", "instant_on", "in_range"]
 
+_POOL = 4  # flows kept per pool
+
 # the applicant's identifiers are no facts (rules cannot read them): a made-up flow has these
 _PERSON = {"applicant.name": "王五", "applicant.id_number": "110101199001010000", "applicant.phone": "13900000000"}
 
@@ -82,6 +84,8 @@ class Universe:
         for name, terms in groups.items():
             self.contract[self.assume(self.terms.all(terms), name)] = name
         self._terms: dict[Condition, Term] = {}
+        self._pools: dict[object, list[z3.ModelRef]] = {}
+        self.model: z3.ModelRef | None = None
 
     def condition(self, condition: Condition) -> Term:
         if condition not in self._terms:
@@ -98,6 +102,21 @@ class Universe:
         """Whether a valid flow satisfies every assumption; SolverUnknown past the question's time."""
         return self.query.check(self.solver, *self.contract, *assumptions)
 
+    def find(self, literals: list[z3.BoolRef], terms: list[Term], pool: object) -> bool:
+        """Whether a valid flow satisfies every term (each standing for its literal); a flow found before for
+        the same ``pool`` is tried first, so that most questions with an answer need no solver call."""
+        models = self._pools.setdefault(pool, [])
+        for model in reversed(models):
+            if all(self.flow.evaluate(model, term) for term in terms):
+                self.model = model
+                return True
+        if not self.check(*literals):
+            return False
+        self.model = self.solver.model()
+        models.append(self.model)
+        del models[:-_POOL]
+        return True
+
     def core(self, assumptions: list[z3.BoolRef]) -> list[z3.BoolRef]:
         """A minimal part of the contract and ``assumptions`` that cannot hold together (after an unsat check)."""
         core = [literal for literal in self.solver.unsat_core()]
@@ -108,6 +127,6 @@ class Universe:
         return core
 
     def witness(self, instant: str) -> dict:
-        """The flow the last satisfiable check found, dated ``instant``."""
-        return self.flow.decode(self.solver.model(), instant)
+        """The flow the last :meth:`find` found, dated ``instant``."""
+        return self.flow.decode(self.model, instant)
 

@@ -87,9 +87,10 @@ def agree_on_witness(engine, flow: dict) -> None:
     flow, rules, fired = found
     universe = universe_of(engine, flow["jurisdiction"])
     universe.query.start()
-    pattern = [universe.assume(term if effective.rule.id in fired else universe.terms.not_(term), effective.rule.id)
+    pattern = [term if effective.rule.id in fired else universe.terms.not_(term)
                for effective in rules for term in [universe.condition(effective.condition)]]
-    assert universe.check(*pattern), "z3 finds no valid flow firing what the engine fired on this one"
+    literals = [universe.assume(term, "pattern") for term in pattern]
+    assert universe.find(literals, pattern, pool=object()), "z3 finds no valid flow firing what the engine fired"
     witness = universe.witness(flow["requested_at"])
     assert {finding.rule_id for finding in engine.evaluate(witness).findings} == fired
 
