@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -50,8 +51,10 @@ def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str | Exception]]:
 @click.option("--no-audit", is_flag=True, help="do not log decisions")
 @format_option("json", "text")
 @click.option("--as-of", help="decide under the rules in force at this instant instead of requested_at")
+@click.option("--remedies", "with_remedies", is_flag=True,
+              help="with each flow denied or referred, the cheapest changes that make it pass (licit remedy)")
 @library_errors
-def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None:
+def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of, with_remedies) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
     if no_audit and audit_db is not None:
         raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
@@ -76,14 +79,26 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None
                 continue
             except LicitError as error:
                 raise click.ClickException(f"{source}: {error}") from None
-            click.echo(_render(decision, output_format, single=len(flows) == 1 and flows[0] != "-"))
+            found = engine.remedies(text, as_of=instant) if with_remedies else None
+            click.echo(_render(decision, found, output_format, single=len(flows) == 1 and flows[0] != "-"))
     if invalid:
         sys.exit(InputError.exit_code)
 
 
-def _render(decision, output_format: str, single: bool) -> str:
+def _render(decision, remedies, output_format: str, single: bool) -> str:
+    """The decision; with remedies, JSON gains a key "remedies" (and "remedies_unknown" when the search
+    stopped short), text a section."""
     from engine.render import decision_text
 
     if output_format == "text":
-        return decision_text(decision) + "\n"
-    return decision.model_dump_json(indent=2 if single else None)
+        if remedies is None:
+            return decision_text(decision) + "\n"
+        from engine.solver.report import remedies_text
+
+        return f"{decision_text(decision)}\n\nRemedies — {remedies_text(remedies)}\n"
+    if remedies is None:
+        return decision.model_dump_json(indent=2 if single else None)
+    document = decision.model_dump(mode="json") | {"remedies": remedies.to_json()["remedies"]}
+    if remedies.unknown:
+        document["remedies_unknown"] = remedies.unknown
+    return json.dumps(document, indent=2 if single else None, ensure_ascii=False)

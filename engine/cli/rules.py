@@ -1,4 +1,4 @@
-"""``licit rules``: check, inspect, test, lint, explain and compare rule packs.
+"""``licit rules``: check, inspect, test, lint, explain, compare and analyze rule packs.
 
 Exit codes as for every licit command: 1 when the rules, tests or lint fail; 2 for bad usage or input.
 """
@@ -13,6 +13,7 @@ import click
 
 from engine.cli.errors import InputError, library_errors
 from engine.cli.options import format_option, rules_option
+from engine.cli.remedy import timeout_option
 
 __all__ = ["rules_group"]
 
@@ -151,3 +152,49 @@ def diff(old_dir: Path, new_dir: Path, output_format: str) -> None:
         click.echo(json.dumps(diff_json(diffs), indent=2, ensure_ascii=False))
     else:
         click.echo(diff_text(diffs))
+
+
+@rules_group.command()
+@click.argument("directory", required=False, type=_DIRECTORY)
+@click.option("--equivalent", nargs=2, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              metavar="OLD NEW", help="instead, prove that two rule trees decide every valid flow alike")
+@click.option("--jurisdiction", "-j", "codes", multiple=True, help="only this jurisdiction (repeatable)")
+@timeout_option("per question")
+@format_option("text", "json")
+@library_errors
+def analyze(directory: Path | None, equivalent: tuple[Path, Path] | None, codes: tuple[str, ...], timeout_ms: int,
+            output_format: str) -> None:
+    """Prove, per jurisdiction and span of dates, which rules of DIRECTORY never fire, fire on every valid flow,
+    or fire only where a stronger rule does; with --equivalent OLD NEW, whether two trees decide alike
+    (exit 1 if not proven)."""
+    from engine.core import Engine, default_rules_dir
+
+    if equivalent and directory is not None:
+        raise click.UsageError("give DIRECTORY, or --equivalent OLD NEW, not both")
+    if equivalent:
+        from engine.solver.equivalence import compare_trees
+        from engine.solver.report import equivalence_text
+
+        with Engine(rules_dir=equivalent[0]) as old, Engine(rules_dir=equivalent[1]) as new:
+            results = compare_trees(old, new, list(codes) or None, timeout_ms=timeout_ms)
+        _print(results, equivalence_text, output_format)
+        if any(result.equivalent is not True for result in results):
+            sys.exit(1)
+        return
+    from engine.solver.analysis import analyze as analyze_tree
+    from engine.solver.report import analysis_text
+
+    with Engine(rules_dir=directory or default_rules_dir()) as engine:
+        unknown = sorted(set(codes) - set(engine.jurisdictions))
+        if unknown:
+            raise click.BadParameter(f"no rule pack {unknown[0]!r}; known: {', '.join(engine.jurisdictions)}",
+                                     param_hint="--jurisdiction")
+        results = analyze_tree(engine, list(codes) or None, timeout_ms=timeout_ms)
+    _print(results, analysis_text, output_format)
+
+
+def _print(results: list, as_text, output_format: str) -> None:
+    if output_format == "json":
+        click.echo(json.dumps([result.to_json() for result in results], indent=2, ensure_ascii=False))
+    else:
+        click.echo(as_text(results))

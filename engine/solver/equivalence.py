@@ -33,12 +33,13 @@ class Equivalence:
     as_of: str
     equivalent: bool | None
     counterexample: dict | None = None
+    decided: dict | None = None  # how each tree decides the counterexample: {"old": ..., "new": ...}
     reason: str | None = None
 
     def to_json(self) -> dict:
         found = {"jurisdiction": self.jurisdiction, "as_of": self.as_of, "equivalent": self.equivalent}
         if self.counterexample is not None:
-            found["counterexample"] = self.counterexample
+            found["counterexample"], found["decided"] = self.counterexample, self.decided
         if self.reason is not None:
             found["unknown"] = self.reason
         return found
@@ -53,13 +54,13 @@ def compare_trees(old_engine, new_engine, codes: list[str] | None = None, *,
     return results
 
 
-def _decision(engine, flow: dict) -> tuple | str:
+def _decision(engine, flow: dict) -> dict:
     """What an engine makes of a flow: its outcome and fired rules, or the error that refuses it."""
     try:
         decision = engine.evaluate(flow)
     except LicitError as error:
-        return f"refused: {error}"
-    return decision.outcome, sorted(finding.rule_id for finding in decision.findings)
+        return {"refused": str(error)}
+    return {"outcome": decision.outcome, "fired": sorted(finding.rule_id for finding in decision.findings)}
 
 
 class _Comparison:
@@ -73,13 +74,12 @@ class _Comparison:
         self.offset = next(compiled.utc_offset for compiled in self.trees if compiled)
         self.done: dict = {}
 
-    def spans(self) -> list[tuple[dt.date, dt.date]]:
+    def spans(self) -> list[tuple[dt.date, dt.date | None]]:
+        """The spans of days on which neither tree's rules change: (first day a flow may have, last or None)."""
         starts = {segment.period.start for compiled in self.trees if compiled for segment in compiled.segments}
         days = sorted(day for day in starts if day is not None)
-        bounds = [None, *days]
-        return [span for index, start in enumerate(bounds)
-                for span in [in_range(start, days[index] - dt.timedelta(days=1) if index < len(days) else None)]
-                if span]
+        ends = [day - dt.timedelta(days=1) for day in days] + [None]
+        return [(span[0], end) for start, end in zip([None, *days], ends) for span in [in_range(start, end)] if span]
 
     def run(self) -> list[Equivalence]:
         results = []
@@ -89,13 +89,14 @@ class _Comparison:
             if key not in self.done:
                 self.done[key] = self.compare(pair)
             equivalent, reason, witness = self.done[key]
-            counterexample = None
+            counterexample = decided = None
             if equivalent is False:
-                counterexample = self.confirmed(witness, first)
-                if counterexample is None:
-                    equivalent, reason = None, _UNCONFIRMED
+                counterexample = dict(witness, requested_at=instant_on(first, self.offset))
+                decided = {"old": _decision(self.old, counterexample), "new": _decision(self.new, counterexample)}
+                if decided["old"] == decided["new"]:
+                    counterexample, decided, equivalent, reason = None, None, None, _UNCONFIRMED
             results.append(Equivalence(self.code, first, last, instant_on(first, self.offset, 0), equivalent,
-                                       counterexample, reason))
+                                       counterexample, decided, reason))
         return results
 
     def compare(self, pair: list[Segment | None]) -> tuple[bool | None, str | None, dict | None]:
@@ -133,12 +134,6 @@ class _Comparison:
                        for side in (0, 1)]
             changes.append(terms.not_(terms.compare("==", terms.z3(decided[0]), terms.z3(decided[1]), "bool")))
         return terms.any(changes)
-
-    def confirmed(self, witness: dict, day: dt.date) -> dict | None:
-        """The flow z3 found, dated ``day``, if the two engines decide it differently."""
-        flow = dict(witness, requested_at=instant_on(day, self.offset))
-        return flow if _decision(self.old, flow) != _decision(self.new, flow) else None
-
 
 def _signature(segment: Segment | None) -> tuple:
     if segment is None:

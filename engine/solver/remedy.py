@@ -112,8 +112,7 @@ class _Search:
         solver = query.solver()
         solver.add([terms.z3(term) for _, term in flow.constraints])
         solver.add(terms.z3(self.encoder.reaches(self.rules, self.fired, target)))
-        for variable, value in flow.initial:
-            solver.set_initial_value(variable, terms.z3(value, "int"))
+        flow.start_search(solver)
         edits = [edit for edit in flow.edits if not is_known(edit.made)]
         found: list[Remedy] = []
         cheapest = 0  # no remedy costs less than the one before: each search leaves out what the last found

@@ -120,9 +120,11 @@ class SymbolicFlow:
         return built
 
     @classmethod
-    def free(cls, terms: Terms, table: StringTable, fixed: dict[str, Any], slots: dict[str, int]) -> "SymbolicFlow":
+    def free(cls, terms: Terms, table: StringTable, fixed: dict[str, Any], slots: dict[str, int],
+             template: dict | None = None) -> "SymbolicFlow":
+        """Every valid flow; z3 starts its search from ``template``, so a flow it finds resembles it."""
         built = cls(terms, table, fixed=fixed, slots=slots)
-        built.root = built._object((), None, fields_of(Flow), "free")
+        built.root = built._object((), template, fields_of(Flow), "free")
         built._contract()
         return built
 
@@ -133,7 +135,7 @@ class SymbolicFlow:
     def _object(self, path: tuple, given: dict | None, specs: tuple[FieldSpec, ...], mode: str) -> Obj:
         fields = {}
         for spec in specs:
-            here, value = path + (spec.key,), None if given is None else given[spec.key]
+            here, value = path + (spec.key,), None if given is None else given.get(spec.key)
             if spec.kind == "object":
                 fields[spec.key] = self._object(here, value, fields_of(spec.model), mode)
             elif spec.kind == "items":
@@ -231,8 +233,8 @@ class SymbolicFlow:
             length = z3.Int(self._name(path) + "#", terms.ctx)
             self.constraints.append((f"{key}: {spec.low} to {spec.high} items",
                                      z3.And(length >= spec.low, length <= spec.high)))
-            slots = [Slot(length > index, self._object(path + (index,), None, specs, "free"), None)
-                     for index in range(size)]
+            slots = [Slot(length > index, self._object(path + (index,), given[index] if index < len(given or ())
+                                                       else None, specs, "free"), None) for index in range(size)]
             return Items(path, spec, slots, z3.ToReal(length))
         removable, addable = self.costs.get(key + ".remove"), self.costs.get(key + ".add")
         slots = []
@@ -276,6 +278,11 @@ class SymbolicFlow:
         terms, index = self.terms, self.table.index(kind)
         return terms.any(terms.all([slot.present, terms.compare("==", slot.obj.fields["kind"].raw, index, "string")])
                          for slot in self.root.fields["products"].slots)
+
+    def start_search(self, solver: z3.Solver) -> None:
+        """Have ``solver`` start from the values in :attr:`initial`."""
+        for variable, value in self.initial:
+            solver.set_initial_value(variable, self.terms.z3(value, "int"))
 
     # reading a model back --------------------------------------------------------------------------
     def decode(self, model: z3.ModelRef, instant: str | None = None) -> dict:

@@ -13,7 +13,7 @@ import z3
 from engine.flow import Flow
 from engine.inputs import FIRST_DAY, LAST_DAY
 from engine.solver.encode import Encoder
-from engine.solver.query import DEFAULT_TIMEOUT_MS, Query, literal_strings
+from engine.solver.query import DEFAULT_TIMEOUT_MS, Query, flow_strings, literal_strings
 from engine.solver.shape import fields_of
 from engine.solver.symbolic import SymbolicFlow
 from engine.solver.terms import Term
@@ -25,6 +25,25 @@ _POOL = 4  # flows kept per pool
 
 # the applicant's identifiers are no facts (rules cannot read them): a made-up flow has these
 _PERSON = {"applicant.name": "王五", "applicant.id_number": "110101199001010000", "applicant.phone": "13900000000"}
+# where z3 starts when it makes a flow up, so that the flows it reports read like real ones
+_PLAIN_PAYMENT = {"instrument": "bank_card", "provider": None, "premium_installments": 1, "credit_installments": 1,
+                  "apr": None, "apr_disclosed": False, "settlement": "real_time", "payee": "insurer_account"}
+_PLAIN_PRODUCT = {"start_date": "2026-12-01", "term_months": 12, "pre_selected": False, "pricing_factor": None}
+PLAIN_FLOW = {
+    "flow_id": "F-solver-example",
+    "channel": {"kind": "insurer_direct", "platform_id": None, "platform_activities": [], "platform_licenses": [],
+                "pilot_id": None},
+    "insurer": {"id": "insurer", "branch_jurisdiction": "CN"},
+    "applicant": {"age": 36, "real_name_verified": True, "is_student": False},
+    "vehicle": {"registration_jurisdiction": "CN", "usage": "private", "declared_usage": "private",
+                "new_energy": False},
+    "products": [dict(_PLAIN_PRODUCT, kind="ctpl", premium=950.0),
+                 dict(_PLAIN_PRODUCT, kind="commercial", premium=3200.0, pricing_factor=1.0)],
+    "payments": [dict(_PLAIN_PAYMENT, covers=["ctpl"]), dict(_PLAIN_PAYMENT, covers=["commercial"])],
+    "data_sharing": [{"from": "platform", "to": "insurer", "categories": ["identity"],
+                      "consent": {"obtained": True, "separate": True, "pre_checked": False}}],
+    "policy_issuance": "after_premium_received",
+}
 
 
 def _quantifiers(conditions: Iterable[Condition], list_key: str) -> int:
@@ -71,12 +90,14 @@ class Universe:
     def __init__(self, code: str, conditions: list[Condition], named: Iterable[str],
                  timeout_ms: int = DEFAULT_TIMEOUT_MS):
         slots = {"data_sharing": max(1, _quantifiers(conditions, "data_sharing"))}
-        self.query = Query(set(named) | literal_strings(conditions) | {code}, fresh=_string_fields(slots),
-                           timeout_ms=timeout_ms)
+        self.query = Query(set(named) | literal_strings(conditions) | flow_strings(PLAIN_FLOW) | {code},
+                           fresh=_string_fields(slots), timeout_ms=timeout_ms)
         self.terms = self.query.terms
-        self.flow = SymbolicFlow.free(self.terms, self.query.table, {"jurisdiction": code, **_PERSON}, slots)
+        self.flow = SymbolicFlow.free(self.terms, self.query.table, {"jurisdiction": code, **_PERSON}, slots,
+                                      PLAIN_FLOW)
         self.encoder = Encoder(self.flow)
         self.solver = self.query.solver()
+        self.flow.start_search(self.solver)
         self.contract: dict[z3.BoolRef, str] = {}  # a literal per group of the contract's checks → its name
         groups: dict[str, list[Term]] = {}
         for name, term in self.flow.constraints:

@@ -129,7 +129,9 @@ def test_a_rewrite_that_changes_a_null_apr_is_refuted(tmp_path, shipped_engine):
         old, changed = shipped_engine.evaluate(flow), new.evaluate(flow)
         assert "CN.CREDIT.APR_DISCLOSURE" in {finding.rule_id for finding in old.findings}
         assert "CN.CREDIT.APR_DISCLOSURE" not in {finding.rule_id for finding in changed.findings}
-    assert refuted[0].to_json().keys() == {"jurisdiction", "as_of", "equivalent", "counterexample"}
+    assert refuted[0].to_json().keys() == {"jurisdiction", "as_of", "equivalent", "counterexample", "decided"}
+    decided = refuted[0].decided
+    assert "CN.CREDIT.APR_DISCLOSURE" in set(decided["old"]["fired"]) - set(decided["new"]["fired"])
 
 
 def test_a_jurisdiction_only_one_tree_has_is_not_equivalent(tmp_path, shipped_engine):

@@ -174,7 +174,7 @@ def test_conditional_when_no_allow_is_reachable(write_tree, compliant_flow):
             message: {zh: m, en: m}
             remedy: r
         jurisdiction:
-          changes: {products.term_months: fixed, products.remove: fixed}
+          changes: {products.term_months: fixed}
         """})
     engine = Engine(root)
     flow = dict(compliant_flow, jurisdiction="CN")
