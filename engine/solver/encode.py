@@ -7,7 +7,7 @@ false and ``every`` true when it is empty. Numbers are exact rationals (a litera
 from __future__ import annotations
 
 from engine.decision import OUTCOME_OF_EFFECT
-from engine.solver.factmap import Fact, ItemFacts, fact_map, field_of_fact
+from engine.solver.factmap import Fact, FactMap, ItemFacts, fact_map, field_of_fact
 from engine.solver.symbolic import Members, SymbolicFlow
 from engine.solver.terms import Term, Value
 from rules.ir import FACT, And, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref
@@ -64,7 +64,7 @@ class Encoder:
         self.flow, self.terms, self.table = flow, flow.terms, flow.table
         self.facts = fact_map(flow)
 
-    def condition(self, condition: Condition, item: Fact | dict | None = None) -> Term:
+    def condition(self, condition: Condition, item: Fact | FactMap | None = None) -> Term:
         terms = self.terms
         if isinstance(condition, Compare):
             left = self.operand(condition.left, item, None)
@@ -82,7 +82,7 @@ class Encoder:
             return condition.value
         return self.quantifier(condition, item)
 
-    def quantifier(self, condition: Quant, item: Fact | dict | None) -> Term:
+    def quantifier(self, condition: Quant, item: Fact | FactMap | None) -> Term:
         terms = self.terms
         collection = self._lookup(condition.ref, item)
         if isinstance(collection, ItemFacts):
@@ -96,7 +96,7 @@ class Encoder:
                              for present, element in cases)
         return terms.all(terms.implies(present, self.condition(condition.body, element)) for present, element in cases)
 
-    def operand(self, operand: Operand, item: Fact | dict | None, kind: str | None) -> Value:
+    def operand(self, operand: Operand, item: Fact | FactMap | None, kind: str | None) -> Value:
         terms = self.terms
         if isinstance(operand, Lit):
             return self._literal(operand.value, kind)
@@ -112,12 +112,12 @@ class Encoder:
             return Value("number", terms.arith("/", left.term, divisor), terms.all(defined))
         return Value("number", terms.arith(operand.op, left.term, right.term), terms.all(defined))
 
-    def _lookup(self, ref: Ref, item: Fact | dict | None) -> Fact | None:
+    def _lookup(self, ref: Ref, item: Fact | FactMap | None) -> Fact | None:
         if ref.scope == FACT:
             return self.facts.get(ref.key)
         if ref.key == "":
             return item
-        return item.get(ref.key) if isinstance(item, dict) else None
+        return item.get(ref.key) if isinstance(item, FactMap) else None
 
     def _literal(self, value, kind: str | None) -> Value:
         if value is None:

@@ -49,25 +49,17 @@ class Terms:
         return z3.RealVal(term, self.ctx) if kind == "number" else z3.IntVal(term, self.ctx)
 
     def all(self, terms) -> Term:
-        unknown = []
-        for term in terms:
-            if is_known(term):
-                if not term:
-                    return False
-            elif not any(term.eq(seen) for seen in unknown):
-                unknown.append(term)
+        unknown = _unknown(terms, absorbing=False)
+        if unknown is False:
+            return False
         if not unknown:
             return True
         return unknown[0] if len(unknown) == 1 else z3.And(unknown)
 
     def any(self, terms) -> Term:
-        unknown = []
-        for term in terms:
-            if is_known(term):
-                if term:
-                    return True
-            elif not any(term.eq(seen) for seen in unknown):
-                unknown.append(term)
+        unknown = _unknown(terms, absorbing=True)
+        if unknown is True:
+            return True
         if not unknown:
             return False
         return unknown[0] if len(unknown) == 1 else z3.Or(unknown)
@@ -97,13 +89,31 @@ class Terms:
 
     def count(self, flags) -> Term:
         """How many of ``flags`` hold, as a number."""
-        return sum((Fraction(1) if is_known(flag) and flag else
-                    Fraction(0) if is_known(flag) else z3.If(flag, self.z3(Fraction(1), "number"),
-                                                              self.z3(Fraction(0), "number"))
-                    for flag in flags), Fraction(0))
+        known, unknown = Fraction(0), []
+        for flag in flags:
+            if is_known(flag):
+                known += bool(flag)
+            else:
+                unknown.append(z3.If(flag, self.z3(Fraction(1), "number"), self.z3(Fraction(0), "number")))
+        if not unknown:
+            return known
+        return z3.Sum(unknown) + self.z3(known, "number") if known else z3.Sum(unknown)
 
     def number(self, value: Any) -> Fraction:
         """A number as the exact rational its decimal text means (0.24 is 24/100, not the nearest double)."""
         if isinstance(value, bool):
             raise TypeError("a boolean is not a number")
         return Fraction(value) if isinstance(value, (int, Fraction)) else Fraction(repr(value))
+
+
+def _unknown(terms, absorbing: bool) -> list | bool:
+    """The terms z3 must decide, each once; or ``absorbing`` if a known term is (False in an and, True in an or)."""
+    unknown, seen = [], set()
+    for term in terms:
+        if is_known(term):
+            if bool(term) == absorbing:
+                return absorbing
+        elif term.get_id() not in seen:
+            seen.add(term.get_id())
+            unknown.append(term)
+    return unknown

@@ -76,7 +76,7 @@ def universe_of(engine, code: str) -> Universe:
     if key not in _UNIVERSES:
         conditions = [effective.condition for segment in engine.jurisdiction(code).segments
                       for effective in segment.rules]
-        _UNIVERSES[key] = Universe(code, conditions, set(engine.tree.compiled))
+        _UNIVERSES[key] = Universe(code, conditions, set(engine.tree.compiled), timeout_ms=20_000)
     return _UNIVERSES[key]
 
 
@@ -89,9 +89,13 @@ def agree_on_witness(engine, flow: dict) -> None:
     universe.query.start()
     pattern = [term if effective.rule.id in fired else universe.terms.not_(term)
                for effective in rules for term in [universe.condition(effective.condition)]]
-    literals = [universe.assume(term, "pattern") for term in pattern]
-    assert universe.find(literals, pattern, pool=object()), "z3 finds no valid flow firing what the engine fired"
-    witness = universe.witness(flow["requested_at"])
+    universe.solver.push()  # this flow's pattern goes with it: the universe serves the next example as it was
+    try:
+        literals = [universe.assume(term, "pattern") for term in pattern]
+        assert universe.find(literals, pattern, pool=object()), "z3 finds no valid flow firing what the engine fired"
+        witness = universe.witness(flow["requested_at"])
+    finally:
+        universe.solver.pop()
     assert {finding.rule_id for finding in engine.evaluate(witness).findings} == fired
 
 
