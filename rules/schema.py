@@ -9,7 +9,8 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WrapValidator,
+                      model_validator)
 
 __all__ = [
     "Citation", "DisabledRule", "Effect", "JurisdictionInfo", "LocalizedText", "Parameter",
@@ -170,7 +171,14 @@ def _utc_offset(value: str) -> str:
     return value
 
 
-ChangeCost = Annotated[int, Field(ge=1, le=1000)] | Literal["fixed"]
+def _change_cost(value: Any, _handler: Any) -> Any:
+    # one message for both forms (a union would report each alternative's complaint)
+    if value == "fixed" or (type(value) is int and 1 <= value <= 1000):
+        return value
+    raise ValueError(f"a cost is a whole number from 1 to 1000, or fixed; not {value!r}")
+
+
+ChangeCost = Annotated[int | Literal["fixed"], WrapValidator(_change_cost)]
 
 
 class JurisdictionInfo(_Model):

@@ -42,7 +42,7 @@ DEFAULT_CHANGES: dict[str, Change] = {
     "vehicle.declared_usage": Change(1, "declare the vehicle's real usage"),
     "products.add": Change(8, "add a product (quote its premium: an added product copies the first one's)"),
     "products.remove": _fixed("a remedy changes how the products are sold and paid, not which are bought"),
-    "products.kind": _fixed("a product's kind is what it is: remove it and add another"),
+    "products.kind": _fixed("a product is of the kind it is"),
     "products.premium": _fixed("the premium is the insurer's price"),
     "products.start_date": Change(2, "start the policy on another day"),
     "products.term_months": Change(2, "another policy term"),
