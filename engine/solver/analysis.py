@@ -94,7 +94,8 @@ class _Analyst:
         for effective in segment.rules:
             stronger = [other for other in segment.rules
                         if EFFECT_ORDER[other.rule.spec.effect] < EFFECT_ORDER[effective.rule.spec.effect]]
-            key = (effective.rule.id, effective.condition, tuple((other.rule.id, other.condition) for other in stronger))
+            key = (effective.rule.id, effective.condition,
+                   tuple((other.rule.id, other.condition) for other in stronger))
             if key not in self.done:
                 try:
                     self.universe.query.start()

@@ -49,20 +49,10 @@ class Terms:
         return z3.RealVal(term, self.ctx) if kind == "number" else z3.IntVal(term, self.ctx)
 
     def all(self, terms) -> Term:
-        unknown = _unknown(terms, absorbing=False)
-        if unknown is False:
-            return False
-        if not unknown:
-            return True
-        return unknown[0] if len(unknown) == 1 else z3.And(unknown)
+        return _join(terms, False, z3.And)
 
     def any(self, terms) -> Term:
-        unknown = _unknown(terms, absorbing=True)
-        if unknown is True:
-            return True
-        if not unknown:
-            return False
-        return unknown[0] if len(unknown) == 1 else z3.Or(unknown)
+        return _join(terms, True, z3.Or)
 
     def not_(self, term: Term) -> Term:
         return (not term) if is_known(term) else z3.Not(term)
@@ -106,8 +96,9 @@ class Terms:
         return Fraction(value) if isinstance(value, (int, Fraction)) else Fraction(repr(value))
 
 
-def _unknown(terms, absorbing: bool) -> list | bool:
-    """The terms z3 must decide, each once; or ``absorbing`` if a known term is (False in an and, True in an or)."""
+def _join(terms, absorbing: bool, combine) -> Term:
+    """``combine`` (z3.And, z3.Or) of the terms z3 must decide, each once; ``absorbing`` as soon as a known term
+    is (False in an and, True in an or); the neutral value if nothing is left."""
     unknown, seen = [], set()
     for term in terms:
         if is_known(term):
@@ -116,4 +107,6 @@ def _unknown(terms, absorbing: bool) -> list | bool:
         elif term.get_id() not in seen:
             seen.add(term.get_id())
             unknown.append(term)
-    return unknown
+    if not unknown:
+        return not absorbing
+    return unknown[0] if len(unknown) == 1 else combine(unknown)

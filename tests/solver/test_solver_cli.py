@@ -9,24 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
-
-from engine.cli import cli
 from engine.flow import Flow
 from engine.solver.changes import DEFAULT_CHANGES
 from engine.solver.shape import fields_of
 from rules import RuleSetError
 from tests.conftest import EXAMPLES, PACKS, REPO
-
-
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("LICIT_AUDIT_DB", raising=False)
-
-    def invoke(*args, stdin=None):
-        return CliRunner().invoke(cli, [str(arg) for arg in args], input=stdin, catch_exceptions=False)
-    return invoke
+from tests.test_cli import run  # noqa: F401  (a fixture: licit as people run it)
 
 
 def test_remedy_prints_the_cheapest_first(run):
