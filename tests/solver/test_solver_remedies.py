@@ -225,3 +225,14 @@ def test_an_operation_the_outcome_does_not_need_is_dropped(shipped_engine, compl
     idle = ({"op": "replace", "path": "/policy_issuance", "value": "after_premium_received"}, 1)
     remedy = search.verify(remedy_module._Candidate([idle, needed]), "allow")
     assert remedy.patch == [needed[0]] and remedy.cost == 3
+
+
+def test_threads_sharing_an_engine_find_the_same_remedies(shipped_engine):
+    """Each search has its own z3 context: searches in parallel threads neither crash nor mix."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    flows = [case.flow for case, _ in denied_or_referred(shipped_engine)[:12]]
+    alone = [find_remedies(shipped_engine, flow).to_json() for flow in flows]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda flow: find_remedies(shipped_engine, flow).to_json(), flows))
+    assert together == alone
