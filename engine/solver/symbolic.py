@@ -170,7 +170,10 @@ class SymbolicFlow:
         raw = z3.Bool(name, ctx) if spec.kind == "bool" else z3.Int(name, ctx)
         # a remedy never withholds a value the flow gives (it may give one the flow lacks)
         defined = z3.Bool(name + "?", ctx) if spec.nullable and (mode != "keep" or given is None) else True
-        self.constraints.append((f"{key}: a valid value", self._domain(spec, raw)))
+        valid = self._domain(spec, raw)
+        if mode == "keep" and given is not None:  # the flow's own value is valid, whatever the table thinks
+            valid = self.terms.any([valid, raw == self.raw_of(spec, given)])
+        self.constraints.append((f"{key}: a valid value", valid))
         leaf = Leaf(path, spec, raw, defined)
         if given is not None or spec.nullable:
             self.initial.append((raw, self.raw_of(spec, given)))
