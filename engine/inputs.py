@@ -6,7 +6,7 @@ import datetime as dt
 import difflib
 import json
 from decimal import Decimal
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -14,6 +14,9 @@ from engine.errors import FieldError, FlowValidationError
 from engine.flow import Flow
 from engine.identifiers import identifier_errors
 from engine.jsontext import load_json
+
+if TYPE_CHECKING:
+    from rules.tree import CompiledJurisdiction
 
 __all__ = ["parse_flow", "rules_instant", "field_path", "MAX_INPUT_BYTES"]
 
@@ -120,21 +123,20 @@ def _json_type(value: object) -> str:
     return "a number" if number else kinds.get(type(value), type(value).__name__)
 
 
-def rules_instant(flow: Flow, as_of: Any,
-                  local_date: Callable[[dt.datetime], dt.date]) -> tuple[dt.datetime, dt.date]:
+def rules_instant(flow: Flow, as_of: Any, jurisdiction: CompiledJurisdiction) -> tuple[dt.datetime, dt.date]:
     """The instant the rules are selected for (``as_of`` if given, else ``requested_at``) and its local day.
 
-    ``as_of`` is a datetime with a UTC offset, as docs/python-api.md documents. Its day in the
-    jurisdiction's local time (``local_date``) must lie in 2000–2099."""
+    ``as_of`` is a datetime with a UTC offset or a date (its noon in the jurisdiction's local time),
+    as docs/python-api.md documents. Its day in the jurisdiction's local time must lie in 2000–2099."""
     field = "requested_at" if as_of is None else "as_of"
-    if as_of is not None and not isinstance(as_of, dt.datetime):
-        raise FlowValidationError([FieldError("as_of", f"expected a datetime with a UTC offset, not "
+    if as_of is not None and not isinstance(as_of, dt.date):
+        raise FlowValidationError([FieldError("as_of", f"expected a datetime with a UTC offset or a date, not "
                                                        f"{type(as_of).__name__} {as_of!r}"[:200])])
-    instant = flow.requested_at if as_of is None else as_of
+    instant = flow.requested_at if as_of is None else jurisdiction.instant_of(as_of)
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise FlowValidationError([FieldError("as_of", "needs a UTC offset")])
     try:
-        day = local_date(instant)
+        day = jurisdiction.local_date(instant)
     except OverflowError:  # within a day of datetime.min or max
         day = instant.date()
     if not FIRST_DAY <= day <= LAST_DAY:

@@ -22,7 +22,7 @@ from engine.cli.errors import LicitGroup
 __all__ = ["main", "cli"]
 
 
-@click.group(cls=LicitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("licit", cls=LicitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="licit", prog_name="licit")
 def cli() -> None:
     """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from engine.cli.errors import InputError, library_errors
+from engine.cli.errors import InputError, library_errors, report_error
 from engine.cli.options import format_option, rules_option
 from engine.errors import FlowValidationError
 
-__all__ = ["remedy", "max_option", "timeout_option", "invalid_flow"]
+__all__ = ["remedy", "timeout_option"]
 
 
 def max_option(command):
@@ -27,7 +27,7 @@ def timeout_option(what: str):
 
 def invalid_flow(source: str, error: FlowValidationError) -> InputError:
     for detail in error.errors:
-        click.echo(f"licit: invalid flow: {source}: {detail}", err=True)
+        report_error(f"invalid flow: {source}: {detail}")
     return InputError(f"{source} is not a valid flow")
 
 
