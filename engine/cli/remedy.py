@@ -14,7 +14,7 @@ from engine.errors import FlowValidationError
 __all__ = ["remedy", "timeout_option"]
 
 
-def max_option(command):
+def _max_option(command):
     return click.option("--max", "max_remedies", type=click.IntRange(1, 20), default=3, show_default=True,
                         help="at most this many remedies, each changing other fields")(command)
 
@@ -25,7 +25,7 @@ def timeout_option(what: str):
                         help=f"solver time {what}, in milliseconds; past it the answer is unknown")
 
 
-def invalid_flow(source: str, error: FlowValidationError) -> InputError:
+def _invalid_flow(source: str, error: FlowValidationError) -> InputError:
     for detail in error.errors:
         report_error(f"invalid flow: {source}: {detail}")
     return InputError(f"{source} is not a valid flow")
@@ -34,7 +34,7 @@ def invalid_flow(source: str, error: FlowValidationError) -> InputError:
 @click.command()
 @click.argument("flow")
 @rules_option
-@max_option
+@_max_option
 @timeout_option("per flow")
 @format_option("text", "json")
 @library_errors
@@ -52,7 +52,7 @@ def remedy(flow: str, rules_dir: Path | None, max_remedies: int, timeout_ms: int
         try:
             found = engine.remedies(text, max_remedies=max_remedies, timeout_ms=timeout_ms)
         except FlowValidationError as error:
-            raise invalid_flow(flow, error) from None
+            raise _invalid_flow(flow, error) from None
     if output_format == "json":
         click.echo(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
     else:
