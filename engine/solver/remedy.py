@@ -76,7 +76,7 @@ def find_remedies(engine, flow, *, max_remedies: int = DEFAULT_REMEDIES, as_of=N
     if decision.outcome not in ("deny", "review"):
         return Remedies(outcome=decision.outcome, remedies=[])
     compiled = judge.jurisdiction(model.jurisdiction)
-    _, day = rules_instant(model, as_of, compiled.local_date)
+    _, day = rules_instant(model, as_of, compiled)
     search = _Search(judge, model.model_dump(mode="json", by_alias=True), decision, compiled.segment_on(day).rules,
                      judge.tree.changes(model.jurisdiction), as_of, timeout_ms)
     found: list[Remedy] = []

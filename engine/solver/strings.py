@@ -26,7 +26,7 @@ def _is_text(value: str) -> bool:
 
 
 class StringTable:
-    """``index(s)`` numbers a string; ``domain(kind)`` the indices a field of that kind (an enum's name, CODE
+    """``index(value)`` numbers a string; ``domain(kind)`` the indices a field of that kind (an enum's name, CODE
     or TEXT) may hold; ``province`` maps each code's index to its province's."""
 
     def __init__(self, enums: dict[str, tuple[str, ...]], named: Iterable[str], fresh_texts: int = 0,

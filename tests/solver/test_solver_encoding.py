@@ -28,7 +28,7 @@ def decided(engine, flow: dict):
         return None
     model = parse_flow(flow)
     compiled = engine.jurisdiction(model.jurisdiction)
-    _, day = rules_instant(model, None, compiled.local_date)
+    _, day = rules_instant(model, None, compiled)
     return (model.model_dump(mode="json", by_alias=True), compiled.segment_on(day).rules,
             {finding.rule_id for finding in decision.findings})
 
