@@ -209,13 +209,13 @@ class Engine:
                 "jurisdiction", f"no rule pack for {code!r}; known: {', '.join(sorted(rules.tree.compiled))}")])
         return compiled
 
-    def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | None = None) -> Decision:
+    def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | dt.date | None = None) -> Decision:
         """Decide a flow; with a sink, the decision is recorded before it is returned."""
         started = time.perf_counter()
         rules = self._rules  # one rule tree for the whole evaluation, whatever a reload does meanwhile
         model = parse_flow(flow)
         compiled = self._compiled(rules, model.jurisdiction)
-        instant, day = rules_instant(model, as_of, compiled.local_date)
+        instant, day = rules_instant(model, as_of, compiled)
         index = compiled.segment_index(day)
         if not compiled.rule_count(index):
             raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
@@ -245,6 +245,16 @@ class Engine:
     def facts(self, model: Flow, rules: _LoadedRules | None = None) -> dict[str, Any]:
         """The flat fact the matcher is given: only the keys some rule reads (engine/factplan.py)."""
         return (rules or self._rules).facts(model)
+
+    def remedies(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | None = None,
+                 max_remedies: int | None = None, timeout_ms: int | None = None):
+        """The cheapest changes that make a denied or referred flow allowed (or conditional), as JSON Patches,
+        each decided by this engine; never logged. See docs/remedies.md (engine.solver.remedy)."""
+        from engine.solver.remedy import find_remedies
+
+        options = {name: value for name, value in (("max_remedies", max_remedies), ("timeout_ms", timeout_ms))
+                   if value is not None}
+        return find_remedies(self, flow, as_of=as_of, **options)
 
     def ruleset_payload(self, code: str) -> dict:
         """The rule set a decision in ``code`` is made with: digest, chain and full source files."""

@@ -56,6 +56,15 @@ class RuleTree:
                 types.setdefault(name, param_type)
         return types
 
+    def changes(self, code: str) -> dict[str, int | None]:
+        """What a remedy may change in ``code`` and at what cost (None: never): the vocabulary's defaults, then
+        each jurisdiction of the chain's own, the nearest winning."""
+        costs = {path: change.cost for path, change in self.vocabulary.changes.items()}
+        for member in self.chain(code):
+            if member in self.jurisdictions:
+                costs.update(self.jurisdictions[member].changes)
+        return costs
+
     def rule(self, rule_id: str) -> Rule | None:
         return next((rule for jurisdiction in self.jurisdictions.values() for rule in jurisdiction.rules
                      if rule.id == rule_id), None)

@@ -1,4 +1,4 @@
-"""The ``licit`` command. One module per command group (evaluate, schema, rules, bench, audit);
+"""The ``licit`` command. One module per command group (evaluate, remedy, schema, rules, bench, audit, serve);
 each command stays thin: parse options, call one library function, render.
 
 Each command imports what it uses when it runs: ``licit audit query`` must not pay
@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from engine.cli import audit, bench, evaluate, rules, schema
+from engine.cli import audit, bench, evaluate, remedy, rules, schema, serve
 from engine.cli.errors import LicitGroup
 
 __all__ = ["main", "cli"]
@@ -34,14 +34,15 @@ def _version(context: click.Context, _parameter: click.Parameter, value: bool) -
     context.exit()
 
 
-@click.group(cls=LicitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("licit", cls=LicitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Show the version and the matchers available, then exit.")
 def cli() -> None:
     """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""
 
 
-for _command in (evaluate.evaluate, schema.schema, rules.rules_group, bench.bench, audit.audit_group):
+for _command in (evaluate.evaluate, remedy.remedy, schema.schema, rules.rules_group, bench.bench, audit.audit_group,
+                 serve.serve):
     cli.add_command(_command)
 
 

@@ -1,5 +1,6 @@
 """``licit bench``: how fast Engine.evaluate decides with each matcher; with ``--audit`` what logging costs;
-``--peer cedar`` beside Cedar; ``--synthetic-rules`` as packs grow; ``--reloads`` the memory reloads keep."""
+``--peer cedar`` beside Cedar; ``--synthetic-rules`` as packs grow; ``--reloads`` the memory reloads keep;
+``--remedies`` the remedy search."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,20 +35,23 @@ def _counts(_context, _parameter, value: str | None) -> list[int] | None:
 @click.option("--audit-dir", type=click.Path(file_okay=False, exists=True), default=".", show_default=True,
               help="where the --audit measurements write their temporary logs (the disk being measured)")
 @click.option("--peer", type=click.Choice(["cedar"]),
-              help="compare with Cedar (needs the cedarpy package) on the same flows, in interleaved rounds")
+              help="instead, compare with Cedar (needs the cedarpy package) on the same flows, in interleaved rounds")
 @click.option("--synthetic-rules", "synthetic", metavar="N,N,...", callback=_counts,
-              help="decide with synthetic packs of these many rules and print the cost curve")
+              help="instead, decide with synthetic packs of these many rules and print the cost curve")
 @click.option("--dated", is_flag=True, help="with --synthetic-rules: every rule has its own start date")
 @click.option("--reloads", type=click.IntRange(1, 100_000), metavar="N",
-              help="reload a changed rule tree N times in one process and report the memory kept")
+              help="instead, reload a changed rule tree N times in one process and report the memory kept")
 @click.option("--rounds", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="interleaved rounds for --peer and --synthetic-rules")
+@click.option("--remedies", "remedy_flows", type=click.IntRange(1, 100_000), metavar="N",
+              help="instead, time Engine.remedies on N denied or referred flows of synthetic traffic")
 @rules_option
 @library_errors
 def bench(jurisdiction: str, count: int, matcher: str | None, with_audit: bool, audit_dir: str, peer: str | None,
-          synthetic: list[int] | None, dated: bool, reloads: int | None, rounds: int, rules_dir: Path | None) -> None:
+          synthetic: list[int] | None, dated: bool, reloads: int | None, rounds: int, remedy_flows: int | None,
+          rules_dir: Path | None) -> None:
     """Measure Engine.evaluate with each matcher (or --matcher's): evaluations per second, latency percentiles,
-    where the time goes; or, with --peer, --synthetic-rules or --reloads, that comparison alone."""
+    where the time goes; or, with --peer, --synthetic-rules, --reloads or --remedies, that measurement alone."""
     import tempfile
 
     from engine.core import Engine, default_rules_dir
@@ -67,9 +71,13 @@ def bench(jurisdiction: str, count: int, matcher: str | None, with_audit: bool, 
     if peer is not None:
         from engine.batch.peer import run_peer_bench
 
-        engines = {name: Engine(rules_dir=rules_dir, matcher=name) for name in matchers}
-        click.echo(run_peer_bench(engines, rounds))
-    if synthetic is not None or reloads is not None or peer is not None:
+        click.echo(run_peer_bench({name: Engine(rules_dir=rules_dir, matcher=name) for name in matchers}, rounds))
+    if remedy_flows is not None:
+        from engine.batch.remedy_bench import run_remedy_bench
+
+        with Engine(rules_dir=rules_dir, matcher=matchers[0]) as engine:
+            click.echo(run_remedy_bench(engine, remedy_flows))
+    if any(option is not None for option in (synthetic, reloads, peer, remedy_flows)):
         return
     from engine.batch.bench import run_audit_bench, run_bench
 
