@@ -12,8 +12,8 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
-from engine.facts import _JURISDICTION_FIELDS, _SKIPPED, SEP, _field_type, _is_list, _model_in, province
-from engine.flow import PERSONAL_FIELDS, Flow, Payment, Product, ProductKind
+from engine.facts import _JURISDICTION_FIELDS, SEP, _field_type, fact_fields, province
+from engine.flow import Flow, Payment, Product, ProductKind
 from rules.types import DATE, ListType
 
 __all__ = ["fact_plan"]
@@ -80,26 +80,21 @@ def _builder(writers: list[Writer]) -> Callable[[Any], dict]:
 def _writers(model: type[BaseModel], prefix: str, wanted: set[str], items: dict[str, set[str]]) -> list[Writer]:
     """One writer per key of ``wanted`` this model's fields give (with ``prefix``), as engine.facts flattens."""
     writers: list[Writer] = []
-    for name, info in model.model_fields.items():
-        if name in _SKIPPED or (model.__name__ == "Applicant" and name in PERSONAL_FIELDS):
-            continue
-        key = prefix + (info.alias or name)
-        nested = _model_in(info.annotation)
-        if nested is not None and not _is_list(info.annotation):
+    for name, key, annotation, nested, is_list in fact_fields(model, prefix):
+        if nested is not None and not is_list:
             inner = _writers(nested, key + SEP, wanted, items)
             if inner:
                 writers.append(_nested(name, inner))
         elif key not in wanted and key + SEP + "count" not in wanted:
             continue
         elif nested is not None:
-            item_keys = items.get(key, set())
-            if any(_model_in(field.annotation) and _is_list(field.annotation) for field in nested.model_fields.values()):
+            if any(inner is not None and inner_list for *_, inner, inner_list in fact_fields(nested, "")):
                 raise TypeError(f"{key}: lists of objects inside list items are not flattened")
-            writers.append(_items(name, key, _builder(_writers(nested, "", item_keys, {}))))
-        elif isinstance(_field_type(info.annotation)[0], ListType):
+            writers.append(_items(name, key, _builder(_writers(nested, "", items.get(key, set()), {}))))
+        elif isinstance(_field_type(annotation)[0], ListType):
             writers.append(_scalars(name, key))
         else:
-            writers.append(_field(name, key, _field_type(info.annotation)[0] == DATE))
+            writers.append(_field(name, key, _field_type(annotation)[0] == DATE))
     return writers
 
 

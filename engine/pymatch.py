@@ -58,25 +58,20 @@ def _compare(condition: Compare) -> Test:
         if constant is None:
             return lambda fact, item: False
         equal = condition.op == "=="  # None == constant is already False: no test for a missing value
-        if condition.left.scope == FACT:
-            if equal:
-                return lambda fact, item: fact.get(key) == constant
-
-            def fact_test(fact: dict, item: Any) -> bool:
-                value = fact.get(key)
-                return value is not None and test(value, constant)
-            return fact_test
-        if key == "":
+        on_fact = condition.left.scope == FACT
+        if key == "" and not on_fact:
             if equal:
                 return lambda fact, item: item == constant
             return lambda fact, item: item is not None and test(item, constant)
         if equal:
+            if on_fact:
+                return lambda fact, item: fact.get(key) == constant
             return lambda fact, item: item.get(key) == constant
 
-        def item_test(fact: dict, item: Any) -> bool:
-            value = item.get(key)
+        def keyed_test(fact: dict, item: Any) -> bool:
+            value = (fact if on_fact else item).get(key)
             return value is not None and test(value, constant)
-        return item_test
+        return keyed_test
     left, right = _read(condition.left), _operand(condition.right)
 
     def compare(fact: dict, item: Any) -> bool:
@@ -85,30 +80,20 @@ def _compare(condition: Compare) -> Test:
     return compare
 
 
-def _all(tests: list[Test]) -> Test:
+def _connective(tests: list[Test], some: bool) -> Test:
+    """``or`` (``some``: one test holds) or ``and`` (every test holds), stopping at the first that decides."""
     if len(tests) == 2:
         first, second = tests
+        if some:
+            return lambda fact, item: first(fact, item) or second(fact, item)
         return lambda fact, item: first(fact, item) and second(fact, item)
 
-    def every(fact: dict, item: Any) -> bool:
+    def connective(fact: dict, item: Any) -> bool:
         for test in tests:
-            if not test(fact, item):
-                return False
-        return True
-    return every
-
-
-def _any(tests: list[Test]) -> Test:
-    if len(tests) == 2:
-        first, second = tests
-        return lambda fact, item: first(fact, item) or second(fact, item)
-
-    def some(fact: dict, item: Any) -> bool:
-        for test in tests:
-            if test(fact, item):
-                return True
-        return False
-    return some
+            if test(fact, item) == some:
+                return some
+        return not some
+    return connective
 
 
 def _quantifier(condition: Quant) -> Test:
@@ -129,10 +114,8 @@ def compile_condition(condition: Condition) -> Test:
     if isinstance(condition, Present):
         read, present = _read(condition.ref), condition.present
         return lambda fact, item: (read(fact, item) is not None) == present
-    if isinstance(condition, And):
-        return _all([compile_condition(child) for child in condition.children])
-    if isinstance(condition, Or):
-        return _any([compile_condition(child) for child in condition.children])
+    if isinstance(condition, (And, Or)):
+        return _connective([compile_condition(child) for child in condition.children], isinstance(condition, Or))
     if isinstance(condition, Const):
         value = condition.value
         return lambda fact, item: value

@@ -45,7 +45,7 @@ CONSTRUCTS = {
 
 
 @pytest.fixture(scope="module")
-def construct_engines(tmp_path_factory):
+def construct_tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("constructs")
     (root / "CN").mkdir()
     rules = "".join(rule_yaml(rule_id, json.dumps(when), start="2005-01-01") for rule_id, when in CONSTRUCTS.items())
@@ -53,7 +53,19 @@ def construct_engines(tmp_path_factory):
         "parameters:\n  cap: {type: number, values: [{from: 2005-01-01, value: 0.3}, {from: 2024-01-01, value: 0.25}]}\n"
         "  pilots: {type: 'list[string]', values: [{from: 2005-01-01, value: [OTHER]}]}\n"
         "rules:\n" + rules, encoding="utf-8")
-    engines = [Engine(rules_dir=root, matcher=name) for name in MATCHERS]
+    return root
+
+
+@pytest.fixture(scope="module")
+def construct_engine(construct_tree):
+    """An engine on the every-construct tree, with the default matcher (the solver's tests use it too)."""
+    with Engine(rules_dir=construct_tree) as engine:
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def construct_engines(construct_tree):
+    engines = [Engine(rules_dir=construct_tree, matcher=name) for name in MATCHERS]
     yield engines
     for engine in engines:
         engine.close()

@@ -244,7 +244,7 @@ def analyze(directory: Path | None, equivalent: tuple[Path, Path] | None, codes:
     from engine.solver.analysis import analyze as analyze_tree
     from engine.solver.report import analysis_text
 
-    with Engine(rules_dir=directory or default_rules_dir(), matcher=matcher) as engine:
+    with Engine(rules_dir=directory or default_rules_dir()) as engine:
         unknown = sorted(set(codes) - set(engine.jurisdictions))
         if unknown:
             raise click.BadParameter(f"no rule pack {unknown[0]!r}; known: {', '.join(engine.jurisdictions)}",
