@@ -2,7 +2,8 @@
 
 The tree is copied to a temporary folder with one extra rule file whose threshold changes at every
 reload, so each reload compiles rules that differ from the last (for durable_rules, new rulesets).
-Resident memory and the rulesets durable_rules holds are read before and after, with each matcher.
+Resident memory (after the first reload, once the allocator has settled, at the end) and the rulesets
+durable_rules holds are read with each matcher.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def _probe(root: Path, code: str, threshold: int) -> None:
 
 
 def run_reload_bench(rules_dir: Path, matchers: list[str], count: int) -> str:
+    """Resident memory after the first reload, after half of them and at the end (``count`` ≥ 4)."""
     lines = [f"licit bench --reloads {count}: Engine.reload() of a changed tree, one process, each matcher"]
     for matcher in matchers:
         with tempfile.TemporaryDirectory(prefix="licit-reloads-") as directory:
@@ -55,22 +57,24 @@ def run_reload_bench(rules_dir: Path, matchers: list[str], count: int) -> str:
             flows = [dict(flow, jurisdiction=code) for flow in bench_flows(code)]
             _probe(root, code, 150)
             engine = Engine(rules_dir=root, matcher=matcher)
-            for warm in range(20):  # what the first reloads allocate for good (caches, pools)
-                _probe(root, code, 100 + warm)
-                engine.reload()
-                engine.evaluate(flows[warm % len(flows)])
+            engine.evaluate(flows[0])
             gc.collect()
-            before, held_before = _resident_mb(), _held_rulesets()
+            first, held_first = _resident_mb(), _held_rulesets()
+            warm = count // 2  # the allocator's pools and Python's caches settle over the first reloads
             started = time.perf_counter()
             for index in range(count):
                 _probe(root, code, index % 130)
                 engine.reload()
                 engine.evaluate(flows[index % len(flows)])
+                if index + 1 == warm:
+                    gc.collect()
+                    settled = _resident_mb()
             elapsed = time.perf_counter() - started
             gc.collect()
             after, held_after = _resident_mb(), _held_rulesets()
-            held = "" if held_before is None or matcher != "durable" else \
-                f"; durable_rules rulesets held {held_before} → {held_after}"
-            lines.append(f"  {matcher:<8} {elapsed / count * 1000:7.1f} ms per reload; resident memory {before:.1f} → "
-                         f"{after:.1f} MB ({(after - before) * 1024 / count:+.1f} KB per reload){held}")
+            held = "" if held_first is None or matcher != "durable" else \
+                f"; durable_rules rulesets held {held_first} → {held_after}"
+            lines.append(f"  {matcher:<8} {elapsed / count * 1000:6.1f} ms per reload; resident memory {first:.1f} MB, "
+                         f"{settled:.1f} MB after {warm} reloads, {after:.1f} MB after {count} "
+                         f"({(after - settled) * 1024 / (count - warm):+.1f} KB per reload since){held}")
     return "\n".join(lines)

@@ -39,7 +39,7 @@ def _counts(_context, _parameter, value: str | None) -> list[int] | None:
 @click.option("--synthetic-rules", "synthetic", metavar="N,N,...", callback=_counts,
               help="instead, decide with synthetic packs of these many rules and print the cost curve")
 @click.option("--dated", is_flag=True, help="with --synthetic-rules: every rule has its own start date")
-@click.option("--reloads", type=click.IntRange(1, 100_000), metavar="N",
+@click.option("--reloads", type=click.IntRange(4, 100_000), metavar="N",
               help="instead, reload a changed rule tree N times in one process and report the memory kept")
 @click.option("--rounds", type=click.IntRange(1, 100_000), default=300, show_default=True,
               help="interleaved rounds for --peer and --synthetic-rules")
