@@ -51,12 +51,12 @@ def lower_bound(text: str, what: str = "--since") -> str:
 def upper_bound(text: str, what: str = "--until") -> str:
     """End of a filter range as an exclusive bound: a date includes that whole UTC day,
     a timestamp includes that instant."""
-    return _bound(_start(text, what), timedelta(days=1) if _DATE.match(text) else _ONE_MICROSECOND)
+    return _bound(_start(text, what), timedelta(days=1) if _DATE.fullmatch(text) else _ONE_MICROSECOND)
 
 
 def _start(text: str, what: str) -> datetime:
     """A date as 00:00 UTC that day, or a timestamp as given."""
-    if not _DATE.match(text):
+    if not _DATE.fullmatch(text):
         return parse_instant(text, what)
     try:
         day = date.fromisoformat(text)

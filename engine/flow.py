@@ -14,6 +14,7 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
                       StringConstraints, ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator, field_validator)
 
 from engine.timestamps import DATE_EXAMPLE, TIMESTAMP_EXAMPLE, parse_date, parse_timestamp
+from rules.schema import JURISDICTION_CODE
 
 __all__ = [
     "Applicant", "Channel", "ChannelKind", "Consent", "DataCategory", "DataSharing", "Flow", "Instrument",
@@ -157,7 +158,7 @@ class _LaxEnum:
 
 Lax = _LaxEnum
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6}){0,3}$")]
+Code = Annotated[str, StringConstraints(pattern=rf"^{JURISDICTION_CODE}$")]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), Field(strict=False)]
 Day = Annotated[dt.date, BeforeValidator(_iso_date), Field(strict=False)]
 Money = Annotated[float, Field(gt=0, le=10_000_000, allow_inf_nan=False), _places(2)]

@@ -23,8 +23,9 @@ from rules.parser import ParseError, parse
 from rules.scenarios import TESTS_FOLDER, load_scenarios, scenario_files
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Name, Quantifier, Unary
 from rules.tree import RuleTree
+from rules.treefiles import TreeFiles
 from rules.types import Vocabulary
-from rules.yamlsource import SourceFile, load_yaml
+from rules.yamlsource import UNREAD, SourceFile, load_yaml
 
 __all__ = ["LINT_CODES", "LintReport", "lint_rules", "lint_text"]
 
@@ -103,8 +104,8 @@ class _RawPass:
     def run(self) -> None:
         if not self.root.is_dir():
             return
-        folders = sorted(path for path in self.root.iterdir() if path.is_dir() and JURISDICTION_CODE.match(path.name))
-        with_rules = {folder.name for folder in folders if rule_files(folder)}
+        folders = [path for path in TreeFiles(self.root).folders()[0] if JURISDICTION_CODE.fullmatch(path.name)]
+        with_rules = {folder.name for folder in folders if rule_files(self.root, folder)}
         for folder in folders:
             self.ignored_files(folder)
             self.folder(folder, with_rules)
@@ -113,7 +114,7 @@ class _RawPass:
     def folder(self, folder: Path, with_rules: set[str]) -> None:
         code, where = folder.name, display_path(self.root, folder)
         if code not in with_rules:
-            if scenario_files(folder):
+            if scenario_files(self.root, folder):
                 self.findings.append(RuleError(where, 1, 1, "no_rule_files",
                                                f"{code} has scenario tests but no rule file, so there is no rule pack "
                                                f"for it: add a rule file (it may hold only the jurisdiction's name)"))
@@ -125,15 +126,15 @@ class _RawPass:
                                            f"{code} has no parent folder {parent}; it inherits from "
                                            f"{' → '.join(inherits) or 'no jurisdiction at all'}"))
         self.parameters_read[code], self.parameters_set[code] = set(), []
-        for path in rule_files(folder):
+        for path in rule_files(self.root, folder):
             source, errors = load_yaml(path, display_path(self.root, path))
-            if any(error.code == "yaml_syntax_error" for error in errors) or not isinstance(source.data, dict):
+            if any(error.code in UNREAD for error in errors) or not isinstance(source.data, dict):
                 continue
             self.rule_file(code, source)
 
     def ignored_files(self, folder: Path) -> None:
         """YAML files nothing reads: rule files sit directly in the folder, scenario files in its tests/."""
-        read = set(rule_files(folder)) | set(scenario_files(folder))
+        read = set(rule_files(self.root, folder)) | set(scenario_files(self.root, folder))
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
             hidden = any(part.startswith(".") for part in relative.parts)  # editors' and tools' own folders

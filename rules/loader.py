@@ -15,22 +15,25 @@ from rules.errors import RuleError, RuleSetError
 from rules.lower import check_matchable
 from rules.model import Jurisdiction, Location, Override, ParameterValueDef, Period, Rule, Version
 from rules.parser import ParseError, parse
+from rules.schema import JURISDICTION_CODE as _CODE
 from rules.schema import Parameter, RuleFile
 from rules.tree import RuleTree
+from rules.treefiles import TreeFiles, display_path
 from rules.types import BOOL, DATE, NUMBER, STRING, ListType, Type, Vocabulary
-from rules.yamlsource import PathKey, SourceFile, load_yaml
+from rules.yamlsource import UNREAD, PathKey, SourceFile, load_yaml
 
 __all__ = ["load_rules", "JURISDICTION_CODE", "display_path", "rule_files"]
 
-JURISDICTION_CODE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})*$")
+JURISDICTION_CODE = re.compile(_CODE)  # use with fullmatch: a folder "CN\n" is no code
 _UNRESOLVED = {"unknown_rule", "undefined_parameter", "missing_type"}  # a name another file may declare
 _PARAMETER_TYPES: dict[str, Type] = {"number": NUMBER, "string": STRING, "bool": BOOL, "date": DATE,
                                      "list[string]": ListType(STRING), "list[number]": ListType(NUMBER)}
 
 
-def rule_files(directory: Path) -> list[Path]:
-    """The rule files of one jurisdiction folder (scenario tests live in its tests/ subfolder)."""
-    return sorted(path for pattern in ("*.yaml", "*.yml") for path in directory.glob(pattern) if path.is_file())
+def rule_files(root: Path, folder: Path) -> list[Path]:
+    """The rule files of the jurisdiction folder ``folder`` of the tree ``root`` (scenario tests live in its
+    tests/ subfolder) that the tree may hold; the loader reports the entries it may not (rules.treefiles)."""
+    return TreeFiles(root).yaml_files(folder)[0]
 
 
 def load_rules(directory: str | Path, vocabulary: Vocabulary) -> RuleTree:
@@ -48,14 +51,6 @@ def load_rules(directory: str | Path, vocabulary: Vocabulary) -> RuleTree:
     return tree
 
 
-def display_path(root: Path, path: Path) -> str:
-    """A path as a person typed it: relative to the working folder when it is below it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 class _Loader:
     def __init__(self, root: Path, vocabulary: Vocabulary):
         self.root = root
@@ -66,13 +61,19 @@ class _Loader:
     def load(self) -> RuleTree:
         jurisdictions: dict[str, Jurisdiction] = {}
         parsed: dict[str, list[tuple[SourceFile, RuleFile]]] = {}
-        for directory in sorted(path for path in self.root.iterdir() if path.is_dir()):
-            files = rule_files(directory)
-            if not files:
+        entries = TreeFiles(self.root)
+        folders, refused = entries.folders()
+        self.errors.extend(refused)
+        for directory in folders:
+            files, refused = entries.yaml_files(directory)
+            if not files and not refused:
                 continue
-            if not JURISDICTION_CODE.match(directory.name):
+            self.errors.extend(refused)
+            if not JURISDICTION_CODE.fullmatch(directory.name):
                 self.errors.append(RuleError(display_path(self.root, directory), 1, 1, "invalid_jurisdiction_code",
-                                             f"folder {directory.name!r} is not a jurisdiction code like CN or CN-GD-SZ"))
+                                             f"folder {directory.name!r} is not a jurisdiction code like CN or "
+                                             f"CN-GD-SZ (two capital letters, then at most three -PART of 1-6 "
+                                             f"capitals or digits)"))
                 continue
             jurisdiction = Jurisdiction(directory.name, str(directory))
             jurisdictions[directory.name] = jurisdiction
@@ -82,7 +83,7 @@ class _Loader:
                 source, errors = load_yaml(path, display_path(self.root, path))
                 jurisdiction.files[relative] = source.text
                 self.errors.extend(errors)
-                if any(error.code == "yaml_syntax_error" for error in errors):
+                if any(error.code in UNREAD for error in errors):
                     continue
                 refused = {(error.line, error.col) for error in errors}
                 rule_file = self.validate(source, {path[:2] for path, place in source.values.items()
@@ -102,7 +103,7 @@ class _Loader:
             for source, rule_file in parsed[code]:
                 self.define(tree, jurisdictions[code], source, rule_file)
         self.errors.extend(tree.conflicting_overrides())
-        broken = {Path(error.file).parent.name for error in self.errors if error.code == "yaml_syntax_error"}
+        broken = {Path(error.file).parent.name for error in self.errors if error.code in UNREAD}
         if broken:
             # what a file that does not parse would have declared is unknown: names it may have held are not errors
             self.errors = [error for error in self.errors if error.code not in _UNRESOLVED or

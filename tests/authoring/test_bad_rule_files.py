@@ -19,7 +19,7 @@ LONG = "applicant.age < 1" + " or applicant.age < 1" * 200
 BAD_FILES = {
     # name: (text of CN-SH/bad.yaml, expected "line:col: code: message" start)
     "malformed YAML": ("rules:\n  - id: CN-SH.BAD.ONE\n    title: [unclosed\n",
-                       "4:1: yaml_syntax_error: expected ',' or ']'"),
+                       "3:12: yaml_syntax_error: this '[' is never closed (noticed at 4:1: expected ',' or ']'"),
     "a list instead of a mapping": ("- id: CN-SH.BAD.ONE\n  title: x\n",
                                     "1:1: schema_error: a rule file is a mapping with keys rules, parameters"),
     "unknown key": ("rules:\n" + rule("CN-SH.BAD.ONE", "applicant.is_student", extra=("efect: deny",)),
