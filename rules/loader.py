@@ -122,11 +122,15 @@ class _Loader:
                                             f"disabled, jurisdiction; this one is a {type(source.data).__name__}"))
             return None
         try:
-            return RuleFile.model_validate(source.data)
+            rule_file = RuleFile.model_validate(source.data)
         except ValidationError as exc:
             self.errors.extend(_schema_error(source, error) for error in exc.errors()
                                if tuple(error["loc"])[:2] not in refused_items)
-            return _valid_parts(source.data)
+            rule_file = _valid_parts(source.data)
+        # a parameter value may be anything to the schema: one YAML refused reads as null, and is no value to check
+        return rule_file.model_copy(update={"parameters": {
+            name: parameter for name, parameter in rule_file.parameters.items()
+            if ("parameters", name) not in refused_items}})
 
     def declare(self, tree: RuleTree, jurisdiction: Jurisdiction, source: SourceFile, rule_file: RuleFile) -> None:
         if "jurisdiction" in (source.data or {}):

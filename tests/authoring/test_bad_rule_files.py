@@ -15,6 +15,7 @@ from tests.authoring.conftest import rule, write
 
 DEEP = "(" * 45 + "applicant.is_student" + ")" * 45
 LONG = "applicant.age < 1" + " or applicant.age < 1" * 200
+PARAMETER = "parameters:\n  cap:\n    type: number\n    values: [{{from: 2020-01-01, value: {value}}}]\n"
 
 BAD_FILES = {
     # name: (text of CN-SH/bad.yaml, expected "line:col: code: message" start)
@@ -40,6 +41,20 @@ BAD_FILES = {
                             "its parents"),
     "impossible calendar date": ("rules:\n" + rule("CN-SH.BAD.ONE", "applicant.is_student", start="2021-02-30"),
                                  "6:21: yaml_value_error: day is out of range for month"),
+    "a tag on a mapping": ("rules: !!python/object/apply:os.system [ls]\n",
+                           "1:8: yaml_syntax_error: tags (!!python/object/apply:os.system) are not supported"),
+    "a tag on a text": ("rules:\n" + rule("CN-SH.BAD.ONE", "!!str applicant.is_student"),
+                        "5:11: yaml_syntax_error: tags (!!str) are not supported"),
+    "a local tag": ("rules: !rules []\n", "1:8: yaml_syntax_error: tags (!rules) are not supported"),
+    "nesting deeper than YAML may": ("rules: " + "[" * 400 + "]" * 400 + "\n",
+                                     "1:39: yaml_syntax_error: values nest deeper than 32 levels"),
+    "an octal-looking number": (PARAMETER.format(value="012"),
+                                "4:40: ambiguous_value: '012' is 10 to YAML 1.1 but not to YAML 1.2"),
+    "a base-60 number": (PARAMETER.format(value="1:30"), "4:40: ambiguous_value: '1:30' is 90 to YAML 1.1"),
+    "a number with underscores": (PARAMETER.format(value="1_000"), "4:40: ambiguous_value: '1_000' is 1000"),
+    "yes for true": ("rules:\n" + rule("CN-SH.BAD.ONE", "yes"),
+                     "5:11: ambiguous_value: 'yes' is true to YAML 1.1 but not to YAML 1.2: write true if you mean "
+                     "that, or quote it ('yes') for text"),
     "a date that is text": ("rules:\n" + rule("CN-SH.BAD.ONE", "applicant.is_student", start="next monday"),
                             "6:21: schema_error: rules.0.effective_from: Input should be a valid date"),
 }
