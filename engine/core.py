@@ -17,6 +17,7 @@ from engine.facts import flow_facts, flow_vocabulary
 from engine.flow import Flow
 from engine.inputs import parse_flow, rules_instant
 from rules import CompiledJurisdiction, EffectiveRule, RuleTree, Segment, load_rules
+from rules.capacity import condition_size, pack
 from rules.ir import fact_keys
 
 __all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
@@ -67,16 +68,15 @@ def _finding(effective: EffectiveRule) -> Finding:
 
 
 def _compile_segment(label: str, segment: Segment) -> _CompiledSegment:
-    conditions, findings = {}, {}
+    conditions, findings, sizes = {}, {}, {}
     for index, effective in enumerate(segment.rules):
         condition = to_durable(effective.condition)
         if condition is not None:
             conditions[f"r{index}"] = condition
             findings[f"r{index}"] = _finding(effective)
-    names = list(conditions)
-    chunks = [names[start:start + MAX_RULES_PER_RULESET] for start in range(0, len(names), MAX_RULES_PER_RULESET)]
+            sizes[f"r{index}"] = condition_size(effective.condition)  # rulesets packed within durable's limits
     rulesets = [shared_ruleset(f"{label}-{number}", {name: conditions[name] for name in chunk})
-                for number, chunk in enumerate(chunks)]
+                for number, chunk in enumerate(pack(sizes, MAX_RULES_PER_RULESET))]
     return _CompiledSegment(rulesets, findings)
 
 

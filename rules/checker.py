@@ -56,7 +56,7 @@ class _Checker:
 
     def _boolean(self, expr: Expr, scope: dict, depth: int) -> TExpr:
         if isinstance(expr, Binary) and expr.op in ("and", "or"):
-            children = (self.boolean(expr.left, scope, depth), self.boolean(expr.right, scope, depth))
+            children = tuple(self.boolean(operand, scope, depth) for operand in _chain(expr))
             return (TAnd if expr.op == "and" else TOr)(children, expr.pos)
         if isinstance(expr, Unary) and expr.op == "not":
             return TNot(self.boolean(expr.operand, scope, depth), expr.pos)
@@ -282,6 +282,16 @@ class _Checker:
             return TLit(dt.date.fromisoformat(call.args[0].value).toordinal(), DATE, call.pos)
         except ValueError:
             raise CheckError(call.args[0].pos, "invalid_date", f"{call.args[0].value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _chain(expr: Binary) -> list[Expr]:
+    """The operands of an ``and`` (or ``or``) chain, which the parser builds left-deep: a + chain
+    is bounded by the parser's depth limit, an ``or`` of hundreds of alternatives is not."""
+    op, operands = expr.op, []
+    while isinstance(expr, Binary) and expr.op == op:
+        operands.append(expr.right)
+        expr = expr.left
+    return [expr, *reversed(operands)]
 
 
 def _type(expr: TExpr) -> Type:

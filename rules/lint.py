@@ -229,22 +229,21 @@ def _source_of(citation: dict) -> str:
 
 
 def _parameters_in(expr: Expr) -> Iterator[str]:
-    if isinstance(expr, Attribute) and isinstance(expr.base, Name) and expr.base.name == "params":
-        yield expr.name
-        return
-    children: tuple = ()
-    if isinstance(expr, Attribute):
-        children = (expr.base,)
-    elif isinstance(expr, (Call, ListLiteral)):
-        children = expr.args if isinstance(expr, Call) else expr.items
-    elif isinstance(expr, Unary):
-        children = (expr.operand,)
-    elif isinstance(expr, Binary):
-        children = (expr.left, expr.right)
-    elif isinstance(expr, Quantifier):
-        children = (expr.collection, expr.body)
-    for child in children:
-        yield from _parameters_in(child)
+    pending = [expr]  # a stack, not recursion: an and/or chain is as long as the condition
+    while pending:
+        expr = pending.pop()
+        if isinstance(expr, Attribute) and isinstance(expr.base, Name) and expr.base.name == "params":
+            yield expr.name
+        elif isinstance(expr, Attribute):
+            pending.append(expr.base)
+        elif isinstance(expr, (Call, ListLiteral)):
+            pending += expr.args if isinstance(expr, Call) else expr.items
+        elif isinstance(expr, Unary):
+            pending.append(expr.operand)
+        elif isinstance(expr, Binary):
+            pending += (expr.left, expr.right)
+        elif isinstance(expr, Quantifier):
+            pending += (expr.collection, expr.body)
 
 
 # effective rule sets ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from rules.types import ListType, ObjectType, Vocabulary
 __all__ = ["LowerError", "check_matchable", "lower", "negate", "simplify"]
 
 _MAX_PARTS = 64  # a quantifier that splits into more parts than this is refused, not compiled
+_MAX_CASES = 64  # case splits lifting the flow's tests out of one condition's quantifiers (each may double it)
 
 
 class LowerError(Exception):
@@ -64,6 +65,7 @@ class _Lowerer:
     def __init__(self, parameters: dict[str, Any], vocabulary: Vocabulary):
         self.parameters = parameters
         self.vocabulary = vocabulary
+        self.cases = 0
 
     def condition(self, expr: TExpr, depth: int) -> Condition:
         if isinstance(expr, (TLit, TParam)):
@@ -84,8 +86,8 @@ class _Lowerer:
         if isinstance(expr, TQuant):
             collection = self.ref(expr.collection, depth)
             body = simplify(self.condition(expr.body, expr.depth))
-            return _lift(Quant(expr.kind, collection, self.vocabulary.count_key(collection.key), body,
-                               expr.collection.type.non_empty, expr.pos))
+            return self.lift(Quant(expr.kind, collection, self.vocabulary.count_key(collection.key), body,
+                                   expr.collection.type.non_empty, expr.pos))
         raise LowerError(expr.pos, "type_error", "not a condition")
 
     def membership(self, expr: TIn, depth: int) -> Condition:
@@ -93,13 +95,30 @@ class _Lowerer:
         if isinstance(expr.collection, TRef):
             collection = self.ref(expr.collection, depth)
             body = compare("==", Ref(ITEM, ""), element)
-            return _lift(Quant("any", collection, self.vocabulary.count_key(collection.key), body,
-                               expr.collection.type.non_empty, expr.pos))
+            return self.lift(Quant("any", collection, self.vocabulary.count_key(collection.key), body,
+                                   expr.collection.type.non_empty, expr.pos))
         collection = self.operand(expr.collection, depth)
         # an open parameter (see _OpenLowerer) stands for a list of any length: two values show its shape
         values = [Lit(value) for value in collection.value] if isinstance(collection, Lit) else \
             [collection, replace(collection, key=collection.key + "'")]
         return Or(tuple(compare("==", element, value) for value in values))
+
+    def lift(self, quant: Quant) -> Condition:
+        """The quantifier with each test of the flow in its body moved out by case split. Each split may
+        double the condition, so their number is bounded: a condition past the bound is refused, not
+        expanded for minutes (and would exceed what the engine compiles anyway)."""
+        atom = _find_fact_atom(quant.body)
+        if atom is None:
+            return simplify(quant)
+        self.cases += 1
+        if self.cases > _MAX_CASES:
+            raise LowerError(quant.pos, "unsupported_condition",
+                             f"this quantifier tests the flow (outside its item) in too many ways: lifting those "
+                             f"tests out takes more than {_MAX_CASES} case splits; move them out of the quantifier")
+        cases = [(atom, True), (negate(atom), False)]
+        return simplify(Or(tuple(And((guard, self.lift(replace(quant, body=simplify(_substitute(quant.body, atom,
+                                                                                                   value))))))
+                                 for guard, value in cases)))
 
     def presence(self, ref: TRef, depth: int) -> Ref:
         """The field whose presence says whether ``ref`` is null: an object (``product("commercial")``) is
@@ -251,13 +270,6 @@ def _substitute(condition: Condition, atom: Condition, value: bool) -> Condition
     return condition
 
 
-def _lift(quant: Quant) -> Condition:
-    atom = _find_fact_atom(quant.body)
-    if atom is None:
-        return simplify(quant)
-    cases = [(atom, True), (negate(atom), False)]
-    return simplify(Or(tuple(And((guard, _lift(replace(quant, body=simplify(_substitute(quant.body, atom, value))))))
-                             for guard, value in cases)))
 
 
 def _split_all(condition: Condition) -> Condition:

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rules.capacity import size_problem
 from rules.errors import RuleError
 from rules.ir import And, Condition
 from rules.lower import LowerError, lower, simplify
@@ -201,7 +202,12 @@ class RuleTree:
                     except LowerError as error:
                         problems.append((location, error.code, what, error.message))
                 if len(parts) == len(declarations):
-                    effective.append(EffectiveRule(rule, version, simplify(And(tuple(parts))), exceptions))
+                    condition = simplify(And(tuple(parts)))
+                    problem = size_problem(condition)
+                    if problem is not None:
+                        problems.append((version.location, "condition_too_large", rule.id, problem))
+                        continue
+                    effective.append(EffectiveRule(rule, version, condition, exceptions))
         return effective, parameters, problems
 
     def compile(self) -> list[RuleError]:
