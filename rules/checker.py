@@ -17,9 +17,10 @@ from rules.typed import (TAnd, TArith, TCompare, TExpr, TIn, TListLit, TLit, TNo
 from rules.types import (BOOL, DATE, NUMBER, STRING, EnumType, ListType, NullType, ObjectType, Type,
                          Vocabulary, comparable, describe)
 
-__all__ = ["CheckError", "check_condition", "suggest"]
+__all__ = ["CheckError", "MAX_LIST_ITEMS", "check_condition", "suggest"]
 
 _ORDERED = {"<", "<=", ">", ">="}
+MAX_LIST_ITEMS = 500  # in a list written in a condition, as in a list parameter's value
 
 
 class CheckError(Exception):
@@ -167,6 +168,9 @@ class _Checker:
         if isinstance(expr, Literal):
             return TLit(expr.value, _literal_type(expr.value), expr.pos)
         if isinstance(expr, ListLiteral):
+            if len(expr.items) > MAX_LIST_ITEMS:
+                raise CheckError(expr.items[MAX_LIST_ITEMS].pos, "list_too_long",
+                                 f"a list of {len(expr.items):,} values; a list holds at most {MAX_LIST_ITEMS}")
             items = tuple(self.value(item, scope, depth) for item in expr.items)
             if not all(isinstance(item, TLit) for item in items):
                 raise CheckError(expr.pos, "type_error", "a list written in a condition may hold only constants")

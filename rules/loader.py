@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rules.checker import check_condition, suggest
+from rules.checker import MAX_LIST_ITEMS, check_condition, suggest
+from rules.display import shown
 from rules.errors import RuleError, RuleSetError
 from rules.lower import check_matchable
 from rules.model import Jurisdiction, Location, Override, ParameterValueDef, Period, Rule, Version
@@ -25,6 +26,8 @@ from rules.yamlsource import UNREAD, PathKey, SourceFile, load_yaml
 __all__ = ["load_rules", "JURISDICTION_CODE", "display_path", "rule_files"]
 
 JURISDICTION_CODE = re.compile(_CODE)  # use with fullmatch: a folder "CN\n" is no code
+# the work of loading grows with this (each dated entry may start a segment of time): a cap, with a located error
+MAX_DATED_ENTRIES = 1000  # per jurisdiction folder: rule versions, exceptions, disables, parameter values
 _UNRESOLVED = {"unknown_rule", "undefined_parameter", "missing_type"}  # a name another file may declare
 _PARAMETER_TYPES: dict[str, Type] = {"number": NUMBER, "string": STRING, "bool": BOOL, "date": DATE,
                                      "list[string]": ListType(STRING), "list[number]": ListType(NUMBER)}
@@ -103,6 +106,8 @@ class _Loader:
             for source, rule_file in parsed[code]:
                 self.define(tree, jurisdictions[code], source, rule_file)
         self.errors.extend(tree.conflicting_overrides())
+        self.errors.extend(_too_many_entries(jurisdiction) for jurisdiction in jurisdictions.values()
+                           if _dated_entries(jurisdiction)[MAX_DATED_ENTRIES:])
         broken = {Path(error.file).parent.name for error in self.errors if error.code in UNREAD}
         if broken:
             # what a file that does not parse would have declared is unknown: names it may have held are not errors
@@ -169,6 +174,10 @@ class _Loader:
                 problem = _value_problem(value.value, param_type)
                 if problem:
                     self.errors.append(source.error(path + ("values", original, "value"), "type_error", problem))
+                elif isinstance(value.value, list) and len(value.value) > MAX_LIST_ITEMS:
+                    self.errors.append(source.error(path + ("values", original, "value", MAX_LIST_ITEMS),
+                                                    "list_too_long", f"a list of {len(value.value):,} values; a list "
+                                                                     f"holds at most {MAX_LIST_ITEMS}"))
                 if values and values[-1].start == value.from_:
                     self.errors.append(source.error(path + ("values", original, "from"), "overlapping_values",
                                                     f"two values of {name!r} start on {value.from_}"))
@@ -289,6 +298,22 @@ def _valid_parts(data: dict) -> RuleFile:
     return RuleFile.model_construct(jurisdiction=None, **parts)
 
 
+def _dated_entries(jurisdiction: Jurisdiction) -> list[Location]:
+    """Where each dated entry of a jurisdiction is declared, in file order (a replacement is its rule's version)."""
+    places = [version.location for rule in jurisdiction.rules for version in rule.versions]
+    places += [override.location for override in jurisdiction.overrides if override.kind != "replacement"]
+    places += [value.location for values in jurisdiction.parameter_values.values() for value in values]
+    return sorted(places, key=lambda place: (place.file, place.line, place.col))
+
+
+def _too_many_entries(jurisdiction: Jurisdiction) -> RuleError:
+    entries = _dated_entries(jurisdiction)
+    first_over = entries[MAX_DATED_ENTRIES]
+    return RuleError(first_over.file, first_over.line, first_over.col, "too_many_entries",
+                     f"{jurisdiction.code} holds {len(entries):,} rule versions, exceptions, disables and parameter "
+                     f"values; a jurisdiction holds at most {MAX_DATED_ENTRIES:,}, and this is the first past them")
+
+
 def _value_problem(value: Any, param_type: Type) -> str | None:
     def fits(item: Any, item_type: Type) -> bool:
         if item_type == NUMBER:
@@ -305,8 +330,8 @@ def _value_problem(value: Any, param_type: Type) -> str | None:
         return None
     items = value if isinstance(value, list) else [value]
     if any(isinstance(item, float) and not math.isfinite(item) for item in items):
-        return f"value {value!r} is not a finite number"
-    return f"value {value!r} is not of the parameter's type"
+        return f"value {shown(value)} is not a finite number"
+    return f"value {shown(value)} is not of the parameter's type"
 
 
 def _schema_error(source: SourceFile, error: dict) -> RuleError:

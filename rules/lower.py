@@ -214,10 +214,24 @@ def negate(condition: Condition) -> Condition:
     if isinstance(condition, And):
         return simplify(Or(tuple(negate(child) for child in condition.children)))
     if isinstance(condition, Or):
+        left = _one_nullable_field(condition)
+        if left is not None:  # x not in [a, b, …]: x is null, or differs from each (one guard, not one per value)
+            return simplify(Or((Present(left, False), And(tuple(Compare(negate_op(child.op), child.left, child.right)
+                                                                for child in condition.children)))))
         return simplify(And(tuple(negate(child) for child in condition.children)))
     if isinstance(condition, Const):
         return Const(not condition.value)
     return replace(condition, kind="all" if condition.kind == "any" else "any", body=simplify(negate(condition.body)))
+
+
+def _one_nullable_field(condition: Or) -> Ref | None:
+    """The nullable field every branch compares with a constant, if there is one."""
+    first = condition.children[0]
+    if not (isinstance(first, Compare) and first.left.nullable):
+        return None
+    same = all(isinstance(child, Compare) and child.left == first.left and isinstance(child.right, Lit)
+               for child in condition.children)
+    return first.left if same else None
 
 
 def simplify(condition: Condition) -> Condition:

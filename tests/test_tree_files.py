@@ -13,6 +13,8 @@ from engine.core import Engine
 from engine.facts import flow_vocabulary
 from rules import RuleSetError, load_rules
 from rules.lint import lint_rules
+from rules.checker import MAX_LIST_ITEMS
+from rules.loader import MAX_DATED_ENTRIES
 from rules.treefiles import MAX_FILE_BYTES
 from tests.conftest import PACKS, rule_yaml
 from tests.privileges import as_nobody, shared_folder
@@ -152,3 +154,34 @@ def test_a_file_of_exactly_the_cap_loads(tree):
     padding = MAX_FILE_BYTES - len(text.encode()) - 1
     (tree / "CN" / "credit.yaml").write_text(text + "#" + "x" * padding)
     assert load_rules(tree, VOCABULARY).jurisdictions["CN"].rules
+
+
+def parameter_list(count: int) -> str:
+    values = ", ".join(f"P{index}" for index in range(count))
+    return f"parameters:\n  pilots:\n    type: list[string]\n    values: [{{from: 2020-01-01, value: [{values}]}}]\n"
+
+
+def test_a_list_longer_than_the_cap_is_refused_at_its_first_value_past_it(write_tree):
+    error = refused(write_tree({"CN/a.yaml": parameter_list(MAX_LIST_ITEMS + 1)}))
+    column = len("    values: [{from: 2020-01-01, value: [") + len(", ".join(f"P{i}" for i in range(MAX_LIST_ITEMS))) + 3
+    assert error == [f"{write_tree({})}/CN/a.yaml:4:{column}: list_too_long: a list of 501 values; a list holds "
+                     f"at most {MAX_LIST_ITEMS}"]
+    written = "[" + ", ".join(map(str, range(MAX_LIST_ITEMS + 1))) + "]"
+    [error] = refused(write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.A.ONE", f"applicant.age in {written}")}))
+    assert ": list_too_long: a list of 501 values; a list holds at most 500" in error
+
+
+def test_lists_of_the_cap_load_and_match_even_negated_on_a_nullable_field(write_tree):
+    rules = "rules:\n" + rule_yaml("CN.A.ONE", "channel.pilot_id in params.pilots and "
+                                               "channel.platform_id not in params.pilots")
+    tree = load_rules(write_tree({"CN/a.yaml": parameter_list(MAX_LIST_ITEMS) + rules}), VOCABULARY)
+    assert [effective.rule.id for effective in tree.compiled["CN"].segments[-1].rules] == ["CN.A.ONE"]
+
+
+def test_a_jurisdiction_holding_more_dated_entries_than_the_cap_is_refused(write_tree):
+    rules = "".join(rule_yaml(f"CN.A.R{index}", "applicant.is_student") for index in range(MAX_DATED_ENTRIES + 1))
+    errors = refused(write_tree({"CN/a.yaml": "rules:\n" + rules}))
+    line = 2 + 8 * MAX_DATED_ENTRIES
+    assert errors == [f"{write_tree({})}/CN/a.yaml:{line}:5: too_many_entries: CN holds 1,001 rule versions, "
+                      f"exceptions, disables and parameter values; a jurisdiction holds at most 1,000, and this is "
+                      f"the first past them"]

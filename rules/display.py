@@ -1,0 +1,40 @@
+"""Untrusted text as a person reads it: one line, no terminal control, no unbounded length.
+
+Flow ids, file names, JSON keys and rule texts come from whoever wrote them. Printed raw, a
+newline in one forges a line of output (a decision line, a table row, an error) and an escape
+sequence drives the reader's terminal; a 4 MB value in an error message buries the message.
+"""
+from __future__ import annotations
+
+__all__ = ["printable", "shown"]
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: every character that is not printable (control characters, line and paragraph
+    separators, bidirectional overrides, unassigned code points) written as a Python escape, and so is
+    the backslash, so that what is shown stands for one text only."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(char if char.isprintable() and char != "\\" else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value in an error message: its repr (strings quoted), printable, at most ``limit`` characters.
+    An integer too long to print (Python refuses past 4,300 digits) is described, not printed."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 300:
+        return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # a huge integer deep inside, or a structure too deep to repr
+        return f"a {type(value).__name__}"
+    text = printable(text[:limit * 4])
+    return text if len(text) <= limit else text[:limit - 3] + "..."
