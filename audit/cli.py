@@ -14,6 +14,7 @@ from audit.errors import AuditError, AuditInputError
 from audit.log import default_db_path
 from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
 from audit.records import OUTCOMES
+from rules.display import printable
 
 
 class _InputError(click.ClickException):
@@ -200,7 +201,8 @@ def checkpoint(db, output):
 
 
 def _table(header: list[str] | tuple[str, ...], rows: list) -> str:
-    cells = [[str(c) for c in header]] + [["" if v is None else str(v) for v in row] for row in rows]
+    # what a log holds is shown escaped: a newline in a flow id would forge a row, an escape sequence drive the terminal
+    cells = [[str(c) for c in header]] + [["" if v is None else printable(str(v)) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -239,4 +241,4 @@ def _render_record(record: dict) -> str:
         ]
     lines.append(f"obligations ({len(decision.get('obligations', []))})")
     lines += [f"  - {o['rule_id']}: {o['action']}" for o in decision.get("obligations", [])]
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # each line one line, whatever the log holds

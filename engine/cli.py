@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -23,6 +22,7 @@ from engine.cli_authoring import register as register_authoring
 from engine.clierrors import LicitGroup, library_errors
 from engine.errors import FlowValidationError, LicitError
 from engine.timestamps import parse_timestamp
+from rules.display import printable
 
 __all__ = ["main", "cli"]
 
@@ -56,23 +56,6 @@ def cli() -> None:
     """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""
 
 
-def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str | Exception]]:
-    for path in paths:
-        if path == "-":
-            # bytes, decoded as UTF-8 like the files: the locale's encoding would garble 中文 flow ids
-            for number, line in enumerate(sys.stdin.buffer, start=1):
-                if line.strip():
-                    try:
-                        yield f"<stdin>:{number}", line.decode("utf-8")
-                    except UnicodeDecodeError as error:
-                        yield f"<stdin>:{number}", error
-            continue
-        try:
-            yield path, Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            yield path, error
-
-
 @cli.command()
 @click.argument("flows", nargs=-1, required=True)
 @rules_option
@@ -87,26 +70,34 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None
     if no_audit and audit_db is not None:
         raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
     instant = _instant(as_of, "--as-of")
-    from audit import default_db_path
+    from audit import AuditInputError, default_db_path
     from engine.core import Engine
+    from engine.inputs import flow_documents
 
     engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()))
     invalid = 0
     with engine:
-        for source, text in _inputs(flows):
-            if isinstance(text, Exception):
-                invalid += 1
-                click.echo(f"licit: cannot read {source}: {getattr(text, 'strerror', None) or text}", err=True)
-                continue
+        for source, text in flow_documents(flows, sys.stdin.buffer):
             try:
+                if isinstance(text, Exception):
+                    raise text
                 decision = engine.evaluate(text, as_of=instant)
             except FlowValidationError as error:
                 invalid += 1
                 for detail in error.errors:
-                    click.echo(f"licit: invalid flow: {source}: {detail}", err=True)
+                    click.echo(f"licit: invalid flow: {printable(source)}: {detail}", err=True)
+                continue
+            except AuditInputError as error:  # the log refused what the flow holds: bad input, as above
+                invalid += 1
+                click.echo(f"licit: invalid flow: {printable(source)}: {printable(str(error))}", err=True)
+                continue
+            except (OSError, UnicodeDecodeError) as error:
+                invalid += 1
+                click.echo(f"licit: cannot read {printable(source)}: {getattr(error, 'strerror', None) or error}",
+                           err=True)
                 continue
             except LicitError as error:
-                raise click.ClickException(f"{source}: {error}") from None
+                raise click.ClickException(f"{printable(source)}: {error}") from None
             click.echo(_render(decision, output_format, single=len(flows) == 1 and flows[0] != "-"))
     if invalid:
         sys.exit(InputError.exit_code)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import itertools
 import json
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
@@ -14,17 +15,24 @@ from engine.errors import FieldError, FlowValidationError
 from engine.flow import Flow
 from engine.identifiers import identifier_errors
 from engine.jsontext import load_json
+from rules.display import printable, shown
 
-__all__ = ["parse_flow", "rules_instant", "field_path", "MAX_INPUT_BYTES"]
+__all__ = ["flow_documents", "parse_flow", "rules_instant", "field_path", "MAX_INPUT_BYTES"]
 
 MAX_INPUT_BYTES = 1_000_000
+_LINE_CHUNK = 1 << 16
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)  # rule packs date rules within these
 
 
 def field_path(location: tuple) -> str:
+    """``payments[1].apr``; a key of the caller's shown escaped (it may hold a newline or an escape sequence)."""
     path = ""
     for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if isinstance(part, int) and not isinstance(part, bool) and abs(part) < 10**9:
+            path += f"[{part}]"
+        else:
+            name = printable(part) if isinstance(part, str) else shown(part)
+            path += f".{name}" if path else name
     return path or "(flow)"
 
 
@@ -59,7 +67,8 @@ def _model_in(annotation: Any) -> Any:
 def _message(error: dict) -> str:
     kind, location = error["type"], tuple(error["loc"])
     if kind == "extra_forbidden":
-        near = difflib.get_close_matches(str(location[-1]), _known_fields(location), n=1)
+        name = location[-1] if isinstance(location[-1], str) else ""
+        near = difflib.get_close_matches(name, _known_fields(location), n=1)
         return "unknown field" + (f" (did you mean {near[0]!r}?)" if near else "")
     if kind == "missing":
         return "required field is missing"
@@ -67,10 +76,9 @@ def _message(error: dict) -> str:
     given = error.get("input")
     if kind in ("enum", "literal_error", "string_pattern_mismatch", "less_than_equal", "greater_than",
                 "greater_than_equal", "less_than") and isinstance(given, (str, int, float, Decimal)):
-        shown = str(given) if isinstance(given, Decimal) else repr(given)  # as the JSON number was written
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        message += f" (got {shown})"
-    return message
+        written = str(given)[:60] if isinstance(given, Decimal) else None  # a JSON number as it was written
+        message += f" (got {shown(given) if written is None else written if len(written) < 60 else written[:57] + '...'})"
+    return printable(message)
 
 
 def parse_flow(flow: Flow | dict | str | bytes, source: str | None = None) -> Flow:
@@ -98,9 +106,54 @@ def parse_flow(flow: Flow | dict | str | bytes, source: str | None = None) -> Fl
     return model
 
 
+def _too_large(source: str | None) -> FlowValidationError:
+    return FlowValidationError([FieldError("(flow)", f"input is larger than {MAX_INPUT_BYTES:,} bytes")], source)
+
+
+def flow_documents(paths: Iterable[str], stdin: BinaryIO) -> Iterator[tuple[str, str | Exception]]:
+    """Each flow document ``paths`` name, as (where it comes from, its text or why it cannot be read): a file,
+    or for "-" each non-blank line of ``stdin``. At most MAX_INPUT_BYTES + 1 bytes of a document are read
+    (``/dev/zero`` or an endless line is refused, not read into memory); a line that is too long is skipped
+    to its end, and the lines after it are read as usual. Text is UTF-8 whatever the locale."""
+    for path in paths:
+        if path == "-":
+            yield from _lines(stdin)
+            continue
+        try:
+            with open(path, "rb") as file:
+                data = file.read(MAX_INPUT_BYTES + 1)
+        except OSError as error:
+            yield path, error
+            continue
+        yield path, _too_large(path) if len(data) > MAX_INPUT_BYTES else _decoded(data)
+
+
+def _lines(stream: BinaryIO) -> Iterator[tuple[str, str | Exception]]:
+    for number in itertools.count(1):
+        line = stream.readline(MAX_INPUT_BYTES + 1)
+        if not line:
+            return
+        source = f"<stdin>:{number}"
+        if len(line) > MAX_INPUT_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # the rest of the line, a chunk at a time
+                line = stream.readline(_LINE_CHUNK)
+            yield source, _too_large(source)
+        elif line.strip():
+            yield source, _decoded(line)
+
+
+def _decoded(data: bytes) -> str | UnicodeDecodeError:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error
+
+
 def _document(text: str | bytes, source: str | None) -> object:
-    if len(text) > MAX_INPUT_BYTES:
-        raise FlowValidationError([FieldError("(flow)", f"input is larger than {MAX_INPUT_BYTES} bytes")], source)
+    # characters are at most 4 bytes: count the bytes only of a text that may be too large
+    if len(text) > MAX_INPUT_BYTES or (isinstance(text, str) and len(text) > MAX_INPUT_BYTES // 4
+                                       and len(text.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES):
+        raise _too_large(source)
     try:
         document, errors = load_json(text)
     except json.JSONDecodeError as error:

@@ -5,6 +5,7 @@ import datetime as dt
 
 from engine.decision import Decision
 from rules import RuleTree
+from rules.display import printable
 
 __all__ = ["decision_text", "rule_list_text"]
 
@@ -12,6 +13,8 @@ _MARK = {"deny": "✗ DENY  ", "review": "? REVIEW", "require": "! REQUIRE", "wa
 
 
 def decision_text(decision: Decision) -> str:
+    """The decision for a person: each line one line, whatever its texts hold (a decision may be built by hand,
+    or read back from a log)."""
     lines = [f"{decision.outcome.upper()} — flow {decision.flow_id} (decision {decision.decision_id})",
              f"  jurisdiction {decision.jurisdiction} ({' → '.join(decision.jurisdiction_chain)}), "
              f"rules in force on {decision.as_of}",
@@ -31,7 +34,7 @@ def decision_text(decision: Decision) -> str:
         lines += ["", "Obligations (the flow is allowed only if each is carried out):"]
         lines += [f"  - {obligation.action} ({obligation.rule_id}): {obligation.message.en}"
                   for obligation in decision.obligations]
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))
 
 
 def rule_list_text(tree: RuleTree, code: str, day: dt.date) -> str:
@@ -58,4 +61,4 @@ def rule_list_text(tree: RuleTree, code: str, day: dt.date) -> str:
         lines.append("  parameters:")
         for name, (value, source) in sorted(sources.items()):
             lines.append(f"    {name} = {value!r} (from {source})")
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 __all__ = ["printable", "shown"]
 
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def printable(text: str) -> str:
     """``text`` on one line: every character that is not printable (control characters, line and paragraph
-    separators, bidirectional overrides, unassigned code points) written as a Python escape, and so is
-    the backslash, so that what is shown stands for one text only."""
-    if text.isprintable() and "\\" not in text:
+    separators, bidirectional overrides, unassigned code points) written as a Python escape, as repr does."""
+    if text.isprintable():
         return text
-    return "".join(char if char.isprintable() and char != "\\" else _escape(char) for char in text)
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
 
 
 def _escape(char: str) -> str:
@@ -36,5 +35,5 @@ def shown(value: object, limit: int = 60) -> str:
         text = repr(value)
     except (ValueError, RecursionError):  # a huge integer deep inside, or a structure too deep to repr
         return f"a {type(value).__name__}"
-    text = printable(text[:limit * 4])
+    text = printable(text)  # repr escapes a string's characters already, not those of other objects
     return text if len(text) <= limit else text[:limit - 3] + "..."

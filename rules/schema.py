@@ -20,7 +20,16 @@ __all__ = [
 Effect = Literal["deny", "review", "require", "warn"]
 PARAMETER_TYPES = ("number", "string", "bool", "date", "list[string]", "list[number]")
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
+def _readable(value: str) -> str:
+    # people read rule texts in decisions and listings: lines of printable text, nothing that drives a terminal
+    bad = next((char for char in value if not char.isprintable() and char != "\n"), None)
+    if bad is not None:
+        raise ValueError(f"holds the character {bad!r} (U+{ord(bad):04X}); write printable text (new lines allowed)")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True),
+                 AfterValidator(_readable)]
 # a jurisdiction code: a country, then at most three levels below it (CN-GD-SZ); always matched whole
 JURISDICTION_CODE = r"[A-Z]{2}(-[A-Z0-9]{1,6}){0,3}"
 RuleId = Annotated[str, StringConstraints(pattern=rf"^{JURISDICTION_CODE}(\.[A-Z0-9_]+)+$")]
