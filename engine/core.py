@@ -15,7 +15,7 @@ from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset, 
 from engine.errors import EngineError, FieldError, FlowValidationError
 from engine.facts import flow_facts, flow_vocabulary
 from engine.flow import Flow
-from engine.inputs import parse_flow, rules_instant
+from engine.inputs import MAX_REQUEST_AGE, check_request_age, parse_flow, rules_instant
 from rules import CompiledJurisdiction, EffectiveRule, RuleTree, Segment, load_rules
 from rules.capacity import condition_size, pack
 from rules.ir import fact_keys
@@ -93,14 +93,22 @@ class Engine:
     """Decides flows against the rule packs in ``rules_dir``; logs each decision to ``audit_db`` if given.
 
     Loading refuses a rule tree with any error (:class:`rules.RuleSetError`). One engine may be
-    shared between threads. ``clock`` gives the instant a decision is made at (its evaluated_at
+    shared between threads. A flow is decided when it is requested: one whose ``requested_at`` is more than
+    ``max_request_age`` before the clock, or more than 5 minutes after it, is refused unless the caller gives
+    ``as_of`` (re-dating a denied flow to a year with other rules must not make it allowed);
+    ``max_request_age=None`` turns that off, for historical and what-if work. ``clock`` gives the instant a decision is made at (its evaluated_at
     and the time in its id); only simulated traffic (``licit audit seed``) replaces the system clock.
     """
 
     def __init__(self, rules_dir: str | os.PathLike | None = None, audit_db: str | os.PathLike | None = None,
-                 *, sink: DecisionSink | None = None, clock: Clock = _system_clock):
+                 *, sink: DecisionSink | None = None, clock: Clock = _system_clock,
+                 max_request_age: dt.timedelta | None = MAX_REQUEST_AGE):
         if sink is not None and audit_db is not None:
             raise EngineError("give an Engine audit_db or sink, not both: decisions go to one place")
+        if max_request_age is not None and not (isinstance(max_request_age, dt.timedelta) and
+                                                max_request_age > dt.timedelta(0)):
+            raise EngineError(f"max_request_age must be a positive timedelta or None, not {max_request_age!r:.80}")
+        self.max_request_age = max_request_age
         self._clock = clock
         self.rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
         self.tree: RuleTree = load_rules(self.rules_dir, flow_vocabulary())
@@ -138,6 +146,8 @@ class Engine:
         """Decide a flow; with a sink, the decision is recorded before it is returned."""
         started = time.perf_counter()
         model = parse_flow(flow)
+        if as_of is None and self.max_request_age is not None:
+            check_request_age(model.requested_at, self._decided_at(), self.max_request_age)
         compiled = self.jurisdiction(model.jurisdiction)
         instant, day = rules_instant(model, as_of, compiled.local_date)
         index = compiled.segment_index(day)

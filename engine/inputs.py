@@ -17,9 +17,12 @@ from engine.identifiers import identifier_errors
 from engine.jsontext import load_json
 from rules.display import printable, shown
 
-__all__ = ["flow_documents", "parse_flow", "rules_instant", "field_path", "MAX_INPUT_BYTES"]
+__all__ = ["check_request_age", "flow_documents", "parse_flow", "rules_instant", "field_path", "MAX_INPUT_BYTES",
+           "MAX_REQUEST_AGE"]
 
 MAX_INPUT_BYTES = 1_000_000
+MAX_REQUEST_AGE = dt.timedelta(hours=24)  # Engine's default
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)  # how far ahead of the engine's clock a caller's may run
 _LINE_CHUNK = 1 << 16
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)  # rule packs date rules within these
 
@@ -171,6 +174,31 @@ def _json_type(value: object) -> str:
     kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
     number = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
     return "a number" if number else kinds.get(type(value), type(value).__name__)
+
+
+def check_request_age(requested_at: dt.datetime, now: dt.datetime, max_age: dt.timedelta) -> None:
+    """Refuse a flow requested more than ``max_age`` before ``now`` (the engine's clock) or more than
+    MAX_CLOCK_SKEW after it: ``requested_at`` selects the rules, so a caller who could date a flow freely
+    could pick the rules it is decided under."""
+    clock = now.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if requested_at < now - max_age:
+        problem = f"is more than {_span(max_age)} before the engine's clock ({clock})"
+    elif requested_at > now + MAX_CLOCK_SKEW:
+        problem = f"is more than {_span(MAX_CLOCK_SKEW)} after the engine's clock ({clock})"
+    else:
+        return
+    raise FlowValidationError([FieldError("requested_at", f"{requested_at.isoformat()} {problem}: a flow is decided "
+                                                          f"when it is requested; to decide it under the rules of "
+                                                          f"another instant, give as_of")])
+
+
+def _span(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{delta.total_seconds():g} seconds"
 
 
 def rules_instant(flow: Flow, as_of: Any,

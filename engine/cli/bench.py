@@ -28,7 +28,7 @@ def bench(jurisdiction: str, count: int, with_audit: bool, audit_dir: str, rules
     from engine.batch.bench import run_audit_bench, run_bench
     from engine.core import Engine
 
-    engine = Engine(rules_dir=rules_dir)
+    engine = Engine(rules_dir=rules_dir, max_request_age=None)  # it decides the dated example flows
     with engine:
         if jurisdiction not in engine.tree.compiled:
             raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")

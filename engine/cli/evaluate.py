@@ -42,7 +42,9 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None
     from engine.core import Engine
     from engine.inputs import flow_documents
 
-    engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()))
+    # a person deciding files decides each at its own requested_at (or --as-of): no request-age check
+    engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()),
+                    max_request_age=None)
     invalid = 0
     with engine:
         for source, text in flow_documents(flows, sys.stdin.buffer):
