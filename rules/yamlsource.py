@@ -128,7 +128,11 @@ def load_yaml(path: Path, name: str) -> tuple[SourceFile, list[RuleError]]:
     if refused is not None:
         return SourceFile(name, ""), [refused]
     source = SourceFile(name, text)
-    loader = _PlainLoader(text)
+    try:
+        loader = _PlainLoader(text)  # its reader refuses control characters (\x1f, …) before parsing anything
+    except yaml.reader.ReaderError as exc:
+        return source, [RuleError(name, *_line_col(text, exc.position), "yaml_syntax_error",
+                                  f"the character {chr(exc.character)!r} is not allowed in YAML")]
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

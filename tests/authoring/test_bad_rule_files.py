@@ -45,6 +45,8 @@ BAD_FILES = {
                            "1:8: yaml_syntax_error: tags (!!python/object/apply:os.system) are not supported"),
     "a tag on a text": ("rules:\n" + rule("CN-SH.BAD.ONE", "!!str applicant.is_student"),
                         "5:11: yaml_syntax_error: tags (!!str) are not supported"),
+    "a control character": ("jurisdiction:\n  name: {zh: 上海, en: \"Shang\x1fhai\"}\n",
+                            "2:28: yaml_syntax_error: the character '\\x1f' is not allowed in YAML"),
     "a local tag": ("rules: !rules []\n", "1:8: yaml_syntax_error: tags (!rules) are not supported"),
     "nesting deeper than YAML may": ("rules: " + "[" * 400 + "]" * 400 + "\n",
                                      "1:39: yaml_syntax_error: values nest deeper than 32 levels"),
