@@ -96,8 +96,9 @@ class Engine:
     shared between threads. A flow is decided when it is requested: one whose ``requested_at`` is more than
     ``max_request_age`` before the clock, or more than 5 minutes after it, is refused unless the caller gives
     ``as_of`` (re-dating a denied flow to a year with other rules must not make it allowed);
-    ``max_request_age=None`` turns that off, for historical and what-if work. ``clock`` gives the instant a decision is made at (its evaluated_at
-    and the time in its id); only simulated traffic (``licit audit seed``) replaces the system clock.
+    ``max_request_age=None`` turns that off, for historical and what-if work. ``clock`` gives the instant a
+    decision is made at (its evaluated_at and the time in its id); only simulated traffic (``licit audit seed``)
+    replaces the system clock.
     """
 
     def __init__(self, rules_dir: str | os.PathLike | None = None, audit_db: str | os.PathLike | None = None,

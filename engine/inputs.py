@@ -79,8 +79,10 @@ def _message(error: dict) -> str:
     given = error.get("input")
     if kind in ("enum", "literal_error", "string_pattern_mismatch", "less_than_equal", "greater_than",
                 "greater_than_equal", "less_than") and isinstance(given, (str, int, float, Decimal)):
-        written = str(given)[:60] if isinstance(given, Decimal) else None  # a JSON number as it was written
-        message += f" (got {shown(given) if written is None else written if len(written) < 60 else written[:57] + '...'})"
+        written = str(given) if isinstance(given, Decimal) else None  # a JSON number as it was written
+        if written is not None and len(written) > 60:
+            written = written[:57] + "..."
+        message += f" (got {shown(given) if written is None else written})"
     return printable(message)
 
 

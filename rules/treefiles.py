@@ -86,8 +86,8 @@ class TreeFiles:
         self.root = root
         self.real_root = Path(os.path.realpath(root))
 
-    def where(self, path: Path) -> str:
-        return display_path(self.root, path)
+    def refused(self, entry: Path, code: str, message: str) -> RuleError:
+        return RuleError(display_path(self.root, entry), 1, 1, code, message)
 
     def folders(self) -> tuple[list[Path], list[RuleError]]:
         """Every folder at the top of the tree (jurisdiction folders and others), and the refused entries."""
@@ -97,9 +97,9 @@ class TreeFiles:
             return [], [problem]
         for entry in entries:
             if looks_like_yaml(entry.name):
-                errors.append(RuleError(self.where(entry), 1, 1, "misplaced_file",
-                                        f"{entry.name} is outside every jurisdiction folder, so nothing reads it: "
-                                        f"move it into one (CN/, CN-GD/ …)"))
+                errors.append(self.refused(entry, "misplaced_file",
+                                           f"{entry.name} is outside every jurisdiction folder, so nothing reads it: "
+                                           f"move it into one (CN/, CN-GD/ …)"))
             elif self._is_folder(entry, errors):
                 folders.append(entry)
         return folders, errors
@@ -115,9 +115,9 @@ class TreeFiles:
             if not looks_like_yaml(entry.name):
                 continue
             if not entry.name.endswith(_SUFFIXES):
-                errors.append(RuleError(self.where(entry), 1, 1, "misplaced_file",
-                                        f"{entry.name}: YAML files of a rule tree end in .yaml or .yml in lower "
-                                        f"case; rename it"))
+                errors.append(self.refused(entry, "misplaced_file",
+                                           f"{entry.name}: YAML files of a rule tree end in .yaml or .yml in lower "
+                                           f"case; rename it"))
             elif self._inside(entry, errors):
                 files.append(entry)
         return files, errors
@@ -129,8 +129,8 @@ class TreeFiles:
         except FileNotFoundError:
             return [], None
         except OSError as error:
-            return [], RuleError(self.where(folder), 1, 1, "unreadable_file",
-                                 f"cannot list this folder: {error.strerror or error}")
+            return [], self.refused(folder, "unreadable_file",
+                                    f"cannot list this folder: {error.strerror or error}")
         return [folder / name for name in names], None
 
     def _is_folder(self, entry: Path, errors: list[RuleError]) -> bool:
@@ -139,8 +139,8 @@ class TreeFiles:
         try:
             return stat.S_ISDIR(entry.stat().st_mode)
         except OSError as error:
-            errors.append(RuleError(self.where(entry), 1, 1, "unreadable_file",
-                                    f"cannot read this entry: {error.strerror or error}"))
+            errors.append(self.refused(entry, "unreadable_file",
+                                       f"cannot read this entry: {error.strerror or error}"))
             return False
 
     def _inside(self, entry: Path, errors: list[RuleError]) -> bool:
@@ -149,17 +149,17 @@ class TreeFiles:
             if not stat.S_ISLNK(entry.lstat().st_mode):
                 return True
         except OSError as error:
-            errors.append(RuleError(self.where(entry), 1, 1, "unreadable_file",
-                                    f"cannot read this entry: {error.strerror or error}"))
+            errors.append(self.refused(entry, "unreadable_file",
+                                       f"cannot read this entry: {error.strerror or error}"))
             return False
         target = Path(os.path.realpath(entry))
         if not target.exists():
-            errors.append(RuleError(self.where(entry), 1, 1, "unreadable_file",
-                                    f"{entry.name} is a symlink to {os.readlink(entry)!r}, which does not exist"))
+            errors.append(self.refused(entry, "unreadable_file",
+                                       f"{entry.name} is a symlink to {os.readlink(entry)!r}, which does not exist"))
             return False
         if target != self.real_root and self.real_root not in target.parents:
-            errors.append(RuleError(self.where(entry), 1, 1, "outside_tree",
-                                    f"{entry.name} is a symlink to {target}, outside the rule tree "
-                                    f"{self.real_root}: a tree holds its own files (copy it in)"))
+            errors.append(self.refused(entry, "outside_tree",
+                                       f"{entry.name} is a symlink to {target}, outside the rule tree "
+                                       f"{self.real_root}: a tree holds its own files (copy it in)"))
             return False
         return True

@@ -14,23 +14,24 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["NOBODY", "as_nobody", "shared_folder"]
+__all__ = ["NOBODY", "as_nobody", "outcome_in_child", "shared_folder"]
 
 NOBODY = 65534
 _FORK = multiprocessing.get_context("fork")
 
 
-def as_nobody(action, *args) -> str:
-    """Run ``action(*args)`` in a forked child as ``nobody`` (when run as root); return its result as text,
-    or the exception it raised as 'Type: message'."""
+def outcome_in_child(action, *args, as_nobody: bool = False) -> str:
+    """Run ``action(*args)`` in a forked child (as ``nobody`` when asked and run as root); return 'ok', or what
+    it returned as text, or the exception it raised as 'Type: message'."""
     results = _FORK.Queue()
 
     def child():
         try:
-            if os.geteuid() == 0:
+            if as_nobody and os.geteuid() == 0:
                 os.setgid(NOBODY)
                 os.setuid(NOBODY)
-            results.put(str(action(*args)))
+            result = action(*args)
+            results.put("ok" if result is None else str(result))
         except BaseException as error:  # the parent asserts on what was raised
             results.put(f"{type(error).__name__}: {error}")
 
@@ -38,6 +39,10 @@ def as_nobody(action, *args) -> str:
     process.start()
     process.join(120)
     return results.get(timeout=5)
+
+
+def as_nobody(action, *args) -> str:
+    return outcome_in_child(action, *args, as_nobody=True)
 
 
 class shared_folder:

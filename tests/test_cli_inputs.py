@@ -77,7 +77,8 @@ MEMORY = 200 * 1024 * 1024  # far more than licit needs, far less than /dev/zero
 
 def licit(*args: str) -> list[str]:
     """A python running `licit ARGS` with at most MEMORY of address space."""
-    return [sys.executable, "-c", f"import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, ({MEMORY}, {MEMORY}))\n"
+    return [sys.executable, "-c", "import resource, sys\n"
+            f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY}, {MEMORY}))\n"
             f"from engine.cli import main\nsys.argv = ['licit', *{list(args)!r}]\nmain()"]
 
 

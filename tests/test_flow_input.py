@@ -93,7 +93,8 @@ def test_the_name_is_searched_in_every_free_text_field_and_numbers_in_every_valu
      "flow_id: contains the applicant's id_number"),
     (lambda f: (f["applicant"].update(id_number=" 44030119900101123X "), f.update(flow_id="F-44030119900101123X")),
      "flow_id: contains the applicant's id_number"),
-    (lambda f: f.update(flow_id="F-４４０３０１１９９００１０１１２３４"), "flow_id: contains the applicant's id_number"),
+    (lambda f: f.update(flow_id="F-４４０３０１１９９００１０１１２３４"),  # full-width digits
+     "flow_id: contains the applicant's id_number"),
     # an identifier equal to a value no free text holds: the log would write it in clear all the same
     (lambda f: f["applicant"].update(phone="insurer_account"), "payments[0].payee: contains the applicant's phone"),
     (lambda f: f["applicant"].update(phone="2026-12-01"), "products[0].start_date: contains the applicant's phone"),

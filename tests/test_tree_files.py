@@ -163,7 +163,8 @@ def parameter_list(count: int) -> str:
 
 def test_a_list_longer_than_the_cap_is_refused_at_its_first_value_past_it(write_tree):
     error = refused(write_tree({"CN/a.yaml": parameter_list(MAX_LIST_ITEMS + 1)}))
-    column = len("    values: [{from: 2020-01-01, value: [") + len(", ".join(f"P{i}" for i in range(MAX_LIST_ITEMS))) + 3
+    before = "    values: [{from: 2020-01-01, value: [" + ", ".join(f"P{i}" for i in range(MAX_LIST_ITEMS)) + ", "
+    column = len(before) + 1
     assert error == [f"{write_tree({})}/CN/a.yaml:4:{column}: list_too_long: a list of 501 values; a list holds "
                      f"at most {MAX_LIST_ITEMS}"]
     written = "[" + ", ".join(map(str, range(MAX_LIST_ITEMS + 1))) + "]"
