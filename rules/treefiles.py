@@ -7,7 +7,8 @@ A rule tree is a folder of jurisdiction folders (``CN/``, ``CN-GD-SZ/`` …). Wh
   its scenario tests are those of its ``tests/`` folder. Each must be a regular file Licit can read,
   of at most ``MAX_FILE_BYTES``; a name ending in another case (``.YAML``) is refused, not skipped.
 - A symlink is followed only when it resolves inside the tree (a pack assembled from links to
-  shared files); one that points outside it, or nowhere, is refused.
+  shared files); an entry that leads outside it (itself a link, or through a linked folder), or
+  nowhere, is refused.
 - A YAML file at the top of the tree, outside any jurisdiction folder, is refused: nothing would read it.
 
 Every entry refused is a located error, and the loader then refuses the whole tree, so the engine
@@ -144,22 +145,20 @@ class TreeFiles:
             return False
 
     def _inside(self, entry: Path, errors: list[RuleError]) -> bool:
-        """Whether ``entry`` (a symlink or not) resolves inside the tree; if not, the error says where it goes."""
-        try:
-            if not stat.S_ISLNK(entry.lstat().st_mode):
-                return True
-        except OSError as error:
-            errors.append(self.refused(entry, "unreadable_file",
-                                       f"cannot read this entry: {error.strerror or error}"))
-            return False
+        """Whether ``entry`` resolves inside the tree, itself a symlink or reached through one (a tests/ folder
+        linked elsewhere); if not, the error says where it goes."""
         target = Path(os.path.realpath(entry))
-        if not target.exists():
-            errors.append(self.refused(entry, "unreadable_file",
-                                       f"{entry.name} is a symlink to {os.readlink(entry)!r}, which does not exist"))
+        try:
+            if not target.exists() and stat.S_ISLNK(entry.lstat().st_mode):
+                errors.append(self.refused(entry, "unreadable_file", f"{entry.name} is a symlink to "
+                                                                     f"{os.readlink(entry)!r}, which does not exist"))
+                return False
+        except OSError as error:
+            errors.append(self.refused(entry, "unreadable_file", f"cannot read this entry: {error.strerror or error}"))
             return False
         if target != self.real_root and self.real_root not in target.parents:
             errors.append(self.refused(entry, "outside_tree",
-                                       f"{entry.name} is a symlink to {target}, outside the rule tree "
+                                       f"{entry.name} leads to {target}, outside the rule tree "
                                        f"{self.real_root}: a tree holds its own files (copy it in)"))
             return False
         return True

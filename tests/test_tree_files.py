@@ -106,11 +106,11 @@ def test_a_symlink_out_of_the_tree_is_refused_and_its_files_never_stored(tree, t
     outside.mkdir()
     (outside / "extra.yaml").write_text("rules:\n" + rule_yaml("CN.X.ONE", "applicant.age < 200"))
     (tree / "CN" / "extra.yaml").symlink_to(outside / "extra.yaml")
-    assert_refused_everywhere(tree, "CN/extra.yaml:1:1: outside_tree: extra.yaml is a symlink to ")
+    assert_refused_everywhere(tree, "CN/extra.yaml:1:1: outside_tree: extra.yaml leads to ")
     (tree / "CN" / "extra.yaml").unlink()
     shutil.move(tree / "CN-GD-SZ", outside / "CN-GD-SZ")
     (tree / "CN-GD-SZ").symlink_to(outside / "CN-GD-SZ")
-    assert_refused_everywhere(tree, "CN-GD-SZ:1:1: outside_tree: CN-GD-SZ is a symlink to ")
+    assert_refused_everywhere(tree, "CN-GD-SZ:1:1: outside_tree: CN-GD-SZ leads to ")
 
 
 @pytest.mark.parametrize("relative, expected", [
@@ -186,3 +186,12 @@ def test_a_jurisdiction_holding_more_dated_entries_than_the_cap_is_refused(write
     assert errors == [f"{write_tree({})}/CN/a.yaml:{line}:5: too_many_entries: CN holds 1,001 rule versions, "
                       f"exceptions, disables and parameter values; a jurisdiction holds at most 1,000, and this is "
                       f"the first past them"]
+
+
+def test_a_file_reached_through_a_folder_linked_out_of_the_tree_is_refused(tree, tmp_path):
+    shutil.move(tree / "CN" / "tests", tmp_path / "elsewhere")
+    (tree / "CN" / "tests").symlink_to(tmp_path / "elsewhere")
+    result = CliRunner().invoke(cli, ["rules", "test", str(tree)])
+    assert result.exit_code == 1, result.output
+    assert f"CN/tests/credit.yaml:1:1: outside_tree: credit.yaml leads to {tmp_path / 'elsewhere'}/credit.yaml, " \
+           "outside the rule tree" in result.output
