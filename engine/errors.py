@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.display import printable
+from rules.wording import printable
 from rules.errors import LicitError
 
 __all__ = ["EngineError", "FieldError", "FlowValidationError", "LicitError"]

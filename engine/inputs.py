@@ -7,7 +7,7 @@ import difflib
 import itertools
 import json
 from decimal import Decimal
-from typing import Any, BinaryIO, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 
 from pydantic import ValidationError
 
@@ -15,10 +15,13 @@ from engine.errors import FieldError, FlowValidationError
 from engine.flow import Flow
 from engine.identifiers import identifier_errors
 from engine.jsontext import load_json
-from rules.display import printable, shown
+from rules.wording import brief, printable
 
-__all__ = ["check_request_age", "flow_documents", "parse_flow", "rules_instant", "field_path", "MAX_INPUT_BYTES",
-           "MAX_REQUEST_AGE"]
+if TYPE_CHECKING:
+    from rules.tree import CompiledJurisdiction
+
+__all__ = ["check_request_age", "field_path", "flow_documents", "json_document", "parse_flow", "rules_instant",
+           "MAX_INPUT_BYTES", "MAX_REQUEST_AGE"]
 
 MAX_INPUT_BYTES = 1_000_000
 MAX_REQUEST_AGE = dt.timedelta(hours=24)  # Engine's default
@@ -34,7 +37,7 @@ def field_path(location: tuple) -> str:
         if isinstance(part, int) and not isinstance(part, bool) and abs(part) < 10**9:
             path += f"[{part}]"
         else:
-            name = printable(part) if isinstance(part, str) else shown(part)
+            name = printable(part) if isinstance(part, str) else brief(part)
             path += f".{name}" if path else name
     return path or "(flow)"
 
@@ -82,7 +85,7 @@ def _message(error: dict) -> str:
         written = str(given) if isinstance(given, Decimal) else None  # a JSON number as it was written
         if written is not None and len(written) > 60:
             written = written[:57] + "..."
-        message += f" (got {shown(given) if written is None else written})"
+        message += f" (got {brief(given) if written is None else written})"
     return printable(message)
 
 
@@ -111,8 +114,8 @@ def parse_flow(flow: Flow | dict | str | bytes, source: str | None = None) -> Fl
     return model
 
 
-def _too_large(source: str | None) -> FlowValidationError:
-    return FlowValidationError([FieldError("(flow)", f"input is larger than {MAX_INPUT_BYTES:,} bytes")], source)
+def _too_large(source: str | None, root: str = "(flow)", limit: int = MAX_INPUT_BYTES) -> FlowValidationError:
+    return FlowValidationError([FieldError(root, f"input is larger than {limit:,} bytes")], source)
 
 
 def flow_documents(paths: Iterable[str], stdin: BinaryIO) -> Iterator[tuple[str, str | Exception]]:
@@ -155,21 +158,28 @@ def _decoded(data: bytes) -> str | UnicodeDecodeError:
 
 
 def _document(text: str | bytes, source: str | None) -> object:
-    # characters are at most 4 bytes: count the bytes only of a text that may be too large
-    if len(text) > MAX_INPUT_BYTES or (isinstance(text, str) and len(text) > MAX_INPUT_BYTES // 4
-                                       and len(text.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES):
-        raise _too_large(source)
-    try:
-        document, errors = load_json(text)
-    except json.JSONDecodeError as error:
-        raise FlowValidationError([FieldError("(flow)", f"not JSON: {error.msg} at line {error.lineno} column "
-                                                        f"{error.colno}")], source) from None
-    except (RecursionError, ValueError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise FlowValidationError([FieldError("(flow)", f"not acceptable JSON: {reason}")], source) from None
+    document, errors = json_document(text, source=source)
     if errors:
         raise FlowValidationError(errors, source)
     return document
+
+
+def json_document(text: str | bytes, root: str = "(flow)", source: str | None = None,
+                  limit: int | None = MAX_INPUT_BYTES) -> tuple[object, list[FieldError]]:
+    """JSON text read by the flow's rules: FlowValidationError (at ``root``) if it is not JSON or is
+    over ``limit``; else the document and the flaws found in it (repeated keys, overlong integers)."""
+    # characters are at most 4 bytes: count the bytes only of a text that may be too large
+    if limit is not None and (len(text) > limit or (isinstance(text, str) and len(text) > limit // 4
+                                                    and len(text.encode("utf-8", "surrogatepass")) > limit)):
+        raise _too_large(source, root, limit)
+    try:
+        return load_json(text)
+    except json.JSONDecodeError as error:
+        raise FlowValidationError([FieldError(root, f"not JSON: {error.msg} at line {error.lineno} column "
+                                                    f"{error.colno}")], source) from None
+    except (RecursionError, ValueError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise FlowValidationError([FieldError(root, f"not acceptable JSON: {reason}")], source) from None
 
 
 def _json_type(value: object) -> str:
@@ -203,21 +213,20 @@ def _span(delta: dt.timedelta) -> str:
     return f"{delta.total_seconds():g} seconds"
 
 
-def rules_instant(flow: Flow, as_of: Any,
-                  local_date: Callable[[dt.datetime], dt.date]) -> tuple[dt.datetime, dt.date]:
+def rules_instant(flow: Flow, as_of: Any, jurisdiction: CompiledJurisdiction) -> tuple[dt.datetime, dt.date]:
     """The instant the rules are selected for (``as_of`` if given, else ``requested_at``) and its local day.
 
-    ``as_of`` is a datetime with a UTC offset, as docs/python-api.md documents. Its day in the
-    jurisdiction's local time (``local_date``) must lie in 2000–2099."""
+    ``as_of`` is a datetime with a UTC offset or a date (its noon in the jurisdiction's local time),
+    as docs/python-api.md documents. Its day in the jurisdiction's local time must lie in 2000–2099."""
     field = "requested_at" if as_of is None else "as_of"
-    if as_of is not None and not isinstance(as_of, dt.datetime):
-        raise FlowValidationError([FieldError("as_of", f"expected a datetime with a UTC offset, not "
+    if as_of is not None and not isinstance(as_of, dt.date):
+        raise FlowValidationError([FieldError("as_of", f"expected a datetime with a UTC offset or a date, not "
                                                        f"{type(as_of).__name__} {as_of!r}"[:200])])
-    instant = flow.requested_at if as_of is None else as_of
+    instant = flow.requested_at if as_of is None else jurisdiction.instant_of(as_of)
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise FlowValidationError([FieldError("as_of", "needs a UTC offset")])
     try:
-        day = local_date(instant)
+        day = jurisdiction.local_date(instant)
     except OverflowError:  # within a day of datetime.min or max
         day = instant.date()
     if not FIRST_DAY <= day <= LAST_DAY:

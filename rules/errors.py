@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.display import printable
+from rules.wording import printable
 
 __all__ = ["LicitError", "RuleError", "RuleSetError"]
 

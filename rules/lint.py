@@ -25,6 +25,7 @@ from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Name, Quant
 from rules.tree import RuleTree
 from rules.treefiles import TreeFiles
 from rules.types import Vocabulary
+from rules.wording import counted
 from rules.yamlsource import UNREAD, SourceFile, load_yaml
 
 __all__ = ["LINT_CODES", "LintReport", "lint_rules", "lint_text"]
@@ -85,7 +86,7 @@ def _restated(load_error: RuleError, lint_errors: list[RuleError]) -> bool:
 
 def lint_text(report: LintReport) -> str:
     lines = [str(error) for error in report.errors] + [str(warning) for warning in report.warnings]
-    summary = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+    summary = f"{counted(len(report.errors), 'error')}, {counted(len(report.warnings), 'warning')}"
     if not report.tree_loaded:
         summary += " (the rule tree does not load: checks of effective rule sets were skipped)"
     return "\n".join(lines + [summary])

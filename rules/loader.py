@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from rules.checker import MAX_LIST_ITEMS, check_condition, suggest
-from rules.display import shown
+from rules.wording import brief
 from rules.errors import RuleError, RuleSetError
 from rules.lower import check_matchable
 from rules.model import Jurisdiction, Location, Override, ParameterValueDef, Period, Rule, Version
@@ -330,8 +330,8 @@ def _value_problem(value: Any, param_type: Type) -> str | None:
         return None
     items = value if isinstance(value, list) else [value]
     if any(isinstance(item, float) and not math.isfinite(item) for item in items):
-        return f"value {shown(value)} is not a finite number"
-    return f"value {shown(value)} is not of the parameter's type"
+        return f"value {brief(value)} is not a finite number"
+    return f"value {brief(value)} is not of the parameter's type"
 
 
 def _schema_error(source: SourceFile, error: dict) -> RuleError:

@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from rules.display import printable
+from rules.wording import printable
 from rules.ir import Condition
 from rules.schema import Citation, LocalizedText, RuleSpec
 from rules.typed import TExpr

@@ -135,7 +135,7 @@ def test_the_decision_logs_examples_find_what_they_look_for(ran):
         elif "--format csv" in text:
             found = len(out.splitlines()) - 1
         else:
-            found = int(out.splitlines()[-1].split()[0])  # "N decision(s)"
+            found = int(out.splitlines()[-1].split()[0])  # "N decisions" (or "1 decision")
         # A fixed window of the past is left out: empty once the seeded year has moved beyond it.
         assert found > 0 or "--until 2026-03-31" in text, text
         if EXAMPLE_PERSON["id_number"] in text:
@@ -145,7 +145,7 @@ def test_the_decision_logs_examples_find_what_they_look_for(ran):
     stats = next(out for text, out in outputs.items() if text.startswith("licit audit stats"))
     assert not stats.startswith("decisions: 0\n")
     verified = next(out for text, out in outputs.items() if "licit audit verify" in text)
-    assert "intact: 2000 record(s)" in verified and "holds checkpoint head seq 2000" in verified
+    assert "intact: 2000 records" in verified and "holds checkpoint head seq 2000" in verified
     replayed = next(out for text, out in outputs.items() if text.startswith("licit audit replay"))
     assert "identical" in replayed
 
