@@ -55,18 +55,18 @@ def test_every_bad_line_of_a_batch_is_one_error_and_the_batch_goes_on(run, tmp_p
     assert decided(result.output) == ["first", "last"]
     errors = [text for text in result.output.splitlines() if text.startswith("licit:")]
     assert errors == [
-        "licit: invalid flow: <stdin>:2: flow_id: the number 1e100000000000000000... is out of range",
-        "licit: invalid flow: <stdin>:3: applicant.age: a number of 5000 digits is out of range",
-        "licit: invalid flow: <stdin>:4: vehicle.declared_usage: contains the applicant's phone; personal "
+        "licit: error: invalid flow: <stdin>:2: flow_id: the number 1e100000000000000000... is out of range",
+        "licit: error: invalid flow: <stdin>:3: applicant.age: a number of 5000 digits is out of range",
+        "licit: error: invalid flow: <stdin>:4: vehicle.declared_usage: contains the applicant's phone; personal "
         "identifiers may appear only in applicant.phone",
-        "licit: invalid flow: <stdin>:4: vehicle.usage: contains the applicant's phone; personal identifiers may "
-        "appear only in applicant.phone",
+        "licit: error: invalid flow: <stdin>:4: vehicle.usage: contains the applicant's phone; personal identifiers "
+        "may appear only in applicant.phone",
         errors[4],
-        f"licit: invalid flow: <stdin>:6: (flow): input is larger than {MAX_INPUT_BYTES:,} bytes",
-        "licit: invalid flow: <stdin>:7: flow_id: holds the character '\\x1b' (U+001B); an identifier is printable "
-        "text: no control characters (newline, escape, NUL …) and no whitespace other than a space",
+        f"licit: error: invalid flow: <stdin>:6: (flow): input is larger than {MAX_INPUT_BYTES:,} bytes",
+        "licit: error: invalid flow: <stdin>:7: flow_id: holds the character '\\x1b' (U+001B); an identifier is "
+        "printable text: no control characters (newline, escape, NUL …) and no whitespace other than a space",
     ]
-    assert errors[4].startswith("licit: invalid flow: <stdin>:5: decision ") and errors[4].endswith(
+    assert errors[4].startswith("licit: error: invalid flow: <stdin>:5: decision ") and errors[4].endswith(
         "applicant.phone: the applicant's phone appears in clear outside applicant.phone")
     report = verify_log(tmp_path / "log.db")
     assert report.ok and report.records == 2  # first and last only: nothing of the refused lines was written
@@ -86,7 +86,7 @@ def test_a_file_that_never_ends_is_refused_after_reading_the_limit():
     child = subprocess.run(licit("evaluate", "--no-audit", "/dev/zero"), capture_output=True, text=True, cwd=REPO,
                            timeout=120)
     assert child.returncode == 2, child.stderr
-    assert child.stderr.strip() == f"licit: invalid flow: /dev/zero: (flow): input is larger than " \
+    assert child.stderr.strip() == f"licit: error: invalid flow: /dev/zero: (flow): input is larger than " \
                                    f"{MAX_INPUT_BYTES:,} bytes"
 
 
@@ -100,7 +100,7 @@ def test_an_endless_line_on_stdin_is_refused_and_the_next_line_decided():
         child.stdin.write(b"\n" + good + b"\n")
         stdout, stderr = child.communicate(timeout=120)
     assert child.returncode == 2
-    assert stderr.decode().strip() == f"licit: invalid flow: <stdin>:1: (flow): input is larger than " \
+    assert stderr.decode().strip() == f"licit: error: invalid flow: <stdin>:1: (flow): input is larger than " \
                                       f"{MAX_INPUT_BYTES:,} bytes"
     assert decided(stdout.decode()) == ["after"]
 
