@@ -40,17 +40,24 @@ def identifier_errors(flow: Flow) -> list[FieldError]:
     numbers = [(field, text) for field in ("id_number", "phone")
                for text in [identifier_text(field, getattr(applicant, field))] if len(text) >= MIN_IDENTIFIER_CHARS]
     name = identifier_text("name", applicant.name)
-    values = values_outside_applicant(flow)
-    everything = "\n".join(text for _, text in values)
-    if not any(appears_in(value, everything) for _, value in numbers) and folded(name) not in folded(everything):
-        return []  # the usual case, decided in one pass
+    if not _may_appear([name, *(value for _, value in numbers)], flow):
+        return []  # the usual case, decided in one pass over the flow's JSON text
     errors = []
-    for path, text in values:
+    for path, text in values_outside_applicant(flow):
         found = ["name"] if _INDEX.sub("[]", path) in FREE_TEXT and _has_name(name, text) else []
         found += [field for field, value in numbers if appears_in(value, text)]
         errors += [FieldError(path, f"contains the applicant's {field}; personal identifiers may appear only "
                                     f"in applicant.{field}") for field in found]
     return errors
+
+
+def _may_appear(identifiers: list[str], flow: Flow) -> bool:
+    """Whether one of ``identifiers`` may appear in a value outside applicant: a search of the flow's JSON text,
+    which holds each value as it is but for the characters JSON escapes (with those, the values are searched)."""
+    if any(char in '"\\' or char < " " for identifier in identifiers for char in identifier):
+        return True
+    text = folded(flow.model_dump_json(exclude={"applicant"}))
+    return any(folded(identifier) in text for identifier in identifiers)
 
 
 def values_outside_applicant(flow: Flow) -> list[tuple[str, str]]:
