@@ -99,6 +99,9 @@ def test_the_name_is_searched_in_every_free_text_field_and_numbers_in_every_valu
     (lambda f: f["applicant"].update(phone="insurer_account"), "payments[0].payee: contains the applicant's phone"),
     (lambda f: f["applicant"].update(phone="2026-12-01"), "products[0].start_date: contains the applicant's phone"),
     (lambda f: f["applicant"].update(phone="3200.0"), "products[1].premium: contains the applicant's phone"),
+    # characters JSON escapes: found all the same (the quick search of the flow's JSON text cannot see them)
+    (lambda f: (f["applicant"].update(phone='138"0013\\8000'), f.update(flow_id='F-138"0013\\8000')),
+     "flow_id: contains the applicant's phone"),
 ])
 def test_identifiers_are_found_as_the_log_would_find_them(errors_of, change, expected):
     found = errors_of(changed(change))
