@@ -10,7 +10,7 @@ import datetime as dt
 import difflib
 from typing import Iterable
 
-from rules.ir import ARITH
+from rules.ir import ARITH, finite
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Literal, Name, Quantifier, Unary
 from rules.typed import (TAnd, TArith, TCompare, TExpr, TIn, TListLit, TLit, TNot, TOr, TParam, TPresent,
                          TQuant, TRef, refs)
@@ -201,7 +201,10 @@ class _Checker:
         if expr.op == "/" and isinstance(right, TLit) and right.value == 0:
             raise CheckError(expr.right.pos, "type_error", "division by zero")
         if isinstance(left, TLit) and isinstance(right, TLit):
-            return TLit(ARITH[expr.op](left.value, right.value), NUMBER, expr.pos)
+            value = ARITH[expr.op](left.value, right.value)  # of two finite numbers: may grow past, never raise
+            if not finite(value):
+                raise CheckError(expr.pos, "type_error", "this arithmetic overflows")
+            return TLit(value, NUMBER, expr.pos)
         return TArith(expr.op, left, right, NUMBER, expr.pos)
 
     def path(self, expr: Expr, scope: dict, depth: int) -> TExpr:

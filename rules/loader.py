@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import typing
 from pathlib import Path
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 from rules.checker import MAX_LIST_ITEMS, check_condition, suggest
 from rules.wording import brief
 from rules.errors import RuleError, RuleSetError
+from rules.ir import finite
 from rules.lower import check_matchable
 from rules.model import Jurisdiction, Location, Override, ParameterValueDef, Period, Rule, Version
 from rules.parser import ParseError, parse
@@ -317,7 +317,7 @@ def _too_many_entries(jurisdiction: Jurisdiction) -> RuleError:
 def _value_problem(value: Any, param_type: Type) -> str | None:
     def fits(item: Any, item_type: Type) -> bool:
         if item_type == NUMBER:
-            return isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item)
+            return isinstance(item, (int, float)) and not isinstance(item, bool) and finite(item)
         if item_type == STRING:
             return isinstance(item, str)
         if item_type == BOOL:
@@ -329,8 +329,8 @@ def _value_problem(value: Any, param_type: Type) -> str | None:
     if fits(value, param_type):
         return None
     items = value if isinstance(value, list) else [value]
-    if any(isinstance(item, float) and not math.isfinite(item) for item in items):
-        return f"value {brief(value)} is not a finite number"
+    if any(isinstance(item, (int, float)) and not isinstance(item, bool) and not finite(item) for item in items):
+        return f"value {brief(value)} is not a finite number within a float's range (±1.8e308)"
     return f"value {brief(value)} is not of the parameter's type"
 
 

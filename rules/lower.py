@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 from dataclasses import replace
 from typing import Any
 
 from rules.ir import (ARITH, COMPARE, FACT, ITEM, And, Arith, Compare, Condition, Const, Lit, Operand, Or,
-                      Present, Quant, Ref, flip_op, negate_op)
+                      Present, Quant, Ref, finite, flip_op, negate_op)
 from rules.typed import TAnd, TArith, TCompare, TExpr, TIn, TListLit, TLit, TNot, TOr, TParam, TPresent, TQuant, TRef
 from rules.types import ListType, ObjectType, Vocabulary
 
@@ -148,7 +147,7 @@ class _Lowerer:
             if expr.op == "/" and isinstance(right, Lit) and right.value == 0:
                 raise LowerError(expr.right.pos, "type_error", "division by a parameter whose value is zero")
             result = _arith(expr.op, left, right)
-            if isinstance(result, Lit) and not math.isfinite(result.value):
+            if isinstance(result, Lit) and not finite(result.value):
                 raise LowerError(expr.pos, "type_error", "this arithmetic overflows with the parameter values in force")
             return result
         raise LowerError(expr.pos, "type_error", "a condition cannot be used as a value here")

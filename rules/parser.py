@@ -21,10 +21,10 @@ An ``and``/``or`` chain is one level however long. Every walker of a condition m
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
+from rules.ir import finite
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Literal, Name, Quantifier, Unary
 
 __all__ = ["ParseError", "parse", "MAX_LENGTH", "MAX_DEPTH"]
@@ -228,8 +228,9 @@ class _Parser:
         if token.kind == "number":
             self.advance()
             value = float(token.text) if any(c in token.text for c in ".eE") else int(token.text)
-            if not math.isfinite(value):
-                raise ParseError(token.pos, "type_error", f"{token.text} is too large to be a number")
+            if not finite(value):
+                raise ParseError(token.pos, "type_error", f"{token.text[:20]}{'…' if len(token.text) > 20 else ''} "
+                                                          f"is too large to be a number")
             return Literal(value, token.pos)
         if token.kind == "string":
             self.advance()

@@ -14,7 +14,7 @@ from engine.cli import cli
 from engine.decision import Decision
 from engine.inputs import MAX_INPUT_BYTES
 from engine.render import decision_text
-from tests.conftest import EXAMPLES, REPO, example
+from tests.conftest import REPO, example
 
 
 @pytest.fixture

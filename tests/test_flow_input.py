@@ -3,7 +3,6 @@ without guesses (repeated keys, exact numbers), RFC 3339 only, and as_of as docu
 import copy
 import datetime as dt
 import json
-import re
 
 import pytest
 

@@ -64,7 +64,7 @@ def folder(path):
                                        (folder, "not a regular file (a folder)")])
 def test_an_entry_named_like_a_rule_file_that_is_not_one_refuses_the_tree(tree, make, why):
     make(tree / "CN" / "extra.yaml")
-    assert_refused_everywhere(tree, f"CN/extra.yaml:1:1: unreadable_file: ")
+    assert_refused_everywhere(tree, "CN/extra.yaml:1:1: unreadable_file: ")
     assert any(why in line for line in refused(tree))
 
 

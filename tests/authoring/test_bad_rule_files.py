@@ -57,6 +57,13 @@ BAD_FILES = {
     "yes for true": ("rules:\n" + rule("CN-SH.BAD.ONE", "yes"),
                      "5:11: ambiguous_value: 'yes' is true to YAML 1.1 but not to YAML 1.2: write true if you mean "
                      "that, or quote it ('yes') for text"),
+    "a parameter past a float's range": (PARAMETER.format(value="1" + "0" * 4000),
+                                         "4:40: type_error: value a number of about 4001 digits is not a finite "
+                                         "number within a float's range"),
+    "a literal past a float's range": ("rules:\n" + rule("CN-SH.BAD.ONE", "applicant.age > 1" + "0" * 400),
+                                       "5:27: type_error: 10000000000000000000… is too large to be a number"),
+    "arithmetic that overflows": ("rules:\n" + rule("CN-SH.BAD.ONE", "applicant.age > 1e300 * 1e300"),
+                                  "5:33: type_error: this arithmetic overflows"),
     "a date that is text": ("rules:\n" + rule("CN-SH.BAD.ONE", "applicant.is_student", start="next monday"),
                             "6:21: schema_error: rules.0.effective_from: Input should be a valid date"),
 }
