@@ -1,0 +1,68 @@
+"""A logged decision pinned as a scenario case runs with `licit rules test`, and fails once a rule
+change would decide the flow otherwise."""
+import shutil
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from audit import AuditError
+from engine.cli import cli
+from engine.logged_scenario import scenario_from_decision
+from engine.seed import seed_log
+from tests.conftest import PACKS
+
+KEY = "test-key-0123456789abcdef"
+
+
+@pytest.fixture
+def logged(tmp_path, monkeypatch):
+    monkeypatch.setenv("LICIT_AUDIT_KEY", KEY)
+    tree = tmp_path / "rules"
+    shutil.copytree(PACKS, tree, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    seed_log(tmp_path / "log.db", 300, rules_dir=tree, seed=5, days=10)
+    return tmp_path / "log.db", tree
+
+
+def pick(db, where: str) -> tuple[str, str]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT decision_id, jurisdiction FROM decisions WHERE {where} ORDER BY seq").fetchone()
+
+
+def rules_test(tree, code, pattern):
+    return CliRunner().invoke(cli, ["rules", "test", str(tree), "-j", code, "-k", pattern])
+
+
+def test_a_pinned_decision_runs_with_rules_test_and_catches_a_rule_change(logged):
+    db, tree = logged
+    decision_id, code = pick(db, "outcome = 'review' AND decision LIKE '%CN.CREDIT.APR_REVIEW%'")
+    text = scenario_from_decision(db, decision_id, name="a real case of a high rate")
+    assert "hmac-sha256:" in text and "CN.CREDIT.APR_REVIEW" in text
+    (tree / code / "tests" / "pinned.yaml").write_text(text, encoding="utf-8")
+    passed = rules_test(tree, code, "a real case of a high rate")
+    assert passed.exit_code == 0 and "1 cases: 1 passed, 0 failed" in passed.output, passed.output
+    credit = tree / "CN" / "credit.yaml"
+    credit.write_text(credit.read_text(encoding="utf-8").replace("value: 0.24", "value: 0.40"), encoding="utf-8")
+    failed = rules_test(tree, code, "a real case of a high rate")
+    assert failed.exit_code == 1 and "expected outcome review" in failed.output
+
+
+def test_each_outcome_pins_and_passes(logged):
+    db, tree = logged
+    for outcome in ("allow", "conditional", "review", "deny"):
+        decision_id, code = pick(db, f"outcome = '{outcome}'")
+        (tree / code / "tests" / f"pinned_{outcome}.yaml").write_text(scenario_from_decision(db, decision_id),
+                                                                      encoding="utf-8")
+        result = rules_test(tree, code, decision_id)
+        assert result.exit_code == 0 and "1 passed" in result.output, (outcome, result.output)
+
+
+def test_a_record_that_does_not_verify_is_not_pinned(logged):
+    db, _ = logged
+    decision_id, _ = pick(db, "seq = 3")
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("DROP TRIGGER decisions_refuse_update")
+    conn.execute("UPDATE decisions SET flow = replace(flow, '\"age\":', '\"age\": ') WHERE seq = 3")
+    conn.close()
+    with pytest.raises(AuditError, match="does not verify in the log .* not pinned as a test"):
+        scenario_from_decision(db, decision_id)
