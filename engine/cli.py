@@ -36,6 +36,11 @@ def rules_option(command):
                         help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")(command)
 
 
+def workers_option(command):
+    return click.option("--workers", type=click.IntRange(1, 256), default=None,
+                        help="worker processes (default: one per core)")(command)
+
+
 def format_option(*choices: str):
     return click.option("--format", "output_format", type=click.Choice(choices), default=choices[0],
                         show_default=True, help="output format")
@@ -218,15 +223,30 @@ def bench(jurisdiction: str, count: int, with_audit: bool, audit_dir: str, rules
 
 def _replay_command() -> click.Command:
     from audit import default_db_path
+    from audit.cli import _time_filters
 
     @click.command("replay")
-    @click.argument("decision_id")
+    @click.argument("decision_id", required=False)
+    @click.option("--all", "replay_all", is_flag=True, help="replay every logged decision the filters match")
     @click.option("--db", type=click.Path(dir_okay=False), default=None,
                   help="the log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+    @_time_filters
+    @click.option("--jurisdiction", "-j", metavar="CODE", help="with --all: only decisions for this jurisdiction")
+    @workers_option
     @format_option("text", "json")
     @library_errors
-    def replay(decision_id: str, db: str | None, output_format: str) -> None:
-        """Re-decide a logged decision under exactly the rule files it was made with; exit 1 if it differs."""
+    def replay(decision_id: str | None, replay_all: bool, db: str | None, since: str | None, until: str | None,
+               jurisdiction: str | None, workers: int | None, output_format: str) -> None:
+        """Re-decide logged decisions under exactly the rule files they were made with, at the instants they
+        were made: DECISION_ID, or --all that the filters match. Exit 1 unless every one is identical."""
+        if replay_all == (decision_id is not None):
+            raise click.UsageError("give a DECISION_ID or --all, not both")
+        if not replay_all and (since or until or jurisdiction or workers):
+            raise click.UsageError("--since, --until, --jurisdiction and --workers go with --all")
+        if replay_all:
+            from engine.batch_cli import replay_all_command
+
+            sys.exit(replay_all_command(db or default_db_path(), since, until, jurisdiction, workers, output_format))
         from engine.replay import replay_decision
 
         result = replay_decision(db or default_db_path(), decision_id)
@@ -237,6 +257,24 @@ def _replay_command() -> click.Command:
         if not result["identical"]:
             sys.exit(1)
     return replay
+
+
+def _to_scenario_command() -> click.Command:
+    from audit import default_db_path
+
+    @click.command("to-scenario")
+    @click.argument("decision_id")
+    @click.option("--db", type=click.Path(dir_okay=False), default=None,
+                  help="the log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+    @click.option("--name", help="the case's name (default: 'logged decision ID (FLOW_ID)')")
+    @library_errors
+    def to_scenario(decision_id: str, db: str | None, name: str | None) -> None:
+        """Print a scenario-test case (the format of `licit rules test`) made of a logged decision's redacted flow
+        and the decision it got, to pin a real case before a rule changes."""
+        from engine.logged_scenario import scenario_from_decision
+
+        click.echo(scenario_from_decision(db or default_db_path(), decision_id, name=name), nl=False)
+    return to_scenario
 
 
 def _seed_command() -> click.Command:
@@ -270,6 +308,7 @@ def _mount_audit() -> None:
     from audit.cli import audit_group
 
     audit_group.add_command(_replay_command())
+    audit_group.add_command(_to_scenario_command())
     audit_group.add_command(_seed_command())
     cli.add_command(audit_group, "audit")
 

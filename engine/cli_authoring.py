@@ -22,7 +22,7 @@ _DIRECTORY = click.Path(file_okay=False, path_type=Path)
 
 def register(group: click.Group) -> None:
     """Add the authoring commands to a click group (``licit rules``)."""
-    for command in (test, lint, explain, diff):
+    for command in (test, lint, explain, diff, impact):
         group.add_command(command)
 
 
@@ -109,3 +109,42 @@ def diff(old_dir: Path, new_dir: Path, output_format: str) -> None:
         click.echo(json.dumps(diff_json(diffs), indent=2, ensure_ascii=False))
     else:
         click.echo(diff_text(diffs))
+
+
+def _as_of(value: str | None) -> dt.date | dt.datetime | None:
+    from engine.timestamps import DATE_EXAMPLE, TIMESTAMP_EXAMPLE, parse_date, parse_timestamp
+
+    if value is None:
+        return None
+    try:
+        return parse_date(value) if len(value) == 10 else parse_timestamp(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither a date like {DATE_EXAMPLE} nor a timestamp like "
+                                 f"{TIMESTAMP_EXAMPLE}", param_hint="--as-of") from None
+
+
+@click.command()
+@click.option("--draft", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the draft rule tree")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="the decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
+@click.option("--since", help="only decisions from this date (YYYY-MM-DD, UTC) or RFC 3339 timestamp")
+@click.option("--until", help="only decisions up to this date (whole UTC day) or RFC 3339 timestamp")
+@click.option("--jurisdiction", "-j", metavar="CODE", help="only decisions for this jurisdiction")
+@click.option("--as-of", help="decide every flow at this date (noon, local time) or timestamp: a proposed "
+                              "effective date (default: each at the instant it was decided)")
+@click.option("--sample", type=click.IntRange(1), help="decide only N of the matching decisions, spread over the log")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="worker processes (default: one per core)")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
+              show_default=True)
+@library_errors
+def impact(draft: Path, db: str | None, since: str | None, until: str | None, jurisdiction: str | None,
+           as_of: str | None, sample: int | None, workers: int | None, output_format: str) -> None:
+    """Decide the logged flows under the DRAFT rule tree and show what would change: outcome transitions with
+    example decision ids, rules that start or stop firing per jurisdiction, flows the draft cannot decide.
+    Nothing is written to the log."""
+    from audit import default_db_path
+    from engine.batch_cli import impact_command
+
+    impact_command(db or default_db_path(), draft, since, until, jurisdiction, _as_of(as_of), sample, workers,
+                   output_format)

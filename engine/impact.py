@@ -93,10 +93,11 @@ class ImpactReport:
         rank = {outcome: index for index, outcome in enumerate(OUTCOMES)}
         transitions = sorted(self.transitions.counts, key=lambda pair: (pair[0] == pair[1], rank.get(pair[0], 9),
                                                                           rank.get(pair[1], 9)))
-        rules: dict[str, dict[str, dict[str, int]]] = {}
-        for (code, rule_id, change) in sorted(self.rules.counts):
-            rules.setdefault(code, {"starts_firing": {}, "stops_firing": {}})[f"{change}_firing"][rule_id] = (
-                self.rules.counts[code, rule_id, change])
+        rules: dict[str, dict[str, list[dict]]] = {}
+        for key in sorted(self.rules.counts, key=lambda key: (key[0], key[2], -self.rules.counts[key], key[1])):
+            code, rule_id, change = key
+            rules.setdefault(code, {"starts_firing": [], "stops_firing": []})[f"{change}_firing"].append(
+                {"rule_id": rule_id, "count": self.rules.counts[key], "examples": self.rules.examples[key]})
         return {
             "considered": self.considered,
             "evaluated": self.evaluated,
