@@ -9,11 +9,24 @@ import sys
 
 import click
 
+from audit import AuditInputError
 from audit.spans import Selection
 from engine.batch_reports import impact_csv, impact_text, replay_item_text, replay_summary_text
 from engine.cliprogress import Progress
 
 __all__ = ["impact_command", "replay_all_command"]
+
+
+def _selection(since: str | None, until: str | None, jurisdiction: str | None) -> Selection:
+    """The filters, a malformed --since or --until refused (exit 2) before anything is printed."""
+    from engine.cli import InputError
+
+    selection = Selection(since, until, jurisdiction)
+    try:
+        selection.bounds()
+    except AuditInputError as error:
+        raise InputError(str(error)) from None
+    return selection
 
 
 def _selection_json(selection: Selection) -> dict:
@@ -25,8 +38,7 @@ def replay_all_command(db: str | os.PathLike, since: str | None, until: str | No
     """Replay every decision the filters match; returns the exit code (0 only if every one is identical)."""
     from engine.replay import replay_log
 
-    selection = Selection(since, until, jurisdiction)
-    selection.bounds()  # a malformed --since or --until is refused before anything is printed
+    selection = _selection(since, until, jurisdiction)
     as_json = output_format == "json"
     with Progress("replay") as progress:
         if as_json:
@@ -61,8 +73,7 @@ def impact_command(db: str | os.PathLike, draft: str | os.PathLike, since: str |
     """Print the impact of the draft on the logged decisions the filters match."""
     from engine.impact import draft_impact
 
-    selection = Selection(since, until, jurisdiction)
-    selection.bounds()
+    selection = _selection(since, until, jurisdiction)
     with Progress("impact") as progress:
         report = draft_impact(db, draft, selection, as_of=as_of, sample=sample, workers=workers,
                               on_start=progress.start, progress=progress.advance)
