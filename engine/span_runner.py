@@ -16,6 +16,7 @@ import signal
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from audit.schema import open_reader
@@ -80,7 +81,11 @@ def run_spans(db: str | os.PathLike, selection: Selection, job: SpanJob, spans: 
             if len(pending) >= workers * _IN_FLIGHT_PER_WORKER:
                 break
         while pending:
-            part = pending.popleft().result()
+            try:
+                part = pending.popleft().result()
+            except BrokenProcessPool:
+                raise SpanWorkError("a worker process died (killed, or out of memory): the work is incomplete, "
+                                    "run it again") from None
             following = next(remaining, None)
             if following is not None:
                 pending.append(pool.submit(_run_span, os.fspath(db), selection, job, following))
