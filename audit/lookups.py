@@ -7,7 +7,7 @@ then lies while the chain still verifies. This check recomputes every lookup
 column from its record and has SQLite check every index against its table.
 
 verify runs it on its own connection in a thread beside the chain scan: SQLite
-works without the GIL, so on two cores it adds little to verify's time (README).
+works without the GIL, so on two cores it adds little to verify's time (docs/design.md).
 """
 
 from __future__ import annotations

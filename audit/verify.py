@@ -62,7 +62,7 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
     conn, _ = open_reader(path)
     try:
         # A full scan reads the file through memory maps rather than a read(2) per
-        # page: 14 s instead of 15 s cold on the 1,000,000-decision log (README).
+        # page: 14 s instead of 15 s cold on the 1,000,000-decision log (docs/performance.md).
         # SQLite caps the size at its compiled maximum, 2 GB in common builds.
         conn.execute(f"PRAGMA mmap_size={_SCAN_MMAP_BYTES}")
         with reading_ahead(path), ThreadPoolExecutor(max_workers=1) as beside:

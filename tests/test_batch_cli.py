@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import cli
-from engine.seed import seed_log
+from engine.batch.seed import seed_log
 from tests.conftest import PACKS, REPO
 
 KEY = "test-key-0123456789abcdef"

@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from audit.spans import CHAIN_LINK, Selection, Span
-from engine.impact import EXAMPLES, NO_PACK, NO_RULES, draft_impact, sample_spans
-from engine.seed import seed_log
+from engine.batch.impact import EXAMPLES, NO_PACK, NO_RULES, draft_impact, sample_spans
+from engine.batch.seed import seed_log
 from rules.errors import RuleSetError
 
 KEY = "test-key-0123456789abcdef"

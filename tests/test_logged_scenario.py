@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from audit import AuditError
 from engine.cli import cli
-from engine.logged_scenario import scenario_from_decision
-from engine.seed import seed_log
+from engine.batch.logged_scenario import scenario_from_decision
+from engine.batch.seed import seed_log
 from tests.conftest import PACKS
 
 KEY = "test-key-0123456789abcdef"

@@ -10,9 +10,9 @@ import pytest
 from audit import AuditError
 from audit.canonical import canonical_json, record_body, record_hash
 from audit.spans import CHAIN_LINK, Selection
-from engine.impact import draft_impact
-from engine.replay import RULESET, ReplayItem, decision_differences, replay_log
-from engine.seed import seed_log
+from engine.batch.impact import draft_impact
+from engine.batch.replay import RULESET, ReplayItem, decision_differences, replay_log
+from engine.batch.seed import seed_log
 from tests.conftest import PACKS
 
 KEY = "test-key-0123456789abcdef"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from audit.spans import Selection, Span
-from engine.seed import seed_log
-from engine.span_runner import SpanWorkError, plan, run_spans
+from engine.batch.seed import seed_log
+from engine.batch.span_runner import SpanWorkError, plan, run_spans
 from rules.errors import RuleError, RuleSetError
 from tests.conftest import PACKS
 

@@ -1,10 +1,10 @@
-"""Rule-authoring commands of ``licit rules``: test, lint, explain, diff.
+"""``licit rules``: check, inspect, test, lint, explain and compare rule packs.
 
-``engine.cli`` mounts them with ``register(rules)``. Exit codes as for every licit
-command: 1 when tests, lint or the rules fail; 2 for bad usage or input.
+Exit codes as for every licit command: 1 when the rules, tests or lint fail; 2 for bad usage or input.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -12,18 +12,12 @@ from pathlib import Path
 
 import click
 
-from engine.clierrors import library_errors
+from engine.cli.errors import InputError, library_errors
+from engine.cli.options import db_option, format_option, rules_option, time_filters, workers_option
 
-
-__all__ = ["register"]
+__all__ = ["rules_group"]
 
 _DIRECTORY = click.Path(file_okay=False, path_type=Path)
-
-
-def register(group: click.Group) -> None:
-    """Add the authoring commands to a click group (``licit rules``)."""
-    for command in (test, lint, explain, diff, impact):
-        group.add_command(command)
 
 
 def _tree(directory: Path | None):
@@ -34,7 +28,57 @@ def _tree(directory: Path | None):
     return load_rules(directory or default_rules_dir(), flow_vocabulary())
 
 
-@click.command()
+@click.group("rules")
+def rules_group() -> None:
+    """Check and inspect rule packs."""
+
+
+@rules_group.command()
+@click.argument("directory", required=False, type=_DIRECTORY)
+def validate(directory: Path | None) -> None:
+    """Load every rule file under DIRECTORY; print every error as file:line:col: code: message."""
+    from engine.core import default_rules_dir
+    from rules import RuleSetError
+
+    directory = directory or default_rules_dir()
+    try:
+        tree = _tree(directory)
+    except RuleSetError as error:
+        click.echo(str(error))
+        raise click.ClickException(f"{len(error.errors)} errors in {directory}") from None
+    jurisdictions = tree.jurisdictions.values()
+    rule_count = sum(len(jurisdiction.rules) for jurisdiction in jurisdictions)
+    overrides = [override.kind for jurisdiction in jurisdictions for override in jurisdiction.overrides]
+    replacements = sum(1 for jurisdiction in jurisdictions for rule in jurisdiction.rules if rule.replaces)
+    parameters = sum(len(jurisdiction.parameter_values) for jurisdiction in jurisdictions)
+    codes = ", ".join(sorted(tree.jurisdictions))
+    click.echo(f"{directory}: OK — {len(tree.jurisdictions)} jurisdictions ({codes}), "
+               f"{rule_count} rules, {parameters} parameter settings, {overrides.count('exception')} exceptions, "
+               f"{overrides.count('disable')} disables, {replacements} replacements")
+
+
+@rules_group.command("list")
+@click.option("--jurisdiction", "-j", required=True, help="jurisdiction code, e.g. CN-GD-SZ")
+@click.option("--as-of", help="date (YYYY-MM-DD) to show the rules in force on (default: today)")
+@rules_option
+@library_errors
+def list_rules(jurisdiction: str, as_of: str | None, rules_dir: Path | None) -> None:
+    """Show the effective rule set of a jurisdiction and where each rule comes from."""
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        raise InputError(f"--as-of {as_of!r} is not a date like 2026-11-24") from None
+    from engine.core import Engine
+    from engine.render import rule_list_text
+
+    engine = Engine(rules_dir=rules_dir)
+    with engine:
+        if jurisdiction not in engine.tree.compiled:
+            raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
+        click.echo(rule_list_text(engine.tree, jurisdiction, day))
+
+
+@rules_group.command()
 @click.argument("directory", required=False, type=_DIRECTORY)
 @click.option("--jurisdiction", "-j", help="run only the tests of this jurisdiction's folder")
 @click.option("-k", "pattern", metavar="PATTERN",
@@ -46,8 +90,8 @@ def _tree(directory: Path | None):
 def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, show_coverage: bool,
          min_coverage: float | None) -> None:
     """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
+    from engine.batch.scenarios import run_scenarios, run_text
     from engine.core import Engine, default_rules_dir
-    from engine.scenarios import run_scenarios, run_text
 
     with Engine(rules_dir=directory or default_rules_dir()) as engine:
         if jurisdiction is not None and jurisdiction not in engine.tree.jurisdictions:
@@ -63,7 +107,7 @@ def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, 
         sys.exit(1)
 
 
-@click.command()
+@rules_group.command()
 @click.argument("directory", required=False, type=_DIRECTORY)
 @click.option("--strict", is_flag=True, help="fail on warnings too")
 def lint(directory: Path | None, strict: bool) -> None:
@@ -78,11 +122,10 @@ def lint(directory: Path | None, strict: bool) -> None:
         sys.exit(1)
 
 
-@click.command()
+@rules_group.command()
 @click.argument("rule_id")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="date to explain the rule on (default: today)")
-@click.option("--rules", "rules_dir", type=_DIRECTORY,
-              help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")
+@rules_option
 @library_errors
 def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> None:
     """Show RULE_ID: its versions, citations, source, and whether it applies in each jurisdiction, and why."""
@@ -95,10 +138,10 @@ def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> 
     click.echo(explanation_text(explanation))
 
 
-@click.command()
+@rules_group.command()
 @click.argument("old_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("new_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("text", "json")
 @library_errors
 def diff(old_dir: Path, new_dir: Path, output_format: str) -> None:
     """List, per jurisdiction, the rules added, removed and changed from OLD_DIR to NEW_DIR, and parameter values."""
@@ -123,28 +166,41 @@ def _as_of(value: str | None) -> dt.date | dt.datetime | None:
                                  f"{TIMESTAMP_EXAMPLE}", param_hint="--as-of") from None
 
 
-@click.command()
+@rules_group.command()
 @click.option("--draft", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="the draft rule tree")
-@click.option("--db", type=click.Path(dir_okay=False), default=None,
-              help="the decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
-@click.option("--since", help="only decisions from this date (YYYY-MM-DD, UTC) or RFC 3339 timestamp")
-@click.option("--until", help="only decisions up to this date (whole UTC day) or RFC 3339 timestamp")
+@db_option()
+@time_filters
 @click.option("--jurisdiction", "-j", metavar="CODE", help="only decisions for this jurisdiction")
-@click.option("--as-of", help="decide every flow at this date (noon, local time) or timestamp: a proposed "
+@click.option("--as-of", help="decide every flow at this date (noon, local time) or timestamp, a proposed "
                               "effective date (default: each at the instant it was decided)")
 @click.option("--sample", type=click.IntRange(1), help="decide only N of the matching decisions, spread over the log")
-@click.option("--workers", type=click.IntRange(1, 256), default=None, help="worker processes (default: one per core)")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "csv"]), default="text",
-              show_default=True)
+@workers_option
+@format_option("text", "json", "csv")
 @library_errors
-def impact(draft: Path, db: str | None, since: str | None, until: str | None, jurisdiction: str | None,
+def impact(draft: Path, db: Path | None, since: str | None, until: str | None, jurisdiction: str | None,
            as_of: str | None, sample: int | None, workers: int | None, output_format: str) -> None:
     """Decide the logged flows under the DRAFT rule tree and show what would change: outcome transitions with
     example decision ids, rules that start or stop firing per jurisdiction, flows the draft cannot decide.
-    Nothing is written to the log."""
+    A draft that does not load is refused with its errors. Nothing is written to the log."""
     from audit import default_db_path
-    from engine.batch_cli import impact_command
+    from audit.spans import Selection
+    from engine.batch.impact import draft_impact
+    from engine.batch.reports import impact_csv, impact_text
+    from engine.cli.progress import Progress
 
-    impact_command(db or default_db_path(), draft, since, until, jurisdiction, _as_of(as_of), sample, workers,
-                   output_format)
+    instant, db = _as_of(as_of), db or default_db_path()
+    selection = Selection(since, until, jurisdiction)
+    selection.bounds()  # a malformed --since or --until is refused before the work
+    with Progress("impact") as progress:
+        report = draft_impact(db, draft, selection, as_of=instant, sample=sample, workers=workers,
+                              on_start=progress.start, progress=progress.advance)
+    if output_format == "json":
+        context = {"draft": str(draft), "log": str(db), "selection": dataclasses.asdict(selection),
+                   "as_of": instant.isoformat() if instant is not None else None, "sample": sample}
+        click.echo(json.dumps({**context, **report.to_json()}, indent=2, ensure_ascii=False))
+    elif output_format == "csv":
+        impact_csv(report, sys.stdout)
+    else:
+        when = f"all at {instant.isoformat()}" if instant is not None else "each at its logged instant"
+        click.echo(f"impact of the draft {draft} on {db} ({when})\n{impact_text(report)}")

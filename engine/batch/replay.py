@@ -2,7 +2,7 @@
 instants they were decided, and say whether each decision comes out the same.
 
 One decision (`replay_decision`) or every decision a selection of the log matches (`replay_log`,
-over spans of the log in worker processes: engine.span_runner). Nothing is written to the log.
+over spans of the log in worker processes: engine.batch.span_runner). Nothing is written to the log.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from audit.schema import open_reader
 from audit.spans import UNREADABLE, LoggedRecord, Selection
 from engine.decision import Decision
 from engine.errors import FlowValidationError, LicitError
-from engine.logged_rules import LoggedClock, StoredRuleSets, UnusableRuleSet
-from engine.span_runner import plan, run_spans
+from engine.batch.logged_rules import LoggedClock, StoredRuleSets, UnusableRuleSet
+from engine.batch.span_runner import plan, run_spans
 
 __all__ = ["ReplayItem", "ReplaySummary", "decision_differences", "replay_decision", "replay_log"]
 
@@ -149,7 +149,7 @@ class _Replayer:
 
 @dataclass(frozen=True)
 class _ReplaySpans:
-    """The replay job of engine.span_runner: a part is (summary, items that did not replay identical)."""
+    """The replay job of engine.batch.span_runner: a part is (summary, items that did not replay identical)."""
 
     def start(self, conn: sqlite3.Connection) -> _Replayer:
         return _Replayer(conn)

@@ -1,7 +1,7 @@
 """Impact of a draft rule tree: the logged flows decided again under the draft, at their own
 instants or all at a proposed effective date, and what would change against what was logged.
 
-Workers read spans of the log (engine.span_runner), each deciding with its own engine on the
+Workers read spans of the log (engine.batch.span_runner), each deciding with its own engine on the
 draft; what comes back is counted (Tally), so memory stays flat whatever the log's size.
 Nothing is written to the log.
 """
@@ -19,8 +19,8 @@ from pathlib import Path
 from audit.spans import UNREADABLE, LoggedRecord, Selection, Span
 from engine.core import Engine
 from engine.errors import FlowValidationError, LicitError
-from engine.logged_rules import LoggedClock
-from engine.span_runner import plan, run_spans
+from engine.batch.logged_rules import LoggedClock
+from engine.batch.span_runner import plan, run_spans
 from rules.tree import at_local_noon
 
 __all__ = ["ImpactReport", "Tally", "draft_impact", "sample_spans"]
@@ -118,7 +118,7 @@ class ImpactReport:
 
 @dataclass(frozen=True)
 class _ImpactSpans:
-    """The impact job of engine.span_runner: each process decides on its own engine on the draft."""
+    """The impact job of engine.batch.span_runner: each process decides on its own engine on the draft."""
 
     draft: str
     digests: tuple[tuple[str, str], ...]  # (jurisdiction, digest) of the draft as first loaded

@@ -1,63 +1,36 @@
-"""`licit audit`: the auditor's commands. Each parses options, calls one library
-function and renders the result; library errors become one-line click errors."""
+"""``licit audit``: the auditor's commands on the decision log, and those that run the engine on it
+(replay, to-scenario, seed). Each parses options, calls one library function and renders the result."""
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from audit.errors import AuditError, AuditInputError
+from audit.errors import AuditError
 from audit.log import default_db_path
 from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
 from audit.records import OUTCOMES
+from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
+from engine.cli.errors import library_errors
+from engine.cli.options import db_option, format_option, rules_option, time_filters, workers_option
+
+__all__ = ["audit_group"]
 
 
-class _InputError(click.ClickException):
-    exit_code = 2  # bad input or usage (README: exit codes)
-
-
-class _AuditGroup(click.Group):
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AuditInputError as error:
-            raise _InputError(str(error)) from None
-        except AuditError as error:
-            raise click.ClickException(str(error)) from None
-
-
-def _db_option(command):
-    return click.option(
-        "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Decision log file [default: $LICIT_AUDIT_DB, else ./licit-audit.db].",
-    )(command)
-
-
-def _formats(*names: str):
-    return click.option(
-        "--format", "fmt", type=click.Choice(names), default=names[0], show_default=True, help="Output format."
-    )
-
-
-def _time_filters(command):
-    command = click.option("--until", help="Up to this date (whole UTC day) or RFC 3339 timestamp, inclusive.")(command)
-    return click.option("--since", help="From this date (YYYY-MM-DD, UTC) or RFC 3339 timestamp, inclusive.")(command)
-
-
-@click.group("audit", cls=_AuditGroup)
+@click.group("audit")
 def audit_group():
-    """Query, verify and checkpoint the tamper-evident decision log."""
+    """Query, verify, checkpoint and replay the tamper-evident decision log, pin a logged decision as a scenario
+    test; seed a demo log."""
 
 
 @audit_group.command()
-@_db_option
-@_time_filters
+@db_option()
+@time_filters
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="Only decisions with this outcome.")
 @click.option("--rule", metavar="RULE_ID", help="Only decisions in which this rule fired.")
 @click.option("--jurisdiction", metavar="CODE", help="Only decisions for this jurisdiction (e.g. CN-GD-SZ).")
@@ -74,16 +47,17 @@ def audit_group():
     show_default=True,
     help="At most this many, newest first (0: all).",
 )
-@_formats("table", "json", "csv")
-def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, limit, fmt):
+@format_option("table", "json", "csv")
+@library_errors
+def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, limit, output_format):
     """Find decisions; every filter given must match."""
     rows = find_decisions(
         db or default_db_path(), since=since, until=until, outcome=outcome, rule=rule,
         jurisdiction=jurisdiction, flow_id=flow_id, applicant_id=applicant_id, limit=limit,
     )  # fmt: skip
-    if fmt == "json":
+    if output_format == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif fmt == "csv":
+    elif output_format == "csv":
         writer = csv.DictWriter(sys.stdout, SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
@@ -93,24 +67,26 @@ def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, 
 
 
 @audit_group.command()
-@_db_option
+@db_option()
 @click.argument("decision_id")
-@_formats("text", "json")
-def show(db, decision_id, fmt):
+@format_option("text", "json")
+@library_errors
+def show(db, decision_id, output_format):
     """Show one decision in full, with its citations and whether its chain link verifies."""
     record = get_decision(db or default_db_path(), decision_id)
-    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if fmt == "json" else _render_record(record))
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if output_format == "json" else _render_record(record))
 
 
 @audit_group.command()
-@_db_option
-@_time_filters
+@db_option()
+@time_filters
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many rules to list.")
-@_formats("table", "json")
-def stats(db, since, until, top, fmt):
+@format_option("table", "json")
+@library_errors
+def stats(db, since, until, top, output_format):
     """Counts by outcome, jurisdiction and day; the rules that fire most and their deny share."""
     result = decision_stats(db or default_db_path(), since=since, until=until, top=top)
-    if fmt == "json":
+    if output_format == "json":
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     click.echo(f"decisions: {result['decisions']}\n")
@@ -125,38 +101,40 @@ def stats(db, since, until, top, fmt):
 
 
 @audit_group.command()
-@_db_option
-@_formats("jsonl", "csv")
+@db_option()
+@format_option("jsonl", "csv")
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="File to write, whole or not at all [default: standard output].",
 )
 @click.option("--force", is_flag=True, help="Replace an existing --output file.")
-def export(db, fmt, output, force):
+@library_errors
+def export(db, output_format, output, force):
     """Export every record in chain order (JSON lines: after every rule set)."""
     path = db or default_db_path()
     if output is not None and str(output) != "-":
-        records, rulesets = export_file(path, output, fmt, overwrite=force)
-        with_rulesets = f" and {rulesets} rule set(s)" if fmt == "jsonl" else ""
+        records, rulesets = export_file(path, output, output_format, overwrite=force)
+        with_rulesets = f" and {rulesets} rule set(s)" if output_format == "jsonl" else ""
         click.echo(f"exported {records} record(s){with_rulesets} to {output}", err=True)
         return
     try:
-        export_log(path, sys.stdout, fmt)
+        export_log(path, sys.stdout, output_format)
         sys.stdout.flush()
     except BrokenPipeError:
-        raise  # the reader stopped early: licit ends quietly (engine/clierrors.py)
+        raise  # the reader stopped early: licit ends quietly (engine/cli/errors.py)
     except OSError as error:
         raise AuditError(f"cannot write the export to standard output: {error.strerror}") from None
 
 
 @audit_group.command()
-@_db_option
+@db_option()
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also prove the log still holds this checkpoint's head.",
 )
+@library_errors
 def verify(db, checkpoint):
     """Recompute the hash chain and check rows, rule sets and schema. Exit 0 only if intact."""
     from audit.verify import verify_log  # with its thread pool, only when verifying
@@ -184,19 +162,119 @@ def verify(db, checkpoint):
 
 
 @audit_group.command()
-@_db_option
+@db_option()
 @click.option(
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Checkpoint file to write (keep it away from the log).",
 )
+@library_errors
 def checkpoint(db, output):
     """Verify the log, then write its head (seq, hash, time, rule-set digests) to a file."""
     from audit.verify import write_checkpoint
 
     head = write_checkpoint(db or default_db_path(), output)
     click.echo(f"checkpoint of head seq {head['seq']} hash {head['hash']} written to {output}")
+
+
+@audit_group.command()
+@click.argument("decision_id", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="replay every logged decision the filters match")
+@db_option()
+@time_filters
+@click.option("--jurisdiction", "-j", metavar="CODE", help="with --all: only decisions for this jurisdiction")
+@workers_option
+@format_option("text", "json")
+@library_errors
+def replay(decision_id: str | None, replay_all: bool, db: Path | None, since: str | None, until: str | None,
+           jurisdiction: str | None, workers: int | None, output_format: str) -> None:
+    """Re-decide logged decisions under exactly the rule files they were made with, at the instants they were
+    made: DECISION_ID, or with --all every one the filters match. Exit 1 unless every one is identical.
+    Nothing is written to the log."""
+    if replay_all == (decision_id is not None):
+        raise click.UsageError("give a DECISION_ID or --all, not both")
+    if not replay_all and (since or until or jurisdiction or workers):
+        raise click.UsageError("--since, --until, --jurisdiction and --workers go with --all")
+    if replay_all:
+        from audit.spans import Selection
+
+        sys.exit(_replay_all(db or default_db_path(), Selection(since, until, jurisdiction), workers,
+                             output_format))
+    from engine.batch.replay import replay_decision
+
+    result = replay_decision(db or default_db_path(), decision_id)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else
+               f"{decision_id}: logged {result['logged']['outcome']} {result['logged']['rule_ids']}, "
+               f"replayed {result['replayed']['outcome']} {result['replayed']['rule_ids']} under "
+               f"{result['ruleset_digest']} — {'identical' if result['identical'] else 'DIFFERENT'}")
+    if not result["identical"]:
+        sys.exit(1)
+
+
+def _replay_all(db: Path, selection, workers: int | None, output_format: str) -> int:
+    """Each decision that is not identical is printed as soon as its span is done (text lines, or items of
+    one JSON document), then the counts; returns the exit code: 0 only if every one is identical."""
+    from engine.batch.replay import replay_log
+    from engine.batch.reports import replay_item_text, replay_summary_text
+    from engine.cli.progress import Progress
+
+    selection.bounds()  # a malformed --since or --until is refused before anything is printed
+    as_json, shown = output_format == "json", 0
+
+    def show(item) -> None:
+        nonlocal shown
+        if as_json:
+            click.echo(("\n" if not shown else ",\n") + json.dumps(item.to_json(), ensure_ascii=False), nl=False)
+        else:
+            progress.echo(replay_item_text(item))
+        shown += 1
+
+    if as_json:
+        head = json.dumps({"log": str(db), "selection": dataclasses.asdict(selection)}, ensure_ascii=False)
+        click.echo(head[:-1] + ', "not_identical": [', nl=False)
+    with Progress("replay") as progress:
+        summary = replay_log(db, selection, workers=workers, on_item=show, on_start=progress.start,
+                             progress=progress.advance)
+    ok = summary.all_identical and summary.replayed > 0
+    if as_json:
+        counts = json.dumps({**summary.to_json(), "all_identical": ok}, ensure_ascii=False)
+        click.echo(("\n" if shown else "") + '], "summary": ' + counts + "}")
+    else:
+        click.echo(replay_summary_text(summary) if summary.replayed else
+                   "no logged decision matches: nothing was replayed")
+    return 0 if ok else 1
+
+
+@audit_group.command("to-scenario")
+@click.argument("decision_id")
+@db_option()
+@click.option("--name", help="the case's name (default: 'logged decision ID (FLOW_ID)')")
+@library_errors
+def to_scenario(decision_id: str, db: Path | None, name: str | None) -> None:
+    """Print a scenario-test case (the format of `licit rules test`) made of a logged decision's redacted flow
+    and the decision it got, to pin a real case before a rule changes."""
+    from engine.batch.logged_scenario import scenario_from_decision
+
+    click.echo(scenario_from_decision(db or default_db_path(), decision_id, name=name), nl=False)
+
+
+@audit_group.command()
+@db_option("the new log")
+@click.option("--n", "count", required=True, type=click.IntRange(1, MAX_COUNT), help="how many decisions")
+@click.option("--days", type=click.FloatRange(min=MIN_DAYS, max=MAX_DAYS), default=365.0, show_default=True,
+              help="spread them over this many days up to now")
+@click.option("--seed", "random_seed", type=int, help="random seed, for the same flows and decisions again")
+@rules_option
+@library_errors
+def seed(db: Path | None, count: int, days: float, random_seed: int | None, rules_dir: Path | None) -> None:
+    """Write a new log of N decisions the engine makes about synthetic flows (for trials and benchmarks)."""
+    from engine.batch.seed import seed_log
+
+    path = db or default_db_path()
+    head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
+                    progress=lambda written: click.echo(f"{written} decisions", err=True))
+    click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")
 
 
 def _table(header: list[str] | tuple[str, ...], rows: list) -> str:

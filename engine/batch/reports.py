@@ -4,8 +4,8 @@ from __future__ import annotations
 import csv
 from typing import IO
 
-from engine.impact import OUTCOMES, ImpactReport
-from engine.replay import ReplayItem, ReplaySummary
+from engine.batch.impact import OUTCOMES, ImpactReport
+from engine.batch.replay import ReplayItem, ReplaySummary
 
 __all__ = ["IMPACT_CSV_COLUMNS", "impact_csv", "impact_text", "replay_item_text", "replay_summary_text"]
 
