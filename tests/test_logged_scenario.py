@@ -15,12 +15,24 @@ from tests.conftest import PACKS
 KEY = "test-key-0123456789abcdef"
 
 
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    db = tmp_path_factory.mktemp("pinned") / "log.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LICIT_AUDIT_KEY", KEY)
+        seed_log(db, 300, rules_dir=PACKS, seed=5, days=10)
+    return db
+
+
 @pytest.fixture
-def logged(tmp_path, monkeypatch):
-    monkeypatch.setenv("LICIT_AUDIT_KEY", KEY)
+def logged(seeded, tmp_path):
+    """A copy of the log, and a copy of the rule tree it was made with."""
+    source, copy = sqlite3.connect(seeded), sqlite3.connect(tmp_path / "log.db")
+    source.backup(copy)
+    source.close()
+    copy.close()
     tree = tmp_path / "rules"
     shutil.copytree(PACKS, tree, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    seed_log(tmp_path / "log.db", 300, rules_dir=tree, seed=5, days=10)
     return tmp_path / "log.db", tree
 
 
