@@ -17,24 +17,13 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import cli
-from engine.batch.seed import seed_log
+from tests.batch.conftest import ALTER_FLOW, KEY, alter, copy_log, seeded
 from tests.conftest import PACKS, REPO
-
-KEY = "test-key-0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def audit_key(monkeypatch):
-    monkeypatch.setenv("LICIT_AUDIT_KEY", KEY)
 
 
 @pytest.fixture(scope="module")
 def log(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LICIT_AUDIT_KEY", KEY)
-        seed_log(root / "log.db", 400, rules_dir=PACKS, seed=2, days=30)
-    return root / "log.db"
+    return seeded(tmp_path_factory.mktemp("cli") / "log.db", 400, seed=2)
 
 
 @pytest.fixture
@@ -51,14 +40,8 @@ def licit(*args):
 
 
 def tampered_copy(log, tmp_path, seq: int):
-    copy = tmp_path / "copy.db"
-    source, target = sqlite3.connect(log), sqlite3.connect(copy)
-    source.backup(target)
-    source.close()
-    target.execute("DROP TRIGGER decisions_refuse_update")
-    target.execute("UPDATE decisions SET flow = replace(flow, '\"age\":', '\"age\": ') WHERE seq = ?", (seq,))
-    target.commit()
-    target.close()
+    copy = copy_log(log, tmp_path / "copy.db")
+    alter(copy, ALTER_FLOW, seq)
     return copy
 
 

@@ -9,31 +9,21 @@ from click.testing import CliRunner
 from audit import AuditError
 from engine.cli import cli
 from engine.batch.logged_scenario import scenario_from_decision
-from engine.batch.seed import seed_log
+from tests.batch.conftest import ALTER_FLOW, alter, copy_log, seeded
 from tests.conftest import PACKS
-
-KEY = "test-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    db = tmp_path_factory.mktemp("pinned") / "log.db"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LICIT_AUDIT_KEY", KEY)
-        seed_log(db, 300, rules_dir=PACKS, seed=5, days=10)
-    return db
+def log(tmp_path_factory):
+    return seeded(tmp_path_factory.mktemp("pinned") / "log.db", 300, seed=5, days=10)
 
 
 @pytest.fixture
-def logged(seeded, tmp_path):
+def logged(log, tmp_path):
     """A copy of the log, and a copy of the rule tree it was made with."""
-    source, copy = sqlite3.connect(seeded), sqlite3.connect(tmp_path / "log.db")
-    source.backup(copy)
-    source.close()
-    copy.close()
     tree = tmp_path / "rules"
     shutil.copytree(PACKS, tree, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    return tmp_path / "log.db", tree
+    return copy_log(log, tmp_path / "log.db"), tree
 
 
 def pick(db, where: str) -> tuple[str, str]:
@@ -72,9 +62,6 @@ def test_each_outcome_pins_and_passes(logged):
 def test_a_record_that_does_not_verify_is_not_pinned(logged):
     db, _ = logged
     decision_id, _ = pick(db, "seq = 3")
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("DROP TRIGGER decisions_refuse_update")
-    conn.execute("UPDATE decisions SET flow = replace(flow, '\"age\":', '\"age\": ') WHERE seq = 3")
-    conn.close()
+    alter(db, ALTER_FLOW, 3)
     with pytest.raises(AuditError, match="does not verify in the log .* not pinned as a test"):
         scenario_from_decision(db, decision_id)

@@ -9,10 +9,8 @@ import pytest
 
 from audit.spans import CHAIN_LINK, Selection, Span
 from engine.batch.impact import EXAMPLES, NO_PACK, NO_RULES, draft_impact, sample_spans
-from engine.batch.seed import seed_log
 from rules.errors import RuleSetError
-
-KEY = "test-key-0123456789abcdef"
+from tests.batch.conftest import ALTER_FLOW, alter, copy_log, seeded
 STRENGTH = ["allow", "conditional", "review", "deny"]  # the contract's order of outcomes, weakest first
 
 
@@ -56,19 +54,10 @@ rules:
 """}
 
 
-@pytest.fixture(autouse=True)
-def audit_key(monkeypatch):
-    monkeypatch.setenv("LICIT_AUDIT_KEY", KEY)
-
-
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
+def log(tmp_path_factory):
     root = tmp_path_factory.mktemp("impact")
-    write(root / "rules", tree_files("0.24"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LICIT_AUDIT_KEY", KEY)
-        seed_log(root / "log.db", 1500, rules_dir=root / "rules", seed=11, days=20)
-    return root
+    return seeded(root / "log.db", 1500, rules_dir=write(root / "rules", tree_files("0.24")), seed=11, days=20)
 
 
 def write(root, files: dict[str, str]):
@@ -89,10 +78,10 @@ def above(flow: dict, threshold: float) -> bool:
                and payment["apr"] > threshold for payment in flow["payments"])
 
 
-def test_a_tightened_parameter_gives_exactly_the_expected_transitions(seeded, tmp_path):
+def test_a_tightened_parameter_gives_exactly_the_expected_transitions(log, tmp_path):
     draft = write(tmp_path / "draft", tree_files("0.18"))
     expected, examples, starts = Counter(), {}, 0
-    for decision_id, flow, decision in logged(seeded / "log.db"):
+    for decision_id, flow, decision in logged(log):
         was = decision["outcome"]
         now = max(was, "review", key=STRENGTH.index) if above(flow, 0.18) else was
         expected[was, now] += 1
@@ -102,7 +91,7 @@ def test_a_tightened_parameter_gives_exactly_the_expected_transitions(seeded, tm
         starts += above(flow, 0.18) and not above(flow, 0.24)
     assert expected["allow", "review"] > 10 and expected["conditional", "review"] > 0  # the seed exercises it
 
-    report = draft_impact(seeded / "log.db", draft, workers=1)
+    report = draft_impact(log, draft, workers=1)
     assert dict(report.transitions.counts) == dict(expected)
     assert report.transitions.examples == examples
     assert report.evaluated == 1500
@@ -115,60 +104,53 @@ def test_a_tightened_parameter_gives_exactly_the_expected_transitions(seeded, tm
             "examples": examples["allow", "review"]} in shown["transitions"]
 
 
-def test_workers_and_one_process_agree(seeded, tmp_path):
+def test_workers_and_one_process_agree(log, tmp_path):
     draft = write(tmp_path / "draft", tree_files("0.18"))
-    assert draft_impact(seeded / "log.db", draft, workers=2).to_json() == draft_impact(
-        seeded / "log.db", draft, workers=1).to_json()
+    assert draft_impact(log, draft, workers=2).to_json() == draft_impact(
+        log, draft, workers=1).to_json()
 
 
-def test_flows_the_draft_cannot_decide_are_counted_apart(seeded, tmp_path):
+def test_flows_the_draft_cannot_decide_are_counted_apart(log, tmp_path):
     late = write(tmp_path / "late", {"CN/rules.yaml": tree_files("0.24")["CN/rules.yaml"].replace(
         "from: 2020-01-01", "from: 2090-01-01")})  # the parameter's value and the rules' effective_from
-    report = draft_impact(seeded / "log.db", late, workers=1)
+    report = draft_impact(log, late, workers=1)
     assert (report.evaluated, report.undecidable.total()) == (0, 1500)
     assert list(report.undecidable.counts) == [(NO_RULES, "CN")]
     other = write(tmp_path / "other", {"CN-XX/rules.yaml": tree_files("0.24")["CN/rules.yaml"].replace(
         "CN.T.", "CN-XX.T.")})
-    report = draft_impact(seeded / "log.db", other, workers=1)
+    report = draft_impact(log, other, workers=1)
     assert dict(report.undecidable.counts) == {(NO_PACK, "CN"): 1500}
 
 
-def test_as_of_decides_every_flow_at_a_proposed_date(seeded, tmp_path):
+def test_as_of_decides_every_flow_at_a_proposed_date(log, tmp_path):
     draft = write(tmp_path / "draft", tree_files("0.24", minor_from="2030-01-01"))
-    today = draft_impact(seeded / "log.db", draft, workers=1)
-    later = draft_impact(seeded / "log.db", draft, workers=1, as_of=dt.date(2030, 1, 1))
+    today = draft_impact(log, draft, workers=1)
+    later = draft_impact(log, draft, workers=1, as_of=dt.date(2030, 1, 1))
     [minors] = today.to_json()["rules"]["CN"]["stops_firing"]
     assert minors["rule_id"] == "CN.T.MINOR" and minors["count"] > 0 and "CN" not in later.to_json()["rules"]  # in force again by then: nothing changes
 
 
-def test_a_draft_that_does_not_validate_is_refused_with_its_errors(seeded, tmp_path):
+def test_a_draft_that_does_not_validate_is_refused_with_its_errors(log, tmp_path):
     broken = write(tmp_path / "broken", {"CN/rules.yaml": tree_files("0.24")["CN/rules.yaml"].replace(
         "applicant.age < 18", "applicant.agee < 18")})
     with pytest.raises(RuleSetError) as error:
-        draft_impact(seeded / "log.db", broken, workers=1)
+        draft_impact(log, broken, workers=1)
     assert str(error.value) == (f"{broken}/CN/rules.yaml:21:21: unknown_field: Applicant has no field 'agee' "
                                 "(did you mean 'age'?)")
 
 
-def test_a_sample_evaluates_exactly_n_spread_over_the_log(seeded, tmp_path):
+def test_a_sample_evaluates_exactly_n_spread_over_the_log(log, tmp_path):
     draft = write(tmp_path / "draft", tree_files("0.18"))
-    first = draft_impact(seeded / "log.db", draft, workers=1, sample=100)
-    assert first.considered == 100 and first.to_json() == draft_impact(seeded / "log.db", draft, workers=1,
+    first = draft_impact(log, draft, workers=1, sample=100)
+    assert first.considered == 100 and first.to_json() == draft_impact(log, draft, workers=1,
                                                                          sample=100).to_json()
     spans = [Span(1, 10, 10), Span(11, 20, 10), Span(21, 40, 20)]
     assert [span.size for span in sample_spans(spans, 8)] == [2, 2, 4]
     assert all(len(set(span.keep)) == span.size and max(span.keep) < span.count for span in sample_spans(spans, 8))
 
 
-def test_records_that_do_not_verify_are_not_decided(seeded, tmp_path):
-    db = tmp_path / "log.db"
-    source, copy = sqlite3.connect(seeded / "log.db"), sqlite3.connect(db)
-    source.backup(copy)
-    source.close()
-    for (name,) in copy.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        copy.execute(f'DROP TRIGGER "{name}"')
-    copy.execute("UPDATE decisions SET flow = replace(flow, '\"age\":', '\"age\": ') WHERE seq = 7")
-    copy.commit()
-    copy.close()
+def test_records_that_do_not_verify_are_not_decided(log, tmp_path):
+    db = copy_log(log, tmp_path / "log.db")
+    alter(db, ALTER_FLOW, 7)
     report = draft_impact(db, write(tmp_path / "draft", tree_files("0.18")), Selection(), workers=1)
     assert dict(report.unread.counts) == {CHAIN_LINK: 1} and report.evaluated == 1499

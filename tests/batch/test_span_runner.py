@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from audit.spans import Selection, Span
-from engine.batch.seed import seed_log
 from engine.batch.span_runner import SpanWorkError, plan, run_spans
 from rules.errors import RuleError, RuleSetError
-from tests.conftest import PACKS
+from tests.batch.conftest import seeded
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,7 @@ class Seqs:
 
 @pytest.fixture(scope="module")
 def log(tmp_path_factory):
-    path = tmp_path_factory.mktemp("runner") / "log.db"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LICIT_AUDIT_KEY", "test-key-0123456789abcdef")
-        seed_log(path, 120, rules_dir=PACKS, seed=1, days=5)
-    return path
+    return seeded(tmp_path_factory.mktemp("runner") / "log.db", 120, days=5)
 
 
 def test_parts_come_back_in_span_order_from_several_workers(log):

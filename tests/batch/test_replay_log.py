@@ -12,15 +12,8 @@ from audit.canonical import canonical_json, record_body, record_hash
 from audit.spans import CHAIN_LINK, Selection
 from engine.batch.impact import draft_impact
 from engine.batch.replay import RULESET, ReplayItem, decision_differences, replay_log
-from engine.batch.seed import seed_log
+from tests.batch.conftest import ALTER_FLOW, alter, copy_log, seeded, writable
 from tests.conftest import PACKS
-
-KEY = "test-key-0123456789abcdef"
-
-
-@pytest.fixture(autouse=True)
-def audit_key(monkeypatch):
-    monkeypatch.setenv("LICIT_AUDIT_KEY", KEY)
 
 
 @pytest.fixture(scope="module")
@@ -29,21 +22,14 @@ def packs_log(tmp_path_factory):
     root = tmp_path_factory.mktemp("packs")
     tree = root / "rules"
     shutil.copytree(PACKS, tree, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LICIT_AUDIT_KEY", KEY)
-        seed_log(root / "log.db", 600, rules_dir=tree, seed=7, days=30)
-    return root / "log.db", tree
+    return seeded(root / "log.db", 600, rules_dir=tree, seed=7), tree
 
 
 @pytest.fixture
 def log_copy(packs_log, tmp_path):
-    """A copy of the module's log, to alter."""
+    """A copy of the module's log, to alter, and the rule tree it was made on."""
     db, tree = packs_log
-    source, copy = sqlite3.connect(db), sqlite3.connect(tmp_path / "log.db")
-    source.backup(copy)
-    source.close()
-    copy.close()
-    return tmp_path / "log.db", tree
+    return copy_log(db, tmp_path / "log.db"), tree
 
 
 def replay(db, selection=Selection(), workers=1):
@@ -81,9 +67,7 @@ def test_a_decision_whose_rule_files_were_deleted_still_replays(log_copy):
 
 def test_a_record_whose_chain_link_does_not_verify_is_reported_not_replayed(log_copy):
     db, _ = log_copy
-    conn = _writable(db)
-    conn.execute("UPDATE decisions SET flow = replace(flow, '\"age\":', '\"age\": ') WHERE seq = 42")
-    conn.close()
+    alter(db, ALTER_FLOW, 42)
     summary, items = replay(db)
     assert [(item.seq, item.status, item.kind) for item in items] == [(42, "not replayable", CHAIN_LINK)]
     assert items[0].reason == "its stored hash does not match its content"
@@ -108,9 +92,7 @@ def test_a_log_rewritten_consistently_replays_different_and_says_what_differed(l
 
 def test_a_missing_rule_set_is_a_reason_not_a_crash(log_copy):
     db, _ = log_copy
-    conn = _writable(db)
-    conn.execute("DELETE FROM rulesets WHERE digest = (SELECT ruleset_digest FROM decisions WHERE seq = 1)")
-    conn.close()
+    alter(db, "DELETE FROM rulesets WHERE digest = (SELECT ruleset_digest FROM decisions WHERE seq = 1)")
     summary, items = replay(db)
     assert summary.not_replayable[RULESET] == len(items) > 0
     assert all(item.reason.startswith("no rule set sha256:") and item.reason.endswith("in the log") for item in items)
@@ -160,16 +142,9 @@ def test_decision_differences_name_each_field_and_rule():
                                                                             "replayed": ["R2", "R1"]}}}
 
 
-def _writable(db) -> sqlite3.Connection:
-    conn = sqlite3.connect(db, isolation_level=None)
-    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-        conn.execute(f'DROP TRIGGER "{name}"')
-    return conn
-
-
 def _rewrite_chain(db, seq: int, decision: dict) -> None:
     """Replace the decision of `seq` and recompute its hash and every later one, as a forger would."""
-    conn = _writable(db)
+    conn = writable(db)
     rows = conn.execute("SELECT seq, recorded_at, evaluated_at, duration_us, prev_hash, decision, flow FROM decisions "
                         "WHERE seq >= ? ORDER BY seq", (seq - 1,)).fetchall()
     prev_hash = conn.execute("SELECT hash FROM decisions WHERE seq = ?", (seq - 1,)).fetchone()[0]
