@@ -14,6 +14,7 @@ import itertools
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from audit.canonical import load_json
 from audit.chain import _RECORD_COLUMNS, Record, RowsBySeq, link_fault
@@ -63,10 +64,9 @@ class Span:
         return self.count if self.keep is None else len(self.keep)
 
 
-@dataclass(frozen=True)
-class LoggedRecord:
-    """A record as a batch job sees it. `problem_kind` (CHAIN_LINK or UNREADABLE) and `problem` say
-    why it cannot be used; `decision` and `flow` are then None."""
+class LoggedRecord(NamedTuple):
+    """A record as a batch job sees it (a tuple: one is made per record). `problem_kind` (CHAIN_LINK or
+    UNREADABLE) and `problem` say why it cannot be used; `decision` and `flow` are then None."""
 
     seq: int
     decision_id: str

@@ -120,31 +120,32 @@ class _Replayer:
 
     def replay(self, record: LoggedRecord) -> tuple[ReplayItem | None, Decision | None]:
         """(None if identical, else what differs or why it was not replayed; the replayed decision)."""
-        def not_replayable(kind: str, reason: str) -> tuple[ReplayItem, None]:
-            return ReplayItem(record.seq, record.decision_id, kind=kind, reason=reason), None
-
         if record.problem is not None:
-            return not_replayable(record.problem_kind, record.problem)
+            return _not_replayable(record, record.problem_kind, record.problem)
         logged = record.decision
         try:
             as_of = dt.datetime.fromisoformat(logged["as_of"])
             self.clock.now = dt.datetime.fromisoformat(logged["evaluated_at"].replace("Z", "+00:00"))
         except (TypeError, KeyError, ValueError):
-            return not_replayable(UNREADABLE, "its decision has no readable as_of and evaluated_at")
+            return _not_replayable(record, UNREADABLE, "its decision has no readable as_of and evaluated_at")
         try:
             engine = self.rulesets.engine(record.ruleset_digest)
         except UnusableRuleSet as error:
-            return not_replayable(RULESET, str(error))
+            return _not_replayable(record, RULESET, str(error))
         try:
             replayed = engine.evaluate(record.flow, as_of=as_of)
         except FlowValidationError as error:
-            return not_replayable(REFUSED, str(error))
+            return _not_replayable(record, REFUSED, str(error))
         except LicitError as error:
-            return not_replayable(FAILED, str(error))
+            return _not_replayable(record, FAILED, str(error))
         differences = decision_differences(logged, replayed.model_dump(mode="json"))
         if not differences:
             return None, replayed
         return ReplayItem(record.seq, record.decision_id, differences=differences), replayed
+
+
+def _not_replayable(record: LoggedRecord, kind: str, reason: str) -> tuple[ReplayItem, None]:
+    return ReplayItem(record.seq, record.decision_id, kind=kind, reason=reason), None
 
 
 @dataclass(frozen=True)
