@@ -1,5 +1,6 @@
 """A logged decision pinned as a scenario case runs with `licit rules test`, and fails once a rule
 change would decide the flow otherwise."""
+import datetime as dt
 import shutil
 import sqlite3
 
@@ -7,10 +8,11 @@ import pytest
 from click.testing import CliRunner
 
 from audit import AuditError
+from engine import Engine
 from engine.cli import cli
 from engine.batch.logged_scenario import scenario_from_decision
 from tests.batch.conftest import ALTER_FLOW, alter, copy_log, seeded
-from tests.conftest import PACKS
+from tests.conftest import PACKS, example
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +67,17 @@ def test_a_record_that_does_not_verify_is_not_pinned(logged):
     alter(db, ALTER_FLOW, 3)
     with pytest.raises(AuditError, match="does not verify in the log .* not pinned as a test"):
         scenario_from_decision(db, decision_id)
+
+
+def test_a_decision_made_as_of_another_instant_pins_that_instant(tmp_path):
+    db, tree = tmp_path / "log.db", tmp_path / "rules"
+    shutil.copytree(PACKS, tree, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    flow = example("student-on-credit")  # denied since the student-loan notice of 2021-03-01
+    with Engine(rules_dir=tree, audit_db=db) as engine:
+        decision = engine.evaluate(flow, as_of=dt.datetime(2021, 2, 1, 12, tzinfo=dt.timezone.utc))
+    assert decision.outcome == "allow"
+    text = scenario_from_decision(db, decision.decision_id, name="a student before the notice")
+    assert "as_of: '2021-02-01T12:00:00+00:00'" in text
+    (tree / flow["jurisdiction"] / "tests" / "pinned.yaml").write_text(text, encoding="utf-8")
+    result = rules_test(tree, flow["jurisdiction"], "a student before the notice")
+    assert result.exit_code == 0 and "1 cases: 1 passed" in result.output, result.output
