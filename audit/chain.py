@@ -9,10 +9,12 @@ from) to say whether a record was changed, removed, inserted or moved.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from audit.canonical import GENESIS_HASH, load_json, record_body, record_hash
+from rules.wording import counted
 
 CONTENT_CHANGED = "content changed"
 RECORD_MISSING = "record missing"
@@ -64,9 +66,13 @@ class Scan:
     first_use: dict[str, int] = field(default_factory=dict)  # rule-set digest -> first seq using it
 
 
-def scan(conn: sqlite3.Connection) -> Scan:
+Progress = Callable[[int, int], None]  # (records done, records in all), called as long work goes on
+PROGRESS_EVERY = 4096  # records between two calls: often enough for a bar, too rarely to cost
+
+
+def scan(conn: sqlite3.Connection, progress: Callable[[int], None] | None = None) -> Scan:
     """Check every record in chain order: its hash over its content and rows, its
-    sequence number and its link to the record before."""
+    sequence number and its link to the record before; `progress` gets the count checked."""
     result = Scan()
     findings = RowsBySeq(conn, "SELECT seq, rule_id, jurisdiction, effect, evaluated_at, outcome FROM findings")
     obligations = RowsBySeq(conn, "SELECT seq, rule_id, action FROM obligations")
@@ -96,6 +102,8 @@ def scan(conn: sqlite3.Connection) -> Scan:
         result.first_use.setdefault(digest, seq)
         expected_seq, expected_prev, last = seq + 1, stored_hash, row
         result.count += 1
+        if progress and not result.count % PROGRESS_EVERY:
+            progress(result.count)
     result.last = last and Record._make(last)
     result.orphans = sorted(set(findings.orphans() + obligations.orphans()))
     return result
@@ -180,14 +188,16 @@ def _moved_or_changed(conn: sqlite3.Connection, record: Record, json_rows: tuple
         return Problem(
             origin.seq,
             RECORD_INSERTED,
-            f"record(s) inserted before the original seq {origin.seq}, now renumbered seq {record.seq}",
+            f"{counted(record.seq - origin.seq, 'record')} inserted before the original seq {origin.seq}, "
+            f"now renumbered seq {record.seq}",
         )
     if origin.own_link:
         # renumbered down: moved back past its predecessor, or the records between them are gone
         predecessor = _seq_with_hash(conn, record.prev_hash)
         if predecessor is None or predecessor < record.seq:
             removed = origin.seq - record.seq
-            return Problem(record.seq, RECORD_MISSING, f"{removed} record(s) removed here and later ones renumbered")
+            return Problem(record.seq, RECORD_MISSING,
+                           f"{counted(removed, 'record')} removed here and later ones renumbered")
     return Problem(record.seq, REORDERED, _whereabouts(conn, record.seq, origin.seq))
 
 

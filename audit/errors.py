@@ -2,7 +2,7 @@
 
 from rules.errors import LicitError
 
-__all__ = ["AuditError", "AuditInputError", "AuditWriteError"]
+__all__ = ["AuditError", "AuditInputError", "AuditWriteError", "DecisionNotFound"]
 
 
 class AuditError(LicitError):
@@ -16,3 +16,7 @@ class AuditInputError(AuditError):
 
 class AuditWriteError(AuditError):
     """A decision could not be durably logged; nothing of it was written."""
+
+
+class DecisionNotFound(AuditError):
+    """The log holds no decision with the id asked for."""

@@ -11,17 +11,18 @@ import json
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import IO
 
 from audit.canonical import digest_of_stored_ruleset, load_json
-from audit.chain import fetch, link_problem
-from audit.errors import AuditError, AuditInputError
+from audit.chain import PROGRESS_EVERY, Progress, fetch, link_problem
+from audit.errors import AuditError, AuditInputError, DecisionNotFound
 from audit.outputs import write_output
 from audit.redaction import identifier_hash, log_key
 from audit.schema import SQLITE_MAX_INTEGER, open_reader, read_meta
-from audit.times import AFTER_ALL, BEFORE_ALL, lower_bound, upper_bound
+from audit.times import AFTER_ALL, BEFORE_ALL, When, lower_bound, upper_bound
 
 Log = str | os.PathLike | sqlite3.Connection
 SUMMARY_COLUMNS = ("seq", "decision_id", "evaluated_at", "jurisdiction", "outcome", "rules", "flow_id")
@@ -50,8 +51,8 @@ def reading(log: Log) -> Iterator[sqlite3.Connection]:
 def find_decisions(
     log: Log,
     *,
-    since: str | None = None,
-    until: str | None = None,
+    since: When | None = None,
+    until: When | None = None,
     outcome: str | None = None,
     rule: str | None = None,
     jurisdiction: str | None = None,
@@ -60,9 +61,10 @@ def find_decisions(
     limit: int | None = 100,
     key: bytes | None = None,
 ) -> list[dict]:
-    """Decisions matching every given filter, newest first. `since`/`until` are dates
-    (whole UTC days) or RFC 3339 timestamps; `applicant_id` is an id number in clear,
-    hashed here with the log's key (it is never stored or sent anywhere)."""
+    """Decisions matching every given filter, newest first, each with the ids of the rules that
+    fired as a list. `since`/`until` are dates (whole UTC days) or RFC 3339 timestamps, as text
+    or as date/datetime; `applicant_id` is an id number in clear, hashed here with the log's key
+    (it is never stored or sent anywhere)."""
     with reading(log) as conn:  # a missing or foreign file is the first thing to report
         by_rule = rule is not None
         table = "f" if by_rule else "d"  # filter time and outcome on the driving index
@@ -97,7 +99,10 @@ def find_decisions(
             params.append(min(limit, SQLITE_MAX_INTEGER))  # a larger limit means the same: all
         cursor = conn.execute(sql, params)
         names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor]
+        rows = [dict(zip(names, row)) for row in cursor]
+    for row in rows:  # rule ids hold no space (rules.schema.RuleId)
+        row["rules"] = row["rules"].split(" ") if row["rules"] else []
+    return rows
 
 
 def get_decision(log: Log, decision_id: str) -> dict:
@@ -107,7 +112,7 @@ def get_decision(log: Log, decision_id: str) -> dict:
     with reading(log) as conn:
         record = fetch(conn, "decision_id = ?", (decision_id,))
         if record is None:
-            raise AuditError(f"no decision {decision_id} in the log")
+            raise DecisionNotFound(f"no decision {decision_id} in the log")
         problem = link_problem(conn, record)
     try:
         decision, flow = load_json(record.decision), load_json(record.flow)
@@ -144,9 +149,16 @@ def load_ruleset(log: Log, digest: str) -> dict:
     return {"digest": digest, "files": json.loads(row[0])}
 
 
-def decision_stats(log: Log, *, since: str | None = None, until: str | None = None, top: int = 10) -> dict:
-    """Counts by outcome, jurisdiction and UTC day, and the rules that fire most with
-    the share of their firings in decisions that were denied."""
+PERIODS = ("day", "week", "month")
+
+
+def decision_stats(log: Log, *, since: When | None = None, until: When | None = None, top: int = 10,
+                   by: str = "day") -> dict:
+    """Counts by outcome, jurisdiction and UTC period (`by`: day 2026-11-24, ISO week 2026-W48 or
+    month 2026-11), and the rules that fire most with the share of their firings in decisions
+    that were denied."""
+    if by not in PERIODS:
+        raise AuditInputError(f"unknown period {by!r} (use day, week or month)")
     with reading(log) as conn:
         low = lower_bound(since) if since is not None else BEFORE_ALL
         high = upper_bound(until) if until is not None else AFTER_ALL
@@ -161,16 +173,16 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
             "WHERE evaluated_at >= ? AND evaluated_at < ? GROUP BY rule_id ORDER BY 2 DESC, 1 LIMIT ?",
             (low, high, min(top, SQLITE_MAX_INTEGER)),
         ).fetchall()
-    by_day, by_outcome, by_jurisdiction = Counter(), Counter(), Counter()
+    by_period, by_outcome, by_jurisdiction = Counter(), Counter(), Counter()
     for day, outcome, jurisdiction, count in groups:
-        by_day[day] += count
+        by_period[_period(day, by)] += count
         by_outcome[outcome] += count
         by_jurisdiction[jurisdiction] += count
     return {
-        "decisions": sum(by_day.values()),
+        "decisions": sum(by_period.values()),
         "by_outcome": dict(by_outcome.most_common()),
         "by_jurisdiction": dict(by_jurisdiction.most_common()),
-        "by_day": dict(sorted(by_day.items())),
+        f"by_{by}": dict(sorted(by_period.items())),
         "top_rules": [
             {"rule_id": rule_id, "firings": firings, "deny_share": round(denied / firings, 4)}
             for rule_id, firings, denied in rules
@@ -178,28 +190,42 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
     }
 
 
-def export_log(log: Log, out: IO[str], fmt: str) -> tuple[int, int]:
+def _period(day: str, by: str) -> str:
+    """The UTC day `2026-11-24` as itself, its ISO week `2026-W48` or its month `2026-11`."""
+    if by == "month":
+        return day[:7]
+    if by == "week":
+        year, week, _ = date.fromisoformat(day).isocalendar()
+        return f"{year}-W{week:02d}"
+    return day
+
+
+def export_log(log: Log, out: IO[str], fmt: str, *, progress: Progress | None = None) -> tuple[int, int]:
     """Every record in chain order, as JSON lines (every rule set the log stores,
     then the full records: enough to re-verify the chain and replay any decision
     elsewhere) or CSV (one summary row per record). Returns (records, rule sets)."""
     if fmt not in _EXPORTERS:
         raise AuditInputError(f"unknown export format {fmt!r} (use jsonl or csv)")
     with reading(log) as conn:
-        return _EXPORTERS[fmt](conn, out)
+        if progress is None:
+            return _EXPORTERS[fmt](conn, out, None)
+        total = conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+        return _EXPORTERS[fmt](conn, out, lambda done: progress(done, total))
 
 
 def export_file(
-    log: str | os.PathLike, target: str | os.PathLike, fmt: str, *, overwrite: bool = False
+    log: str | os.PathLike, target: str | os.PathLike, fmt: str, *, overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[int, int]:
     """export_log into the file `target`, which appears whole or not at all; an
     existing file is replaced only with `overwrite`, the log's own files never."""
     return write_output(
-        target, lambda out: export_log(log, out, fmt), log=log, what="export", overwrite=overwrite,
+        target, lambda out: export_log(log, out, fmt, progress=progress), log=log, what="export", overwrite=overwrite,
         exists_hint="pass --force to replace it",
     )  # fmt: skip
 
 
-def _export_jsonl(conn: sqlite3.Connection, out: IO[str]) -> tuple[int, int]:
+def _export_jsonl(conn: sqlite3.Connection, out: IO[str], progress: Callable[[int], None] | None) -> tuple[int, int]:
     rulesets = 0
     for digest, files in conn.execute("SELECT digest, files FROM rulesets ORDER BY rowid"):
         # Stored JSON is canonical already: splice it instead of re-serialising, so that
@@ -227,16 +253,20 @@ def _export_jsonl(conn: sqlite3.Connection, out: IO[str]) -> tuple[int, int]:
             )
         )
         count += 1
+        if progress and not count % PROGRESS_EVERY:
+            progress(count)
     return count, rulesets
 
 
-def _export_csv(conn: sqlite3.Connection, out: IO[str]) -> tuple[int, int]:
+def _export_csv(conn: sqlite3.Connection, out: IO[str], progress: Callable[[int], None] | None) -> tuple[int, int]:
     writer = csv.DictWriter(out, EXPORT_COLUMNS)
     writer.writeheader()
     count = 0
     for row in _database(conn).query(_EXPORT_CSV_SQL):
         writer.writerow(row)
         count += 1
+        if progress and not count % PROGRESS_EVERY:
+            progress(count)
     return count, 0
 
 

@@ -14,6 +14,7 @@ import itertools
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import NamedTuple
 
 from audit.canonical import load_json
@@ -29,12 +30,18 @@ UNREADABLE = "record cannot be read"
 
 @dataclass(frozen=True)
 class Selection:
-    """Which records: decided from `since` and until `until` (dates as whole UTC days, or RFC 3339
-    timestamps, as `licit audit query` takes them), in `jurisdiction`; None means any."""
+    """Which records: decided from `since` and until `until` (dates, as text or `date`, are whole UTC
+    days; timestamps are instants; as `licit audit query` takes them), in `jurisdiction`; None means any."""
 
-    since: str | None = None
-    until: str | None = None
+    since: str | date | None = None
+    until: str | date | None = None
     jurisdiction: str | None = None
+
+    def to_json(self) -> dict:
+        def shown(when: str | date | None) -> str | None:
+            return when if when is None or isinstance(when, str) else when.isoformat()
+
+        return {"since": shown(self.since), "until": shown(self.until), "jurisdiction": self.jurisdiction}
 
     def bounds(self) -> tuple[str, str]:
         """The evaluated_at range as stored text, low inclusive, high exclusive (AuditInputError if malformed)."""

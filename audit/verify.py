@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset, load_json
-from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, diagnose, orphaned_rows, scan
+from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, Progress, diagnose, orphaned_rows, scan
 from audit.errors import AuditError, AuditInputError
 from audit.lookups import FILE_DAMAGED, check_lookups
 from audit.meta import META_CHANGED, check_meta, meta_digest
@@ -57,7 +57,9 @@ class VerifyReport:
 _SCAN_MMAP_BYTES = 1 << 40
 
 
-def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> VerifyReport:
+def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = None, *,
+               progress: Progress | None = None) -> VerifyReport:
+    """`progress`, if given, is called with (records checked, records in all) as the chain is scanned."""
     expected_head = read_checkpoint(checkpoint) if checkpoint is not None else None
     conn, _ = open_reader(path)
     try:
@@ -69,7 +71,7 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
             lookups = beside.submit(check_lookups, path, _SCAN_MMAP_BYTES)
             # One snapshot for every check of the chain, while writers go on appending.
             conn.execute("BEGIN")
-            return _verify(conn, str(path), expected_head, lookups)
+            return _verify(conn, str(path), expected_head, lookups, progress)
     except sqlite3.Error as error:
         raise AuditError(f"cannot read decision log {path}: {error}") from None
     finally:
@@ -161,9 +163,9 @@ _OPTIONAL_FIELDS = {"meta_digest"}  # absent from checkpoints written before it 
 
 
 def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
-            lookups: Future[list[Problem]]) -> VerifyReport:
+            lookups: Future[list[Problem]], progress: Progress | None) -> VerifyReport:
     records, max_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM decisions").fetchone()
-    chain = scan(conn)
+    chain = scan(conn, progress and (lambda done: progress(done, records)))
     problems = list(chain.problems)
     if chain.break_at is not None:
         problems.append(diagnose(conn, chain.last, chain.break_at))

@@ -134,12 +134,12 @@ class Engine:
                 "jurisdiction", f"no rule pack for {code!r}; known: {', '.join(self.jurisdictions)}")])
         return compiled
 
-    def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | None = None) -> Decision:
+    def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | dt.date | None = None) -> Decision:
         """Decide a flow; with a sink, the decision is recorded before it is returned."""
         started = time.perf_counter()
         model = parse_flow(flow)
         compiled = self.jurisdiction(model.jurisdiction)
-        instant, day = rules_instant(model, as_of, compiled.local_date)
+        instant, day = rules_instant(model, as_of, compiled)
         index = compiled.segment_index(day)
         if not compiled.segments[index].rules:
             raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",

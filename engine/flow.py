@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field,
                       StringConstraints, ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator, field_validator)
 
-from engine.timestamps import DATE_EXAMPLE, TIMESTAMP_EXAMPLE, parse_date, parse_timestamp
+from rules.timestamps import DATE_EXAMPLE, TIMESTAMP_EXAMPLE, parse_date, parse_timestamp
 
 __all__ = [
     "Applicant", "Channel", "ChannelKind", "Consent", "DataCategory", "DataSharing", "Flow", "Instrument",

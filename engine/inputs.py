@@ -6,7 +6,7 @@ import datetime as dt
 import difflib
 import json
 from decimal import Decimal
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -15,7 +15,10 @@ from engine.flow import Flow
 from engine.identifiers import identifier_errors
 from engine.jsontext import load_json
 
-__all__ = ["parse_flow", "rules_instant", "field_path", "MAX_INPUT_BYTES"]
+if TYPE_CHECKING:
+    from rules.tree import CompiledJurisdiction
+
+__all__ = ["parse_flow", "rules_instant", "field_path", "json_document", "MAX_INPUT_BYTES"]
 
 MAX_INPUT_BYTES = 1_000_000
 FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2099, 12, 31)  # rule packs date rules within these
@@ -99,19 +102,26 @@ def parse_flow(flow: Flow | dict | str | bytes, source: str | None = None) -> Fl
 
 
 def _document(text: str | bytes, source: str | None) -> object:
-    if len(text) > MAX_INPUT_BYTES:
-        raise FlowValidationError([FieldError("(flow)", f"input is larger than {MAX_INPUT_BYTES} bytes")], source)
-    try:
-        document, errors = load_json(text)
-    except json.JSONDecodeError as error:
-        raise FlowValidationError([FieldError("(flow)", f"not JSON: {error.msg} at line {error.lineno} column "
-                                                        f"{error.colno}")], source) from None
-    except (RecursionError, ValueError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise FlowValidationError([FieldError("(flow)", f"not acceptable JSON: {reason}")], source) from None
+    document, errors = json_document(text, source=source)
     if errors:
         raise FlowValidationError(errors, source)
     return document
+
+
+def json_document(text: str | bytes, root: str = "(flow)", source: str | None = None,
+                  limit: int | None = MAX_INPUT_BYTES) -> tuple[object, list[FieldError]]:
+    """JSON text read by the flow's rules: FlowValidationError (at ``root``) if it is not JSON or is
+    over ``limit``; else the document and the flaws found in it (repeated keys, overlong integers)."""
+    if limit is not None and len(text) > limit:
+        raise FlowValidationError([FieldError(root, f"input is larger than {limit} bytes")], source)
+    try:
+        return load_json(text)
+    except json.JSONDecodeError as error:
+        raise FlowValidationError([FieldError(root, f"not JSON: {error.msg} at line {error.lineno} column "
+                                                    f"{error.colno}")], source) from None
+    except (RecursionError, ValueError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise FlowValidationError([FieldError(root, f"not acceptable JSON: {reason}")], source) from None
 
 
 def _json_type(value: object) -> str:
@@ -120,21 +130,20 @@ def _json_type(value: object) -> str:
     return "a number" if number else kinds.get(type(value), type(value).__name__)
 
 
-def rules_instant(flow: Flow, as_of: Any,
-                  local_date: Callable[[dt.datetime], dt.date]) -> tuple[dt.datetime, dt.date]:
+def rules_instant(flow: Flow, as_of: Any, jurisdiction: CompiledJurisdiction) -> tuple[dt.datetime, dt.date]:
     """The instant the rules are selected for (``as_of`` if given, else ``requested_at``) and its local day.
 
-    ``as_of`` is a datetime with a UTC offset, as docs/python-api.md documents. Its day in the
-    jurisdiction's local time (``local_date``) must lie in 2000–2099."""
+    ``as_of`` is a datetime with a UTC offset or a date (its noon in the jurisdiction's local time),
+    as docs/python-api.md documents. Its day in the jurisdiction's local time must lie in 2000–2099."""
     field = "requested_at" if as_of is None else "as_of"
-    if as_of is not None and not isinstance(as_of, dt.datetime):
-        raise FlowValidationError([FieldError("as_of", f"expected a datetime with a UTC offset, not "
+    if as_of is not None and not isinstance(as_of, dt.date):
+        raise FlowValidationError([FieldError("as_of", f"expected a datetime with a UTC offset or a date, not "
                                                        f"{type(as_of).__name__} {as_of!r}"[:200])])
-    instant = flow.requested_at if as_of is None else as_of
+    instant = flow.requested_at if as_of is None else jurisdiction.instant_of(as_of)
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise FlowValidationError([FieldError("as_of", "needs a UTC offset")])
     try:
-        day = local_date(instant)
+        day = jurisdiction.local_date(instant)
     except OverflowError:  # within a day of datetime.min or max
         day = instant.date()
     if not FIRST_DAY <= day <= LAST_DAY:

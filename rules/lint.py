@@ -24,6 +24,7 @@ from rules.scenarios import TESTS_FOLDER, load_scenarios, scenario_files
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Name, Quantifier, Unary
 from rules.tree import RuleTree
 from rules.types import Vocabulary
+from rules.wording import counted
 from rules.yamlsource import SourceFile, load_yaml
 
 __all__ = ["LINT_CODES", "LintReport", "lint_rules", "lint_text"]
@@ -84,7 +85,7 @@ def _restated(load_error: RuleError, lint_errors: list[RuleError]) -> bool:
 
 def lint_text(report: LintReport) -> str:
     lines = [str(error) for error in report.errors] + [str(warning) for warning in report.warnings]
-    summary = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+    summary = f"{counted(len(report.errors), 'error')}, {counted(len(report.warnings), 'warning')}"
     if not report.tree_loaded:
         summary += " (the rule tree does not load: checks of effective rule sets were skipped)"
     return "\n".join(lines + [summary])

@@ -66,6 +66,16 @@ class CompiledJurisdiction:
         """The calendar day of ``instant`` in this jurisdiction: rules are dated in local time."""
         return instant.astimezone(self._zone).date()
 
+    def day_of(self, when: dt.date | dt.datetime) -> dt.date:
+        """A day as given, or the local day of an instant (what a command's ``--as-of`` names)."""
+        return self.local_date(when) if isinstance(when, dt.datetime) else when
+
+    def instant_of(self, when: dt.date | dt.datetime) -> dt.datetime:
+        """An instant as given, or for a day its noon in local time, as scenario tests date their cases."""
+        if isinstance(when, dt.datetime):
+            return when
+        return dt.datetime.combine(when, dt.time(12), self._zone)
+
 
 class RuleTree:
     def __init__(self, root: Path, jurisdictions: dict[str, Jurisdiction], vocabulary: Vocabulary):

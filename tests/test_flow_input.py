@@ -153,14 +153,20 @@ def test_the_2000_2099_range_is_on_the_local_date(shipped_engine, errors_of):
 # --- as_of and Flow instances ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("as_of, message", [
-    (dt.date(2021, 1, 1), "as_of: expected a datetime with a UTC offset"),
-    ("2021-01-01T00:00:00+08:00", "as_of: expected a datetime with a UTC offset"),
+    ("2021-01-01T00:00:00+08:00", "as_of: expected a datetime with a UTC offset or a date"),
     (dt.datetime(2021, 1, 1), "as_of: needs a UTC offset"),
     (dt.datetime(1999, 12, 31, 23, tzinfo=CN), "as_of: 1999-12-31T23:00:00+08:00 is outside 2000–2099"),
+    (dt.date(1999, 12, 31), "as_of: 1999-12-31T12:00:00+08:00 is outside 2000–2099"),
 ])
 def test_as_of_other_than_an_aware_datetime_is_a_field_error(errors_of, as_of, message):
     found = errors_of(example("baitiao-split-compliant"), as_of=as_of)
     assert len(found) == 1 and found[0].startswith(message), found
+
+
+def test_as_of_a_date_is_noon_of_that_day_in_the_jurisdiction(shipped_engine):
+    """A command's --as-of 2021-01-01 names the rules in force on that local day, as a scenario test's date does."""
+    decision = shipped_engine.evaluate(example("baitiao-split-compliant"), as_of=dt.date(2021, 1, 1))
+    assert decision.as_of == "2021-01-01T12:00:00+08:00"
 
 
 def test_a_flow_model_is_validated_again(shipped_engine, errors_of):

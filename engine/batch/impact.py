@@ -199,23 +199,23 @@ def sample_spans(spans: list[Span], size: int, seed: int = 0) -> list[Span]:
 
 def draft_impact(db: str | os.PathLike, draft: str | os.PathLike, selection: Selection = Selection(), *,
                  as_of: dt.datetime | dt.date | None = None, sample: int | None = None, workers: int | None = None,
-                 on_start: Callable[[int], None] | None = None,
-                 progress: Callable[[int], None] | None = None) -> ImpactReport:
+                 progress: Callable[[int, int], None] | None = None) -> ImpactReport:
     """Decide the logged flows `selection` matches (a sample of `sample` of them, if given) under the
     rule tree `draft`, at their logged instants or all at `as_of` (a date: noon local time in each
     flow's jurisdiction), and count what changes against the logged decisions. A draft that does not
-    load is refused (rules.RuleSetError, with every error). `on_start` gets the number of records to
-    decide, `progress` the number done after each span."""
+    load is refused (rules.RuleSetError, with every error). `progress` gets (records done, records in
+    all) before the work and after each span."""
     draft = os.fspath(Path(draft))
     digests = _digests(Engine(rules_dir=draft))  # refuses a draft that does not load, before any work
     spans = plan(db, selection)
     if sample is not None:
         spans = sample_spans(spans, sample)
-    if on_start is not None:
-        on_start(sum(span.size for span in spans))
+    planned = sum(span.size for span in spans)
+    if progress is not None:
+        progress(0, planned)
     report = ImpactReport()
     for part in run_spans(db, selection, _ImpactSpans(draft, digests, as_of), spans, workers=workers):
         report.merge(part)
         if progress is not None:
-            progress(part.considered)
+            progress(report.considered, planned)
     return report

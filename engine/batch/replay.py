@@ -172,14 +172,14 @@ class _ReplaySpans:
 
 def replay_log(db: str | os.PathLike, selection: Selection = Selection(), *, workers: int | None = None,
                on_item: Callable[[ReplayItem], None] | None = None,
-               on_start: Callable[[int], None] | None = None,
-               progress: Callable[[int], None] | None = None) -> ReplaySummary:
+               progress: Callable[[int, int], None] | None = None) -> ReplaySummary:
     """Replay every record `selection` matches; returns the counts. Each record that does not replay
-    identical goes to `on_item` as soon as its span is done, in log order; `on_start` gets the
-    number of records to replay before the work begins, `progress` the number done after each span."""
+    identical goes to `on_item` as soon as its span is done, in log order; `progress` gets (records
+    done, records in all) before the work and after each span."""
     spans = plan(db, selection)
-    if on_start is not None:
-        on_start(sum(span.count for span in spans))
+    planned = sum(span.count for span in spans)
+    if progress is not None:
+        progress(0, planned)
     total = ReplaySummary()
     for summary, items in run_spans(db, selection, _ReplaySpans(), spans, workers=workers):
         total.add(summary)
@@ -187,7 +187,7 @@ def replay_log(db: str | os.PathLike, selection: Selection = Selection(), *, wor
             if on_item is not None:
                 on_item(item)
         if progress is not None:
-            progress(summary.replayed)
+            progress(total.replayed, planned)
     return total
 
 

@@ -1,99 +1,87 @@
-"""Text and CSV forms of what replay and impact found (their JSON forms are the results' to_json)."""
+"""A scenario run as CI systems read it: JUnit XML (one test case per scenario case, one suite per file)
+and JSON. Located problems keep the form ``file:line:col: code: message``."""
 from __future__ import annotations
 
-import csv
-from typing import IO
+import dataclasses
+import xml.etree.ElementTree as ET
+from collections import defaultdict
 
-from engine.batch.impact import OUTCOMES, ImpactReport
-from engine.batch.replay import ReplayItem, ReplaySummary
+from engine.batch.scenarios import CaseResult, ScenarioRun
+from rules.errors import RuleError
 
-__all__ = ["IMPACT_CSV_COLUMNS", "impact_csv", "impact_text", "replay_item_text", "replay_summary_text"]
-
-TEXT_EXAMPLES = 3  # decision ids shown as examples in text (JSON and CSV have all kept)
-IMPACT_CSV_COLUMNS = ("kind", "from", "to", "jurisdiction", "rule_id", "reason", "count", "examples")
+__all__ = ["run_json", "run_junit"]
 
 
-def replay_item_text(item: ReplayItem) -> str:
-    where = f"seq {item.seq} {item.decision_id}"
-    if item.differences is None:
-        return f"{where}: not replayable ({item.kind}): {item.reason}"
-    return f"{where}: different: " + "; ".join(_difference(name, change) for name, change in item.differences.items())
+def run_json(run: ScenarioRun) -> dict:
+    """Every case with its status (passed, failed, error: it could not be decided), what fired and its
+    problems; the mistakes in scenario files; the cases they left out; the summary and the coverage."""
+    return {
+        "ok": run.ok,
+        "summary": _summary(run),
+        "cases": [{"id": result.case.id, "jurisdiction": result.case.jurisdiction, "status": _status(result),
+                   "fired": result.fired, "problems": [_error(problem) for problem in result.problems()]}
+                  for result in run.results],
+        "not_run": run.unloaded,
+        "file_errors": [_error(error) for error in run.file_errors],
+        "coverage": [dataclasses.asdict(rule) for rule in run.coverage],
+        "coverage_percent": round(run.coverage_percent, 1),
+    }
 
 
-def _difference(name: str, change: dict) -> str:
-    if "logged" in change:
-        return f"{name} logged {_show(change['logged'])}, replayed {_show(change['replayed'])}"
-    parts = [f"{label} {', '.join(change[key])}" for key, label in (
-        ("only_logged", "only logged:"), ("only_replayed", "only replayed:"), ("changed", "changed:")) if key in change]
-    if "order" in change:
-        parts.append(f"in another order: logged {', '.join(map(str, change['order']['logged']))}, replayed "
-                     f"{', '.join(map(str, change['order']['replayed']))}")
-    return f"{name} " + ", ".join(parts)
+def run_junit(run: ScenarioRun) -> str:
+    """JUnit XML: a <testsuite> per scenario file, a <testcase> per case (<failure> when the decision differs
+    from the expectation, <error> when the case could not be decided or its file has a mistake)."""
+    by_file: dict[str, list[ET.Element]] = defaultdict(list)
+    for result in run.results:
+        case = ET.Element("testcase", name=result.case.name, classname=_classname(result.case.id),
+                          file=result.case.source.name, line=str(result.case.source.position(result.case.path)[0]))
+        if result.failure is not None:
+            problem = result.problems()[0]
+            ET.SubElement(case, "failure", message=result.failure, type=problem.code).text = str(problem)
+        elif result.errors:
+            ET.SubElement(case, "error", message=result.errors[0].message, type=result.errors[0].code).text = \
+                "\n".join(str(error) for error in result.errors)
+        by_file[result.case.id.split("::")[0]].append(case)
+    for case_id in run.unloaded:
+        case = ET.Element("testcase", name=case_id.split("::", 1)[1], classname=_classname(case_id))
+        ET.SubElement(case, "error", message="not run: its scenario file has a mistake", type="not_run")
+        by_file[case_id.split("::")[0]].append(case)
+    for error in run.file_errors:
+        case = ET.Element("testcase", name=f"{error.file}:{error.line}:{error.col}", classname="scenario-files",
+                          file=error.file, line=str(error.line))
+        ET.SubElement(case, "error", message=error.message, type=error.code).text = str(error)
+        by_file["scenario files"].append(case)
+    root = ET.Element("testsuites", name="licit rules test", **_counts(case for cases in by_file.values()
+                                                                       for case in cases))
+    for name, cases in sorted(by_file.items()):
+        suite = ET.SubElement(root, "testsuite", name=name, **_counts(cases))
+        suite.extend(cases)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
 
 
-def _show(value: object) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(map(_show, value)) + "]"
-    return "none" if value is None else str(value)
+def _counts(cases) -> dict[str, str]:
+    cases = list(cases)
+    return {"tests": str(len(cases)),
+            "failures": str(sum(1 for case in cases if case.find("failure") is not None)),
+            "errors": str(sum(1 for case in cases if case.find("error") is not None)),
+            "skipped": "0"}
 
 
-def replay_summary_text(summary: ReplaySummary) -> str:
-    line = (f"replayed {summary.replayed:,} decision(s): {summary.identical:,} identical, {summary.different:,} "
-            f"different, {sum(summary.not_replayable.values()):,} not replayable")
-    if summary.not_replayable:
-        line += " (" + ", ".join(f"{kind}: {count:,}" for kind, count in sorted(summary.not_replayable.items())) + ")"
-    return line
+def _classname(case_id: str) -> str:
+    """`CN-SH/tests/apr.yaml::name` -> `CN-SH.tests.apr`: the dotted name CI systems group cases by."""
+    return case_id.split("::")[0].removesuffix(".yaml").replace("/", ".")
 
 
-def impact_text(report: ImpactReport) -> str:
-    shown = report.to_json()
-    evaluated = shown["evaluated"]
-    share = f" ({100 * shown['changed'] / evaluated:.2f} %)" if evaluated else ""
-    lines = [f"considered {shown['considered']:,} logged decision(s): {evaluated:,} decided under the draft, "
-             f"{shown['undecidable']['count']:,} undecidable, {shown['not_read']['count']:,} not read",
-             f"outcome changes in {shown['changed']:,}{share}; the fired rules change in {shown['rules_changed']:,}"]
-    changes = [item for item in shown["transitions"] if item["from"] != item["to"]]
-    if changes:
-        lines.append("transitions (logged → draft):")
-        width = max(len(f"{item['from']} → {item['to']}") for item in changes)
-        lines += [f"  {item['from'] + ' → ' + item['to']:<{width}}  {item['count']:>9,}  e.g. "
-                  f"{_examples(item)}" for item in changes]
-    same = {item["from"]: item["count"] for item in shown["transitions"] if item["from"] == item["to"]}
-    if same:
-        lines.append("unchanged: " + ", ".join(f"{outcome} {same[outcome]:,}" for outcome in OUTCOMES if outcome in same))
-    if shown["rules"]:
-        lines.append("rules that start or stop firing, per jurisdiction:")
-        for code, changes_of_code in shown["rules"].items():
-            lines.append(f"  {code}")
-            for key, verb in (("starts_firing", "starts firing in"), ("stops_firing", "stops firing in")):
-                lines += [f"    {item['rule_id']}  {verb} {item['count']:,}  e.g. {_examples(item)}"
-                          for item in changes_of_code[key]]
-    for title, section in (("undecidable under the draft", shown["undecidable"]),
-                           ("not read from the log", shown["not_read"])):
-        if section["count"]:
-            lines.append(f"{title}: {section['count']:,}")
-            lines += [f"  {(item.get('jurisdiction') or '') + ': ' if item.get('jurisdiction') else ''}{item['reason']}"
-                      f"  {item['count']:,}  ({item['detail']})  e.g. {_examples(item)}"
-                      for item in section["reasons"]]
-    return "\n".join(lines)
+def _status(result: CaseResult) -> str:
+    return "passed" if result.passed else "failed" if result.failure is not None else "error"
 
 
-def _examples(item: dict) -> str:
-    return " ".join(item["examples"][:TEXT_EXAMPLES])
+def _summary(run: ScenarioRun) -> dict:
+    return {"cases": run.total, "passed": len(run.results) - len(run.failed),
+            "failed": sum(1 for result in run.results if result.failure is not None),
+            "could_not_run": run.could_not_run, "file_errors": len(run.file_errors)}
 
 
-def impact_csv(report: ImpactReport, out: IO[str]) -> None:
-    """One row per transition, rule that starts or stops firing, and reason a flow was not decided."""
-    shown = report.to_json()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(IMPACT_CSV_COLUMNS)
-    for item in shown["transitions"]:
-        writer.writerow(["transition", item["from"], item["to"], "", "", "", item["count"], " ".join(item["examples"])])
-    for code, changes in shown["rules"].items():
-        for key in ("starts_firing", "stops_firing"):
-            for item in changes[key]:
-                writer.writerow([key, "", "", code, item["rule_id"], "", item["count"], " ".join(item["examples"])])
-    for kind, section in (("undecidable", shown["undecidable"]), ("not_read", shown["not_read"])):
-        for item in section["reasons"]:
-            writer.writerow([kind, "", "", item.get("jurisdiction") or "", "", item["reason"], item["count"],
-                             " ".join(item["examples"])])
+def _error(error: RuleError) -> dict:
+    return {**dataclasses.asdict(error), "text": str(error)}

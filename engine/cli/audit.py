@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,11 +12,14 @@ import click
 
 from audit.errors import AuditError
 from audit.log import default_db_path
-from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
+from audit.queries import (PERIODS, SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions,
+                           get_decision)
 from audit.records import OUTCOMES
 from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
 from engine.cli.errors import library_errors
-from engine.cli.options import db_option, format_option, rules_option, time_filters, workers_option
+from engine.cli.options import db_option, format_option, lang_option, rules_option, time_filters, workers_option
+from engine.cli.output import print_table, progress_bar
+from rules.wording import counted
 
 __all__ = ["audit_group"]
 
@@ -57,35 +59,43 @@ def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, 
     )  # fmt: skip
     if output_format == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif output_format == "csv":
+        return
+    flat = [{**row, "rules": " ".join(row["rules"])} for row in rows]  # a cell of text: ids hold no space
+    if output_format == "csv":
         writer = csv.DictWriter(sys.stdout, SUMMARY_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(flat)
     else:
-        click.echo(_table(SUMMARY_COLUMNS, [[row[c] for c in SUMMARY_COLUMNS] for row in rows]))
-        click.echo(f"{len(rows)} decision(s)")
+        print_table(SUMMARY_COLUMNS, [[row[c] for c in SUMMARY_COLUMNS] for row in flat], numeric=[0])
+        click.echo(counted(len(rows), "decision"))
 
 
 @audit_group.command()
 @db_option()
 @click.argument("decision_id")
 @format_option("text", "json")
+@lang_option
 @library_errors
-def show(db, decision_id, output_format):
+def show(db, decision_id, output_format, languages):
     """Show one decision in full, with its citations and whether its chain link verifies."""
+    from audit.render import record_text
+
     record = get_decision(db or default_db_path(), decision_id)
-    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if output_format == "json" else _render_record(record))
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if output_format == "json"
+               else record_text(record, languages))
 
 
 @audit_group.command()
 @db_option()
 @time_filters
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many rules to list.")
+@click.option("--by", "period", type=click.Choice(PERIODS), default="day", show_default=True,
+              help="count decisions by UTC day, ISO week (2026-W48) or month")
 @format_option("table", "json")
 @library_errors
-def stats(db, since, until, top, output_format):
-    """Counts by outcome, jurisdiction and day; the rules that fire most and their deny share."""
-    result = decision_stats(db or default_db_path(), since=since, until=until, top=top)
+def stats(db, since, until, top, period, output_format):
+    """Counts by outcome, jurisdiction and day, week or month; the rules that fire most and their deny share."""
+    result = decision_stats(db or default_db_path(), since=since, until=until, top=top, by=period)
     if output_format == "json":
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -93,11 +103,12 @@ def stats(db, since, until, top, output_format):
     for title, counts in (
         ("outcome", result["by_outcome"]),
         ("jurisdiction", result["by_jurisdiction"]),
-        ("day (UTC)", result["by_day"]),
+        (f"{period} (UTC)", result[f"by_{period}"]),
     ):
-        click.echo(_table([title, "decisions"], list(counts.items())) + "\n")
+        print_table([title, "decisions"], list(counts.items()), numeric=[1])
+        click.echo()
     rules = [[r["rule_id"], r["firings"], f"{r['deny_share']:.1%}"] for r in result["top_rules"]]
-    click.echo(_table(["rule", "firings", "in denied decisions"], rules))
+    print_table(["rule", "firings", "in denied decisions"], rules, numeric=[1, 2])
 
 
 @audit_group.command()
@@ -114,12 +125,14 @@ def export(db, output_format, output, force):
     """Export every record in chain order (JSON lines: after every rule set)."""
     path = db or default_db_path()
     if output is not None and str(output) != "-":
-        records, rulesets = export_file(path, output, output_format, overwrite=force)
-        with_rulesets = f" and {rulesets} rule set(s)" if output_format == "jsonl" else ""
-        click.echo(f"exported {records} record(s){with_rulesets} to {output}", err=True)
+        with progress_bar("exporting") as progress:
+            records, rulesets = export_file(path, output, output_format, overwrite=force, progress=progress)
+        with_rulesets = f" and {counted(rulesets, 'rule set')}" if output_format == "jsonl" else ""
+        click.echo(f"exported {counted(records, 'record')}{with_rulesets} to {output}", err=True)
         return
     try:
-        export_log(path, sys.stdout, output_format)
+        with progress_bar("exporting") as progress:
+            export_log(path, sys.stdout, output_format, progress=progress)
         sys.stdout.flush()
     except BrokenPipeError:
         raise  # the reader stopped early: licit ends quietly (engine/cli/errors.py)
@@ -139,20 +152,21 @@ def verify(db, checkpoint):
     """Recompute the hash chain and check rows, rule sets and schema. Exit 0 only if intact."""
     from audit.verify import verify_log  # with its thread pool, only when verifying
 
-    report = verify_log(db or default_db_path(), checkpoint)
+    with progress_bar("verifying") as progress:
+        report = verify_log(db or default_db_path(), checkpoint, progress=progress)
     uncovered = ("meta not covered: the checkpoint predates meta digests"
                  if report.checkpoint_covers_meta is False else None)
     if report.ok:
         held = f"; holds checkpoint head seq {report.checkpoint_seq}" if checkpoint else ""
         click.echo(
-            f"intact: {report.records} record(s), head seq {report.head_seq} hash {report.head_hash}, "
-            f"{len(report.ruleset_digests)} rule set(s){held}{f' ({uncovered})' if uncovered else ''}"
+            f"intact: {counted(report.records, 'record')}, head seq {report.head_seq} hash {report.head_hash}, "
+            f"{counted(len(report.ruleset_digests), 'rule set')}{held}{f' ({uncovered})' if uncovered else ''}"
         )
         return
     first, *others = report.problems
     # where the chain itself broke, what precedes the break is sound; other problems sit beside a whole chain
-    verified = (f"{report.intact} record(s) verified before it" if first.seq == report.intact + 1
-                else f"the hash chain verified {report.intact} of {report.records} record(s)")
+    verified = (f"{counted(report.intact, 'record')} verified before it" if first.seq == report.intact + 1
+                else f"the hash chain verified {report.intact} of {counted(report.records, 'record')}")
     click.echo(f"BROKEN at {first} ({verified})")
     for problem in others:
         click.echo(f"also {problem}")
@@ -201,13 +215,11 @@ def replay(decision_id: str | None, replay_all: bool, db: Path | None, since: st
 
         sys.exit(_replay_all(db or default_db_path(), Selection(since, until, jurisdiction), workers,
                              output_format))
+    from audit.render import replay_text
     from engine.batch.replay import replay_decision
 
     result = replay_decision(db or default_db_path(), decision_id)
-    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else
-               f"{decision_id}: logged {result['logged']['outcome']} {result['logged']['rule_ids']}, "
-               f"replayed {result['replayed']['outcome']} {result['replayed']['rule_ids']} under "
-               f"{result['ruleset_digest']} — {'identical' if result['identical'] else 'DIFFERENT'}")
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else replay_text(result))
     if not result["identical"]:
         sys.exit(1)
 
@@ -216,10 +228,8 @@ def _replay_all(db: Path, selection, workers: int | None, output_format: str) ->
     """Each decision that is not identical is printed as soon as its span is done (text lines, or items of
     one JSON document), then the counts; returns the exit code: 0 only if every one is identical."""
     from engine.batch.replay import replay_log
-    from engine.batch.reports import replay_item_text, replay_summary_text
-    from engine.cli.progress import Progress
+    from engine.batch.replay_reports import replay_item_text, replay_summary_text
 
-    selection.bounds()  # a malformed --since or --until is refused before anything is printed
     as_json, shown = output_format == "json", 0
 
     def show(item) -> None:
@@ -227,15 +237,14 @@ def _replay_all(db: Path, selection, workers: int | None, output_format: str) ->
         if as_json:
             click.echo(("\n" if not shown else ",\n") + json.dumps(item.to_json(), ensure_ascii=False), nl=False)
         else:
-            progress.echo(replay_item_text(item))
+            click.echo(replay_item_text(item))  # above the bar: rich's live display takes what stdout is sent
         shown += 1
 
     if as_json:
-        head = json.dumps({"log": str(db), "selection": dataclasses.asdict(selection)}, ensure_ascii=False)
+        head = json.dumps({"log": str(db), "selection": selection.to_json()}, ensure_ascii=False)
         click.echo(head[:-1] + ', "not_identical": [', nl=False)
-    with Progress("replay") as progress:
-        summary = replay_log(db, selection, workers=workers, on_item=show, on_start=progress.start,
-                             progress=progress.advance)
+    with progress_bar("replay") as progress:
+        summary = replay_log(db, selection, workers=workers, on_item=show, progress=progress)
     ok = summary.all_identical and summary.replayed > 0
     if as_json:
         counts = json.dumps({**summary.to_json(), "all_identical": ok}, ensure_ascii=False)
@@ -272,49 +281,6 @@ def seed(db: Path | None, count: int, days: float, random_seed: int | None, rule
     from engine.batch.seed import seed_log
 
     path = db or default_db_path()
-    head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
-                    progress=lambda written: click.echo(f"{written} decisions", err=True))
-    click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")
-
-
-def _table(header: list[str] | tuple[str, ...], rows: list) -> str:
-    cells = [[str(c) for c in header]] + [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _render_record(record: dict) -> str:
-    decision = record["decision"]
-    link = "verified" if record["chain_link_verified"] else f"BROKEN: {record['chain_link_problem']}"
-    lines = [
-        f"decision      {record['decision_id']}",
-        f"seq           {record['seq']} (chain link {link})",
-        f"flow          {decision.get('flow_id')}",
-        f"jurisdiction  {decision.get('jurisdiction')} (chain {' > '.join(decision.get('jurisdiction_chain', []))})",
-        f"outcome       {decision.get('outcome')}",
-        f"evaluated at  {record['evaluated_at']} (rules as of {decision.get('as_of')})",
-        f"recorded at   {record['recorded_at']}, took {record['duration_s'] * 1000:.1f} ms",
-        f"rule set      {record['ruleset_digest']}",
-        f"engine        {decision.get('engine_version')}",
-        f"hash          {record['hash']}",
-        f"prev hash     {record['prev_hash']}",
-        "",
-        f"findings ({len(decision.get('findings', []))})",
-    ]
-    for number, finding in enumerate(decision.get("findings", []), 1):
-        citation = finding.get("citation") or {}
-        message = finding.get("message") or {}
-        lines += [
-            f"  {number}. {finding['rule_id']} [{finding['effect']}, {finding['jurisdiction']}] "
-            f"{finding.get('title', '')}",
-            *(f"     {lang}: {text}" for lang, text in message.items()),
-            f"     cited: {citation.get('source', '')} {citation.get('article', '')} "
-            f"({citation.get('status', 'unstated')})"
-            + (f" {citation['url']}" if citation.get("url") else ""),
-            f"     remedy: {finding.get('remedy', '')}",
-        ]
-    lines.append(f"obligations ({len(decision.get('obligations', []))})")
-    lines += [f"  - {o['rule_id']}: {o['action']}" for o in decision.get("obligations", [])]
-    return "\n".join(lines)
+    with progress_bar("seeding") as progress:
+        head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed, progress=progress)
+    click.echo(f"seeded {path} with {counted(count, 'decision')} about synthetic flows, head seq {head}")

@@ -152,5 +152,6 @@ def assert_one_line_error(result, fragment, exit_code=1):
     """Exit 1 when the log or a file failed, 2 for bad input (docs/guarantees.md: exit codes)."""
     assert result.exit_code == exit_code, result.output
     assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    # on stderr, in licit's one form of an error (engine/cli/errors.py)
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("licit: error: ")]
     assert len(error_lines) == 1 and fragment in error_lines[0], result.output

@@ -44,7 +44,7 @@ def test_a_pinned_decision_runs_with_rules_test_and_catches_a_rule_change(logged
     assert "hmac-sha256:" in text and "CN.CREDIT.APR_REVIEW" in text
     (tree / code / "tests" / "pinned.yaml").write_text(text, encoding="utf-8")
     passed = rules_test(tree, code, "a real case of a high rate")
-    assert passed.exit_code == 0 and "1 cases: 1 passed, 0 failed" in passed.output, passed.output
+    assert passed.exit_code == 0 and "1 case: 1 passed, 0 failed" in passed.output, passed.output
     credit = tree / "CN" / "credit.yaml"
     credit.write_text(credit.read_text(encoding="utf-8").replace("value: 0.24", "value: 0.40"), encoding="utf-8")
     failed = rules_test(tree, code, "a real case of a high rate")
@@ -80,4 +80,4 @@ def test_a_decision_made_as_of_another_instant_pins_that_instant(tmp_path):
     assert "as_of: '2021-02-01T12:00:00+00:00'" in text
     (tree / flow["jurisdiction"] / "tests" / "pinned.yaml").write_text(text, encoding="utf-8")
     result = rules_test(tree, flow["jurisdiction"], "a student before the notice")
-    assert result.exit_code == 0 and "1 cases: 1 passed" in result.output, result.output
+    assert result.exit_code == 0 and "1 case: 1 passed" in result.output, result.output
