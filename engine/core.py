@@ -183,6 +183,16 @@ class Engine:
             raise EngineError(f"the engine's clock must give a datetime with a UTC offset, got {now!r:.80}")
         return now.astimezone(dt.timezone.utc)
 
+    def remedies(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | None = None,
+                 max_remedies: int | None = None, timeout_ms: int | None = None):
+        """The cheapest changes that make a denied or referred flow allowed (or conditional), as JSON Patches,
+        each decided by this engine; never logged. See docs/remedies.md (engine.solver.remedy)."""
+        from engine.solver.remedy import find_remedies
+
+        options = {name: value for name, value in (("max_remedies", max_remedies), ("timeout_ms", timeout_ms))
+                   if value is not None}
+        return find_remedies(self, flow, as_of=as_of, **options)
+
     def fact_json(self, model: Flow) -> str:
         """The fact durable_rules is given: only the keys some rule reads."""
         return to_json(flow_facts(model, self._fact_keys))

@@ -146,6 +146,7 @@ def _places(places: int):
         if round(number, places) != number:
             raise ValueError(f"has more than {places} decimal places")
         return number
+    check.places = places  # engine.solver models a field by its precision
     return WrapValidator(check)
 
 

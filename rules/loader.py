@@ -148,6 +148,7 @@ class _Loader:
         if rule_file.jurisdiction is not None:
             jurisdiction.name = rule_file.jurisdiction.name or jurisdiction.name
             jurisdiction.utc_offset = rule_file.jurisdiction.utc_offset or jurisdiction.utc_offset
+            self.declare_changes(jurisdiction, source, rule_file.jurisdiction.changes)
         inherited = tree.parameter_types(tree.parent(jurisdiction.code)) if tree.parent(jurisdiction.code) else {}
         for name, parameter in rule_file.parameters.items():
             path = ("parameters", name)
@@ -184,6 +185,21 @@ class _Loader:
                 values.append(ParameterValueDef(value.from_, value.value, value.citation,
                                                 self.location(source, path + ("values", original))))
             jurisdiction.parameter_values[name] = values
+
+    def declare_changes(self, jurisdiction: Jurisdiction, source: SourceFile, changes: dict[str, Any]) -> None:
+        """A pack's remedy costs: each path one the vocabulary declares, never a fact about the person or request."""
+        declared = self.vocabulary.changes
+        for path, cost in changes.items():
+            where = ("jurisdiction", "changes", path)
+            if path not in declared:
+                self.errors.append(source.error(where, "unknown_change", f"{path!r} is not a field a remedy may "
+                                                f"change{suggest(path, list(declared))}", key=True))
+            elif declared[path].fact and cost != "fixed":
+                self.errors.append(source.error(where, "fact_not_changeable",
+                                                f"{path} is a fact about the person or the request: no remedy "
+                                                f"changes it ({declared[path].note})"))
+            else:
+                jurisdiction.changes[path] = None if cost == "fixed" else cost
 
     def check_duplicates(self, parsed: dict[str, list[tuple[SourceFile, RuleFile]]]) -> None:
         seen: dict[str, Location] = {}

@@ -106,6 +106,7 @@ class Jurisdiction:
     parameter_types: dict[str, Type] = field(default_factory=dict)
     parameter_values: dict[str, list[ParameterValueDef]] = field(default_factory=dict)
     parameter_locations: dict[str, Location] = field(default_factory=dict)
+    changes: dict[str, int | None] = field(default_factory=dict)  # remedy costs set here (None: fixed)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from rules.scenariofile import (
     set_field,
     show_field_path,
 )
-from rules.tree import DEFAULT_UTC_OFFSET, RuleTree
+from rules.tree import DEFAULT_UTC_OFFSET, RuleTree, at_local_noon
 from rules.treefiles import TreeFiles, display_path
 from rules.yamlsource import UNREAD, PathKey, SourceFile, load_yaml
 
@@ -248,9 +248,9 @@ class _SuiteLoader:
             return None
         offset = self.utc_offset(flow.get("jurisdiction"))
         if spec.requested_at is not None:
-            flow["requested_at"] = _at(spec.requested_at, offset).isoformat()
+            flow["requested_at"] = at_local_noon(spec.requested_at, offset).isoformat()
             changes.append(_Origin(("requested_at",), source, path + ("requested_at",)))
-        as_of = _at(spec.as_of, offset) if spec.as_of is not None else None
+        as_of = at_local_noon(spec.as_of, offset) if spec.as_of is not None else None
         return ScenarioCase(_case_id(code, source, spec.name), spec.name, code, source,
                             path, flow, as_of, self.day(flow, as_of), spec.expect,
                             _Origin((), base_source, base_path), changes)
@@ -341,12 +341,6 @@ def _valid_parts(data: dict) -> ScenarioFile | None:
     cases = data["cases"] if isinstance(data.get("cases"), list) else []
     # invalid cases stay as None so the valid ones keep the index that locates them
     return head.model_copy(update={"cases": [valid(case) for case in cases]})
-
-
-def _at(value: dt.date, utc_offset: str) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(f"{value.isoformat()}T12:00:00{utc_offset}")
 
 
 def _schema_error(source: SourceFile, error: dict) -> RuleError:

@@ -9,7 +9,8 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WrapValidator,
+                      model_validator)
 
 __all__ = [
     "Citation", "DisabledRule", "Effect", "JurisdictionInfo", "LocalizedText", "Parameter",
@@ -181,10 +182,23 @@ def _utc_offset(value: str) -> str:
     return value
 
 
+def _change_cost(value: Any, _handler: Any) -> Any:
+    # one message for both forms (a union would report each alternative's complaint)
+    if value == "fixed" or (type(value) is int and 1 <= value <= 1000):
+        return value
+    raise ValueError(f"a cost is a whole number from 1 to 1000, or fixed; not {value!r}")
+
+
+ChangeCost = Annotated[int | Literal["fixed"], WrapValidator(_change_cost)]
+
+
 class JurisdictionInfo(_Model):
     name: LocalizedText | None = None
     utc_offset: Annotated[str, AfterValidator(_utc_offset), Field(json_schema_extra={"pattern": _UTC_OFFSET})] | None \
         = Field(None, description="local time used to date flows; inherited; +08:00 at the root by default")
+    changes: dict[str, ChangeCost] = Field(
+        {}, description="what a remedy may change in a flow here and at what cost (1-1000), or fixed; by flow path "
+                        "(payments.apr; payments.add, payments.remove for an item); inherited, nearest wins")
 
 
 class RuleFile(_Model):

@@ -28,9 +28,17 @@ from rules.lower import LowerError, lower, simplify
 from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule, Segment
 from rules.types import Type, Vocabulary
 
-__all__ = ["RuleTree", "CompiledJurisdiction"]
+__all__ = ["RuleTree", "CompiledJurisdiction", "at_local_noon"]
 
 DEFAULT_UTC_OFFSET = "+08:00"
+
+
+def at_local_noon(value: dt.date, utc_offset: str) -> dt.datetime:
+    """A timestamp as it is; a date as noon that day at `utc_offset` (a jurisdiction's local time):
+    rules are dated by local day, so a date names the rules in force all that day."""
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(f"{value.isoformat()}T12:00:00{utc_offset}")
 
 Unlowered = tuple[Location, str, str, str]  # a condition the engine cannot run: where, code, whose, why
 
@@ -94,6 +102,15 @@ class RuleTree:
             for name, param_type in self.jurisdictions[member].parameter_types.items():
                 types.setdefault(name, param_type)
         return types
+
+    def changes(self, code: str) -> dict[str, int | None]:
+        """What a remedy may change in ``code`` and at what cost (None: never): the vocabulary's defaults, then
+        each jurisdiction of the chain's own, the nearest winning."""
+        costs = {path: change.cost for path, change in self.vocabulary.changes.items()}
+        for member in self.chain(code):
+            if member in self.jurisdictions:
+                costs.update(self.jurisdictions[member].changes)
+        return costs
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((rule for jurisdiction in self.jurisdictions.values() for rule in jurisdiction.rules

@@ -95,9 +95,9 @@ def test_evaluate_fail_on_exits_3_at_or_above_the_outcome(flows, fail_on, code):
 
 def test_fail_on_ranks_outcomes_as_the_engine_does():
     from engine.cli.evaluate import _SEVERITY
-    from engine.decision import _OUTCOME_OF_EFFECT, EFFECT_ORDER
+    from engine.decision import OUTCOME_OF_EFFECT, EFFECT_ORDER
 
-    by_strength = [_OUTCOME_OF_EFFECT[effect] for effect in sorted(EFFECT_ORDER, key=EFFECT_ORDER.get)]
+    by_strength = [OUTCOME_OF_EFFECT[effect] for effect in sorted(EFFECT_ORDER, key=EFFECT_ORDER.get)]
     assert list(reversed(_SEVERITY)) == by_strength
 
 

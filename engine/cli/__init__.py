@@ -1,4 +1,4 @@
-"""The ``licit`` command. One module per command group (evaluate, schema, rules, bench, audit, serve);
+"""The ``licit`` command. One module per command group (evaluate, remedy, schema, rules, bench, audit, serve);
 each command stays thin: parse options, call one library function, render.
 
 Each command imports what it uses when it runs: ``licit audit query`` must not pay
@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from engine.cli import audit, bench, evaluate, rules, schema, serve
+from engine.cli import audit, bench, evaluate, remedy, rules, schema, serve
 from engine.cli.errors import LicitGroup
 
 __all__ = ["main", "cli"]
@@ -28,7 +28,8 @@ def cli() -> None:
     """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""
 
 
-for _command in (evaluate.evaluate, schema.schema, rules.rules_group, bench.bench, audit.audit_group, serve.serve):
+for _command in (evaluate.evaluate, remedy.remedy, schema.schema, rules.rules_group, bench.bench, audit.audit_group,
+                 serve.serve):
     cli.add_command(_command)
 
 

@@ -2,6 +2,7 @@
 ``--fail-on``, exit 3 when a decision is at or above an outcome, so that scripts and CI can gate on it."""
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -31,8 +32,10 @@ _SEVERITY = tuple(reversed(OUTCOMES))  # allow < conditional < review < deny, as
 @click.option("--fail-on", type=click.Choice(_SEVERITY[1:]), metavar="conditional|review|deny",
               help=f"exit {FAIL_ON_EXIT} if any decision's outcome is this or stronger "
                    "(deny > review > conditional > allow)")
+@click.option("--remedies", "with_remedies", is_flag=True,
+              help="with each flow denied or referred, the cheapest changes that make it pass (licit remedy)")
 @library_errors
-def evaluate(flows, rules_dir, audit_db, no_audit, output_format, languages, as_of, fail_on) -> None:
+def evaluate(flows, rules_dir, audit_db, no_audit, output_format, languages, as_of, fail_on, with_remedies) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
     if no_audit and audit_db is not None:
         raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
@@ -67,16 +70,28 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, languages, as_
             except LicitError as error:
                 raise click.ClickException(f"{where}: {error}") from None
             strongest = max(strongest, _SEVERITY.index(decision.outcome))
-            click.echo(_render(decision, output_format, languages, single=len(flows) == 1 and flows[0] != "-"))
+            found = engine.remedies(text, as_of=as_of) if with_remedies else None
+            click.echo(_render(decision, found, output_format, languages, single=len(flows) == 1 and flows[0] != "-"))
     if invalid:
         sys.exit(InputError.exit_code)
     if fail_on is not None and strongest >= _SEVERITY.index(fail_on):
         sys.exit(FAIL_ON_EXIT)
 
 
-def _render(decision, output_format: str, languages: tuple[str, ...], single: bool) -> str:
+def _render(decision, remedies, output_format: str, languages: tuple[str, ...], single: bool) -> str:
+    """The decision; with remedies, JSON gains a key "remedies" (and "remedies_unknown" when the search
+    stopped short), text a section."""
     from engine.render import decision_text
 
     if output_format == "text":
-        return decision_text(decision, languages) + "\n"
-    return decision.model_dump_json(indent=2 if single else None)
+        if remedies is None:
+            return decision_text(decision, languages) + "\n"
+        from engine.solver.report import remedies_text
+
+        return f"{decision_text(decision, languages)}\n\nRemedies — {remedies_text(remedies)}\n"
+    if remedies is None:
+        return decision.model_dump_json(indent=2 if single else None)
+    document = decision.model_dump(mode="json") | {"remedies": remedies.to_json()["remedies"]}
+    if remedies.unknown:
+        document["remedies_unknown"] = remedies.unknown
+    return json.dumps(document, indent=2 if single else None, ensure_ascii=False)

@@ -1,7 +1,7 @@
 """How licit's commands show tables and progress (docs/design.md, "Terminal output").
 
 On a terminal rich draws them: a table with a ruled, bold header, sized to the window; for long work
-(seed, verify, export) a progress bar with its rate and the time left, on stderr. Elsewhere (a pipe, a
+(seed, verify, export, replay --all, rules impact) a progress bar with its rate and the time left, on stderr. Elsewhere (a pipe, a
 file, CI) output stays plain text that scripts can rely on: a table is its columns aligned under a line
 of dashes, two spaces apart, with no trailing spaces and no colour, and no bar is drawn. That plain table
 is not drawn by rich: rich takes about 0.4 ms a row (40 ms for `audit query`'s 100, minutes for a whole

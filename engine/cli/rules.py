@@ -1,7 +1,7 @@
-"""``licit rules``: check, inspect, test, lint, explain and compare rule packs; start a new one.
+"""``licit rules``: check, inspect, test, lint, explain, compare and analyze rule packs; start a new one.
 
-Exit codes as for every licit command: 1 when the rules, tests or lint fail, or diff finds a difference;
-2 for bad usage or input.
+Exit codes as for every licit command: 1 when the rules, tests or lint fail, diff finds a difference, or
+analyze --equivalent does not prove the trees equivalent; 2 for bad usage or input.
 """
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from pathlib import Path
 import click
 
 from engine.cli.errors import InputError, library_errors, rule_set_failure
-from engine.cli.options import format_option, lang_option, rules_option, when_option
-from engine.cli.output import print_table
+from engine.cli.options import (db_option, format_option, lang_option, rules_option, time_filters, when_option,
+                                workers_option)
+from engine.cli.output import print_table, progress_bar
+from engine.cli.remedy import timeout_option
 from rules.wording import counted
 
 __all__ = ["rules_group"]
@@ -205,3 +207,90 @@ def new(code: str, directory: Path | None) -> None:
         raise InputError(str(error)) from None
     click.echo("\n".join(f"wrote {path}" for path in written))
     click.echo(f"next: edit them, then `licit rules validate {root}` and `licit rules test {root} -j {code}`")
+
+
+@rules_group.command()
+@click.argument("directory", required=False, type=_DIRECTORY)
+@click.option("--equivalent", nargs=2, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              metavar="OLD NEW", help="instead, prove that two rule trees decide every valid flow alike")
+@click.option("--jurisdiction", "-j", "codes", multiple=True, help="only this jurisdiction (repeatable)")
+@timeout_option("per question")
+@format_option("text", "json")
+@library_errors
+def analyze(directory: Path | None, equivalent: tuple[Path, Path] | None, codes: tuple[str, ...], timeout_ms: int,
+            output_format: str) -> None:
+    """Prove, per jurisdiction and span of dates, which rules of DIRECTORY never fire, fire on every valid flow,
+    or fire only where a stronger rule does; with --equivalent OLD NEW, whether two trees decide alike
+    (exit 1 if not proven, 2 if one does not load)."""
+    from engine.core import Engine, default_rules_dir
+    from rules import RuleSetError
+
+    if equivalent and directory is not None:
+        raise click.UsageError("give DIRECTORY, or --equivalent OLD NEW, not both")
+    if equivalent:
+        from engine.solver.equivalence import compare_trees
+        from engine.solver.report import equivalence_text
+
+        try:
+            old, new = Engine(rules_dir=equivalent[0]), Engine(rules_dir=equivalent[1])
+        except RuleSetError as error:  # trouble, not a difference: scripts must tell the two apart
+            raise InputError(rule_set_failure(error)) from None
+        with old, new:
+            results = compare_trees(old, new, list(codes) or None, timeout_ms=timeout_ms)
+        _print(results, equivalence_text, output_format)
+        if any(result.equivalent is not True for result in results):
+            sys.exit(1)
+        return
+    from engine.solver.analysis import analyze as analyze_tree
+    from engine.solver.report import analysis_text
+
+    with Engine(rules_dir=directory or default_rules_dir()) as engine:
+        unknown = sorted(set(codes) - set(engine.jurisdictions))
+        if unknown:
+            raise click.BadParameter(f"no rule pack {unknown[0]!r}; known: {', '.join(engine.jurisdictions)}",
+                                     param_hint="--jurisdiction")
+        results = analyze_tree(engine, list(codes) or None, timeout_ms=timeout_ms)
+    _print(results, analysis_text, output_format)
+
+
+def _print(results: list, as_text, output_format: str) -> None:
+    if output_format == "json":
+        _echo_json([result.to_json() for result in results])
+    else:
+        click.echo(as_text(results))
+
+
+@rules_group.command()
+@click.option("--draft", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the draft rule tree")
+@db_option()
+@time_filters
+@click.option("--jurisdiction", "-j", metavar="CODE", help="only decisions for this jurisdiction")
+@when_option("--as-of", help="decide every flow at this date (noon, local time) or instant, a proposed effective "
+                             "date (default: each at the instant it was decided)")
+@click.option("--sample", type=click.IntRange(1), help="decide only N of the matching decisions, spread over the log")
+@workers_option
+@format_option("text", "json", "csv")
+@library_errors
+def impact(draft: Path, db: Path | None, since: dt.date | None, until: dt.date | None, jurisdiction: str | None,
+           as_of: dt.date | None, sample: int | None, workers: int | None, output_format: str) -> None:
+    """Decide the logged flows under the DRAFT rule tree and show what would change: outcome transitions with
+    example decision ids, rules that start or stop firing per jurisdiction, flows the draft cannot decide.
+    A draft that does not load is refused with its errors. Nothing is written to the log."""
+    from audit import default_db_path
+    from audit.spans import Selection
+    from engine.batch.impact import draft_impact
+    from engine.batch.replay_reports import impact_csv, impact_text
+
+    db, selection = db or default_db_path(), Selection(since, until, jurisdiction)
+    with progress_bar("impact") as progress:
+        report = draft_impact(db, draft, selection, as_of=as_of, sample=sample, workers=workers, progress=progress)
+    if output_format == "json":
+        context = {"draft": str(draft), "log": str(db), "selection": selection.to_json(),
+                   "as_of": as_of.isoformat() if as_of is not None else None, "sample": sample}
+        click.echo(json.dumps({**context, **report.to_json()}, indent=2, ensure_ascii=False))
+    elif output_format == "csv":
+        impact_csv(report, sys.stdout)
+    else:
+        when = f"all at {as_of.isoformat()}" if as_of is not None else "each at its logged instant"
+        click.echo(f"impact of the draft {draft} on {db} ({when})\n{impact_text(report)}")

@@ -5,7 +5,7 @@ import os
 import stat
 
 import pytest
-from conftest import example, fresh
+from conftest import example, fresh, licit
 
 from engine.service.tokens import TOKENS_ENV, Tokens, TokensError
 
@@ -93,7 +93,6 @@ def test_a_tokens_file_others_may_read_or_not_a_regular_file_is_refused(tmp_path
 
 
 def test_serve_refuses_to_start_with_bad_tokens(tmp_path, tokens_file):
-    from conftest import licit
 
     tokens_file.chmod(0o644)
     result = licit("serve", "--port", "0", "--tokens-file", str(tokens_file), "--audit-db", str(tmp_path / "x.db"))

@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from conftest import example, fresh, licit, log_count
+from conftest import REPO, TEST_KEY, example, fresh, licit, log_count
 
 CN_RULE_FILE = "CN/premium.yaml"
 
@@ -236,8 +236,6 @@ def test_a_worker_killed_is_started_again_and_the_log_stays_whole(start_server):
 def test_sigterm_while_starting_stops_cleanly(tmp_path):
     import subprocess
     import sys
-
-    from conftest import REPO, TEST_KEY
 
     process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", "0", "--workers", "2",
                                 "--audit-db", str(tmp_path / "log.db")], cwd=REPO, stdout=subprocess.PIPE,
