@@ -20,7 +20,7 @@ from rules.wording import brief, printable
 if TYPE_CHECKING:
     from rules.tree import CompiledJurisdiction
 
-__all__ = ["check_request_age", "field_path", "flow_documents", "json_document", "parse_flow", "rules_instant",
+__all__ = ["check_request_age", "field_path", "flow_document", "flow_documents", "json_document", "parse_flow", "rules_instant",
            "MAX_INPUT_BYTES", "MAX_REQUEST_AGE"]
 
 MAX_INPUT_BYTES = 1_000_000
@@ -126,14 +126,22 @@ def flow_documents(paths: Iterable[str], stdin: BinaryIO) -> Iterator[tuple[str,
     for path in paths:
         if path == "-":
             yield from _lines(stdin)
-            continue
-        try:
+        else:
+            yield path, flow_document(path, stdin)
+
+
+def flow_document(path: str, stdin: BinaryIO) -> str | Exception:
+    """One flow document, whole: the file ``path``, or standard input for "-", read no further than
+    MAX_INPUT_BYTES + 1 bytes; its text, or why it cannot be read."""
+    try:
+        if path == "-":
+            data = stdin.read(MAX_INPUT_BYTES + 1)
+        else:
             with open(path, "rb") as file:
                 data = file.read(MAX_INPUT_BYTES + 1)
-        except OSError as error:
-            yield path, error
-            continue
-        yield path, _too_large(path) if len(data) > MAX_INPUT_BYTES else _decoded(data)
+    except OSError as error:
+        return error
+    return _too_large(path) if len(data) > MAX_INPUT_BYTES else _decoded(data)
 
 
 def _lines(stream: BinaryIO) -> Iterator[tuple[str, str | Exception]]:

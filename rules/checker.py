@@ -57,8 +57,9 @@ class _Checker:
 
     def _boolean(self, expr: Expr, scope: dict, depth: int) -> TExpr:
         if isinstance(expr, Binary) and expr.op in ("and", "or"):
-            children = tuple(self.boolean(operand, scope, depth) for operand in _chain(expr))
-            return (TAnd if expr.op == "and" else TOr)(children, expr.pos)
+            operands, joins = _chain(expr)
+            children = tuple(self.boolean(operand, scope, depth) for operand in operands)
+            return (TAnd if expr.op == "and" else TOr)(children, expr.pos, joins)
         if isinstance(expr, Unary) and expr.op == "not":
             return TNot(self.boolean(expr.operand, scope, depth), expr.pos)
         if isinstance(expr, Quantifier):
@@ -291,14 +292,15 @@ class _Checker:
             raise CheckError(call.args[0].pos, "invalid_date", f"{call.args[0].value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _chain(expr: Binary) -> list[Expr]:
-    """The operands of an ``and`` (or ``or``) chain, which the parser builds left-deep: a + chain
-    is bounded by the parser's depth limit, an ``or`` of hundreds of alternatives is not."""
-    op, operands = expr.op, []
+def _chain(expr: Binary) -> tuple[list[Expr], tuple[int, ...]]:
+    """The operands of an ``and`` (or ``or``) chain, which the parser builds left-deep, and where each operator
+    stands: a + chain is bounded by the parser's depth limit, an ``or`` of hundreds of alternatives is not."""
+    op, operands, joins = expr.op, [], []
     while isinstance(expr, Binary) and expr.op == op:
         operands.append(expr.right)
+        joins.append(expr.pos)
         expr = expr.left
-    return [expr, *reversed(operands)]
+    return [expr, *reversed(operands)], tuple(reversed(joins))
 
 
 def _type(expr: TExpr) -> Type:

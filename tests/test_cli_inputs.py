@@ -82,12 +82,12 @@ def licit(*args: str) -> list[str]:
             f"from engine.cli import main\nsys.argv = ['licit', *{list(args)!r}]\nmain()"]
 
 
-def test_a_file_that_never_ends_is_refused_after_reading_the_limit():
-    child = subprocess.run(licit("evaluate", "--no-audit", "/dev/zero"), capture_output=True, text=True, cwd=REPO,
-                           timeout=120)
+@pytest.mark.parametrize("command", [("evaluate", "--no-audit"), ("remedy",)])
+def test_a_file_that_never_ends_is_refused_after_reading_the_limit(command):
+    child = subprocess.run(licit(*command, "/dev/zero"), capture_output=True, text=True, cwd=REPO, timeout=120)
     assert child.returncode == 2, child.stderr
-    assert child.stderr.strip() == f"licit: error: invalid flow: /dev/zero: (flow): input is larger than " \
-                                   f"{MAX_INPUT_BYTES:,} bytes"
+    assert child.stderr.splitlines()[0] == f"licit: error: invalid flow: /dev/zero: (flow): input is larger than " \
+                                           f"{MAX_INPUT_BYTES:,} bytes"
 
 
 def test_an_endless_line_on_stdin_is_refused_and_the_next_line_decided():
