@@ -74,8 +74,8 @@ def scan(conn: sqlite3.Connection, progress: Callable[[int], None] | None = None
     """Check every record in chain order: its hash over its content and rows, its
     sequence number and its link to the record before; `progress` gets the count checked."""
     result = Scan()
-    findings = _RowsBySeq(conn, "SELECT seq, rule_id, jurisdiction, effect, evaluated_at, outcome FROM findings")
-    obligations = _RowsBySeq(conn, "SELECT seq, rule_id, action FROM obligations")
+    findings = RowsBySeq(conn, "SELECT seq, rule_id, jurisdiction, effect, evaluated_at, outcome FROM findings")
+    obligations = RowsBySeq(conn, "SELECT seq, rule_id, action FROM obligations")
     expected_seq, expected_prev, last = 1, GENESIS_HASH, None
     for row in conn.execute(f"SELECT {_RECORD_COLUMNS} FROM decisions ORDER BY seq"):
         seq, recorded_at, evaluated_at, duration_us, outcome, digest, prev_hash, stored_hash, decision, flow = row
@@ -131,12 +131,21 @@ def fetch(conn: sqlite3.Connection, where: str, params: tuple) -> Record | None:
 def link_problem(conn: sqlite3.Connection, record: Record) -> str | None:
     """Why `record` does not sit intact in the chain, or None if it does."""
     prev = fetch(conn, "seq = ?", (record.seq - 1,))
-    if record.hash != _hash(record, *_stored_rows(conn, record.seq)):
-        return "its stored hash does not match its content"
-    if record.prev_hash != (prev.hash if prev else GENESIS_HASH):
-        return f"it does not link to seq {record.seq - 1}"
     successor = fetch(conn, "seq = ?", (record.seq + 1,))
-    if successor and successor.prev_hash != record.hash:
+    return link_fault(record, _stored_rows(conn, record.seq), prev.hash if prev else None,
+                      successor.prev_hash if successor else None)
+
+
+def link_fault(record: Record, rows: tuple[list, list], prev_hash: str | None,
+               successor_prev_hash: str | None) -> str | None:
+    """Why `record`, with its findings and obligations `rows`, does not sit intact between the
+    record before it (whose hash is `prev_hash`, None if there is none) and the one after it (whose
+    prev_hash is `successor_prev_hash`, None if there is none); None if it does."""
+    if record.hash != _hash(record, *rows):
+        return "its stored hash does not match its content"
+    if record.prev_hash != (GENESIS_HASH if prev_hash is None else prev_hash):
+        return f"it does not link to seq {record.seq - 1}"
+    if successor_prev_hash is not None and successor_prev_hash != record.hash:
         return f"seq {record.seq + 1} does not link to it"
     return None
 
@@ -291,11 +300,11 @@ def _stored_decision(record: Record) -> dict:
     return decision if isinstance(decision, dict) else {}
 
 
-class _RowsBySeq:
+class RowsBySeq:
     """A normalised table read in (seq, position) order alongside the records."""
 
-    def __init__(self, conn: sqlite3.Connection, select: str):
-        self._rows = iter(conn.execute(f"{select} ORDER BY seq, position"))
+    def __init__(self, conn: sqlite3.Connection, select: str, params: tuple = ()):
+        self._rows = iter(conn.execute(f"{select} ORDER BY seq, position", params))
         self._next = next(self._rows, None)
         self._orphans: list[int] = []
 

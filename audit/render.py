@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rules.wording import LANGUAGES
+from rules.wording import LANGUAGES, printable
 
 __all__ = ["record_text", "replay_text"]
 
@@ -39,7 +39,7 @@ def record_text(record: dict, languages: tuple[str, ...] = LANGUAGES) -> str:
     for obligation in obligations:
         lines.append(f"  - {_joined(obligation.get('rule_id'), obligation.get('action'), sep=': ')}")
         lines += [f"    {text}" for text in _messages(obligation.get("message"), languages)]
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))  # each line one line, whatever the log holds
 
 
 def _finding(number: int, finding: dict, languages: tuple[str, ...]) -> list[str]:

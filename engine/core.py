@@ -10,16 +10,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from engine.compile import ALWAYS, limit_problem, to_durable
+from engine.compile import ALWAYS
 from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, Outcome, RulesetRef, new_decision_id,
                              outcome_of)
 from engine.errors import EngineError, FieldError, FlowValidationError
 from engine.factplan import fact_plan
 from engine.facts import flow_vocabulary
 from engine.flow import Flow
-from engine.inputs import parse_flow, rules_instant
+from engine.inputs import MAX_REQUEST_AGE, check_request_age, parse_flow, rules_instant
 from engine.matching import JurisdictionMatcher, matcher_for, resolve_matcher
-from rules import CompiledJurisdiction, EffectiveRule, RuleError, RuleSetError, RuleTree, load_rules
+from rules import CompiledJurisdiction, EffectiveRule, RuleTree, load_rules
 from rules.ir import fact_keys, item_keys
 
 __all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
@@ -73,7 +73,6 @@ class _LoadedRules:
 
     def _load(self, rules_dir: Path, matcher: str) -> None:
         self.tree: RuleTree = load_rules(rules_dir, flow_vocabulary())
-        _refuse_what_durable_cannot_run(self.tree)
         self.matchers: dict[str, JurisdictionMatcher] = {
             code: matcher_for(matcher, compiled, self.tree.vocabulary) for code, compiled in self.tree.compiled.items()}
         # only what some rule reads is derived (and, for durable_rules, parsed)
@@ -132,22 +131,6 @@ def _collector_paused():
             gc.enable()
 
 
-def _refuse_what_durable_cannot_run(tree: RuleTree) -> None:
-    """Every lowered condition must fit durable_rules' limits under either matcher, so that one pack
-    loads under both: the rule language is bounded by the engine it must also run on."""
-    errors = {}
-    for compiled in tree.compiled.values():
-        for piece in compiled.pieces:
-            condition = to_durable(piece.condition)
-            problem = condition and limit_problem(condition, guards=2)
-            if problem:
-                location = piece.version.location
-                errors[location] = RuleError(location.file, location.line, location.col, "unsupported_condition",
-                                             f"{piece.rule.id}: {problem}")
-    if errors:
-        raise RuleSetError(sorted(errors.values()))
-
-
 def _nothing_in_force(compiled: CompiledJurisdiction, day: dt.date) -> str:
     """No rule applies on `day`: deciding would allow by default, so the flow cannot be decided."""
     where = f"{compiled.code} ({' → '.join(compiled.chain)})"
@@ -160,16 +143,24 @@ class Engine:
     """Decides flows against the rule packs in ``rules_dir``; logs each decision to ``audit_db`` if given.
 
     Loading refuses a rule tree with any error (:class:`rules.RuleSetError`). One engine may be
-    shared between threads. ``clock`` gives the instant a decision is made at (its evaluated_at
-    and the time in its id); only simulated traffic (``licit audit seed``) replaces the system clock.
-    ``matcher`` is ``"durable"`` or ``"python"`` (engine/matching.py); by default $LICIT_MATCHER,
-    else durable_rules where it imports. :meth:`reload` replaces the rules while the engine serves.
+    shared between threads. A flow is decided when it is requested: one whose ``requested_at`` is more than
+    ``max_request_age`` before the clock, or more than 5 minutes after it, is refused unless the caller gives
+    ``as_of`` (re-dating a denied flow to a year with other rules must not make it allowed);
+    ``max_request_age=None`` turns that off, for historical and what-if work. ``clock`` gives the instant a
+    decision is made at (its evaluated_at and the time in its id); only simulated traffic (``licit audit seed``)
+    replaces the system clock. ``matcher`` is ``"durable"`` or ``"python"`` (engine/matching.py); by default
+    $LICIT_MATCHER, else durable_rules where it imports. :meth:`reload` replaces the rules while the engine serves.
     """
 
     def __init__(self, rules_dir: str | os.PathLike | None = None, audit_db: str | os.PathLike | None = None,
-                 *, sink: DecisionSink | None = None, clock: Clock = _system_clock, matcher: str | None = None):
+                 *, sink: DecisionSink | None = None, clock: Clock = _system_clock,
+                 max_request_age: dt.timedelta | None = MAX_REQUEST_AGE, matcher: str | None = None):
         if sink is not None and audit_db is not None:
             raise EngineError("give an Engine audit_db or sink, not both: decisions go to one place")
+        if max_request_age is not None and not (isinstance(max_request_age, dt.timedelta) and
+                                                max_request_age > dt.timedelta(0)):
+            raise EngineError(f"max_request_age must be a positive timedelta or None, not {max_request_age!r:.80}")
+        self.max_request_age = max_request_age
         self._clock = clock
         self.matcher = resolve_matcher(matcher)
         self.rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
@@ -214,6 +205,8 @@ class Engine:
         started = time.perf_counter()
         rules = self._rules  # one rule tree for the whole evaluation, whatever a reload does meanwhile
         model = parse_flow(flow)
+        if as_of is None and self.max_request_age is not None:
+            check_request_age(model.requested_at, self._decided_at(), self.max_request_age)
         compiled = self._compiled(rules, model.jurisdiction)
         instant, day = rules_instant(model, as_of, compiled)
         index = compiled.segment_index(day)

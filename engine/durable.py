@@ -17,9 +17,9 @@ that matches every fact, so an assertion always takes the path that was sound
 (120,000 assert/retract cycles on one session, resident memory flat). The session's state
 object is matched against the rules too, so a condition like ``{"$nex": …}``
 would hold for it: every condition also requires the sentinel key of our facts.
-More than 64 alpha nodes pending at once fails the assertion (error 303) and the
-heap is corrupt after it, so rules are packed into rulesets by the bound on pending
-nodes ``engine.compile.AlphaTrie`` computes, never by count.
+Its fixed tables fail past their size (error 303 for more than 64 tests holding at
+once, after which the heap is corrupt; a loop for ever at 512 tests below one node),
+so rules are packed into rulesets within the bounds rules/capacity.py works out.
 
 A jurisdiction's rules are compiled once, for all of time: each piece (a rule over
 the span of days its lowered condition holds for, rules/segments.py) is guarded by
@@ -41,14 +41,16 @@ from typing import Any
 
 import durable_rules_engine
 
-from engine.compile import MAX_STACK, AlphaTrie, conjuncts, limit_problem, to_durable, to_json
+from engine.compile import conjuncts, to_durable, to_json
 from engine.errors import EngineError
 from engine.shapes import MAX_FACT_KEYS, Shapes
+from rules.capacity import condition_size, pack, size_problem
 from rules.conditions import Scope
+from rules.ir import FACT, And, Compare, Condition, Const, Lit, Or, Present, Ref
 from rules.model import Period
 from rules.segments import CompiledJurisdiction
 
-__all__ = ["DurableError", "DurableMatcher", "DurableRuleset", "live_rulesets"]
+__all__ = ["DurableError", "DurableMatcher", "DurableRuleset", "MAX_RULES_PER_RULESET", "live_rulesets", "to_json"]
 
 _LOCK = threading.Lock()
 _SESSIONS = itertools.count(1)
@@ -56,8 +58,7 @@ _FACTS = itertools.count(1)
 _SENTINEL = "licit_sentinel"
 _SENTINEL_CONDITION = {"$ex": {"licit_session": 1}}
 _DAY = "licit_day"
-_BUDGET = MAX_STACK - 4  # of pending alpha nodes per ruleset, with a margin
-_SAME_END = 200  # rules whose tests end on one node of a ruleset (durable_rules links at most 256 there)
+MAX_RULES_PER_RULESET = 200  # rules/capacity.py's limits bind first; the beta list of one node holds 256
 _SHAPES_KEPT = 16  # shapes of flow whose rulesets a jurisdiction keeps
 
 
@@ -155,47 +156,42 @@ class DurableRuleset:
         return [name for name in dict.fromkeys(fired) if name != _SENTINEL]
 
 
-def _cost(test: dict) -> int:
+def _cost(part: Condition) -> int:
     """Which tests of a rule go first: durable_rules shares a node among the rules that start alike and
     tests the rest of a rule only if the first holds, so equality with a value (shared by many rules,
     rarely true, a string compare) leads, and quantifiers, which parse the list anew, come last."""
-    (key, value), = test.items()
-    if not key.startswith("$"):
-        return 1 if isinstance(value, dict) else 0  # equal to a value; to another field
-    if key in ("$ex", "$nex"):
+    if isinstance(part, Compare):
+        return (0 if isinstance(part.right, Lit) else 1) if part.op == "==" else 3
+    if isinstance(part, Present):
         return 2
-    if key in ("$iany", "$iall"):
-        return 5
-    if key in ("$and", "$or"):
-        return 4
-    return 3  # an order comparison, with a value or another field
+    return 4 if isinstance(part, (And, Or)) else 5
 
 
-def _guards(piece_period) -> list[dict]:
-    guards = []
-    if piece_period.start is not None:
-        guards.append({"$gte": {_DAY: piece_period.start.toordinal()}})
-    if piece_period.end is not None:
-        guards.append({"$lte": {_DAY: piece_period.end.toordinal()}})
-    return guards
+def _ordered(condition: Condition, period: Period) -> Condition:
+    """The condition's tests in the order they are best matched, then the days it is in force."""
+    if condition == Const(True):
+        condition = Present(Ref(FACT, "flow_id"), True)  # every flow has one
+    parts = sorted(condition.children if isinstance(condition, And) else (condition,), key=_cost)
+    day = Ref(FACT, _DAY)
+    parts += [Compare(">=", day, Lit(period.start.toordinal()))] if period.start is not None else []
+    parts += [Compare("<=", day, Lit(period.end.toordinal()))] if period.end is not None else []
+    return And(tuple(parts)) if len(parts) > 1 else parts[0]
 
 
-def _pack(label: str, rules: list[tuple[int, dict, Period]]) -> list[DurableRuleset]:
-    """Rules (piece number, compiled condition, days in force) packed into rulesets by their width."""
-    tests_of = [(number, [*sorted(conjuncts(condition), key=_cost), *_guards(period)])
-                for number, condition, period in rules]
-    # rules that start with the same test share its node in the Rete network: keep them together
-    tests_of.sort(key=lambda rule: (_cost(rule[1][0]), to_json(rule[1][0])))
-    rulesets: list[dict[str, list[dict]]] = [{}]
-    trie = AlphaTrie()
-    for number, tests in tests_of:
-        trie.add(tests)
-        if (trie.peak() > _BUDGET or trie.most_ends > _SAME_END) and rulesets[-1]:
-            rulesets.append({})
-            trie = AlphaTrie()
-            trie.add(tests)
-        rulesets[-1][f"p{number}"] = tests
-    return [_shared_ruleset(f"{label}-{index}", rules) for index, rules in enumerate(rulesets) if rules]
+def _pack(label: str, rules: list[tuple[int, Condition, Period]]) -> list[DurableRuleset]:
+    """Rules (piece number, lowered condition, days in force) packed into rulesets within durable_rules'
+    tables (rules/capacity.py), those that start with the same test side by side (they share its node)."""
+    ordered = [(f"p{number}", _ordered(condition, period)) for number, condition, period in rules
+               if condition != Const(False)]
+    ordered.sort(key=lambda rule: (_cost(_first(rule[1])), repr(_first(rule[1]))))
+    conditions = dict(ordered)
+    packs = pack({name: condition_size(condition) for name, condition in ordered}, MAX_RULES_PER_RULESET)
+    return [_shared_ruleset(f"{label}-{index}", {name: conjuncts(to_durable(conditions[name])) for name in names})
+            for index, names in enumerate(packs)]
+
+
+def _first(condition: Condition) -> Condition:
+    return condition.children[0] if isinstance(condition, And) else condition
 
 
 class DurableMatcher:
@@ -229,9 +225,8 @@ class DurableMatcher:
         self._budget = 2 * len(self._pieces) + 512  # rules compiled for shapes
         self._lock = threading.Lock()
 
-    def _lowered_rules(self) -> list[tuple[int, dict, Period]]:
-        return [(number, condition, period) for number, lowered, period in self._pieces
-                for condition in [to_durable(lowered)] if condition is not None]
+    def _lowered_rules(self) -> list[tuple[int, Condition, Period]]:
+        return list(self._pieces)
 
     def _as_lowered(self) -> list[DurableRuleset]:
         if self._lowered is None:
@@ -248,15 +243,13 @@ class DurableMatcher:
                 return self._by_shape[shape]
             if len(self._by_shape) >= _SHAPES_KEPT or self._budget < len(self._pieces):
                 return None
-        rules: list[tuple[int, dict, Period]] | None = []
+        rules: list[tuple[int, Condition, Period]] | None = []
         for number, lowered, period in self._pieces:
             unrolled = self._shapes.unroll(lowered, shape)
-            condition = to_durable(unrolled) if unrolled is not None else None
-            if unrolled is None or (condition is not None and limit_problem(condition, guards=2)):
+            if unrolled is None or size_problem(_ordered(unrolled, period)):
                 rules = None
                 break
-            if condition is not None:
-                rules.append((number, condition, period))
+            rules.append((number, unrolled, period))
         try:
             rulesets = None if rules is None else _pack(f"{self._code}-{'x'.join(map(str, shape))}", rules)
         except DurableError:

@@ -6,7 +6,7 @@ import datetime as dt
 from engine.decision import Decision
 from engine.ruleview import effective_rule_set
 from rules import RuleTree
-from rules.wording import LANGUAGES, counted, shown
+from rules.wording import LANGUAGES, counted, printable, shown
 
 __all__ = ["RULE_LIST_HEADER", "decision_text", "rule_list"]
 
@@ -14,7 +14,8 @@ _MARK = {"deny": "✗ DENY  ", "review": "? REVIEW", "require": "! REQUIRE", "wa
 
 
 def decision_text(decision: Decision, languages: tuple[str, ...] = LANGUAGES) -> str:
-    """The decision for a person; each message in ``languages``."""
+    """The decision for a person; each message in ``languages``. Each line is one line, whatever its texts
+    hold (a decision may be built by hand, or read back from a log)."""
     lines = [f"{decision.outcome.upper()} — flow {decision.flow_id} (decision {decision.decision_id})",
              f"  jurisdiction {decision.jurisdiction} ({' → '.join(decision.jurisdiction_chain)}), "
              f"rules in force on {decision.as_of}",
@@ -35,7 +36,7 @@ def decision_text(decision: Decision, languages: tuple[str, ...] = LANGUAGES) ->
         for obligation in decision.obligations:
             lines.append(f"  - {obligation.action} ({obligation.rule_id})")
             lines += [f"    {getattr(obligation.message, language)}" for language in languages]
-    return "\n".join(lines)
+    return "\n".join(map(printable, lines))
 
 
 RULE_LIST_HEADER = ("rule", "effect", "origin", "in force", "citation", "written at")
@@ -62,4 +63,4 @@ def rule_list(tree: RuleTree, code: str, day: dt.date) -> tuple[str, list[tuple]
         notes.append(f"{override.rule_id} {verb} in {override.jurisdiction}: {override.reason}")
     notes += [f"parameter {parameter.name} = {shown(parameter.value)} (from {parameter.jurisdiction})"
               for parameter in view.parameters]
-    return title, rows, notes
+    return printable(title), rows, [printable(note) for note in notes]  # a condition may be written on lines

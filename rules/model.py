@@ -5,6 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from rules.wording import printable
 from rules.ir import Condition
 from rules.schema import Citation, LocalizedText, RuleSpec
 from rules.typed import TExpr
@@ -21,7 +22,7 @@ class Location:
     col: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        return printable(f"{self.file}:{self.line}:{self.col}")  # a file name may hold anything
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from rules.capacity import size_problem
 from rules.ir import And, Condition
 from rules.lower import LowerError, lower, simplify
 from rules.model import EffectiveRule, Override, Period, Rule, Segment
@@ -110,11 +111,15 @@ def rule_pieces(rule: Rule, overrides: list[Override], timeline: ParameterTimeli
                 parts.append(lower(typed, parameters, vocabulary, negated=negated))
             except LowerError as error:
                 problems.append((location, error.code, what, error.message))
+        condition = simplify(And(tuple(parts))) if not problems else None
+        too_large = condition is not None and size_problem(condition)
+        if too_large:  # what durable_rules cannot run bounds the language, whichever matcher runs
+            problems.append((version.location, "condition_too_large", rule.id, too_large))
         if problems:
             current = None
             yield None, day, problems
             continue
-        current = EffectiveRule(rule, version, simplify(And(tuple(parts))), exceptions, Period(start, end), parameters)
+        current = EffectiveRule(rule, version, condition, exceptions, Period(start, end), parameters)
         yield current, day, []
 
 

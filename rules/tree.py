@@ -26,9 +26,17 @@ from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period,
 from rules.segments import CompiledJurisdiction, ParameterTimeline, Unlowered, rule_pieces
 from rules.types import Type, Vocabulary
 
-__all__ = ["RuleTree", "CompiledJurisdiction"]
+__all__ = ["RuleTree", "CompiledJurisdiction", "at_local_noon"]
 
 DEFAULT_UTC_OFFSET = "+08:00"
+
+
+def at_local_noon(value: dt.date, utc_offset: str) -> dt.datetime:
+    """A timestamp as it is; a date as noon that day at `utc_offset` (a jurisdiction's local time):
+    rules are dated by local day, so a date names the rules in force all that day."""
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(f"{value.isoformat()}T12:00:00{utc_offset}")
 
 
 class RuleTree:

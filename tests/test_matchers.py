@@ -22,7 +22,7 @@ def _seen(decision) -> tuple:
 
 @pytest.fixture(scope="module")
 def engines():
-    made = {name: Engine(rules_dir=PACKS, matcher=name) for name in MATCHERS}
+    made = {name: Engine(rules_dir=PACKS, matcher=name, max_request_age=None) for name in MATCHERS}
     yield made
     for engine in made.values():
         engine.close()
@@ -106,31 +106,32 @@ def test_many_rules_whose_ors_all_hold_at_once_are_decided(write_tree, compliant
     """A ruleset of 64 rules failed (error 303, then a corrupt heap) when more than 64 of its alpha
     nodes matched at once: 33 rules of two true branches were enough. Rules are packed by width."""
     root = _wide_tree(write_tree, rules=80, branches=2)
-    decision = Engine(rules_dir=root, matcher=matcher).evaluate(dict(compliant_flow, jurisdiction="CN"))
+    decision = Engine(rules_dir=root, matcher=matcher, max_request_age=None).evaluate(dict(compliant_flow, jurisdiction="CN"))
     assert decision.outcome == "deny" and len(decision.findings) == 80
 
 
 @pytest.mark.parametrize("matcher", MATCHERS)
 def test_a_condition_beyond_durable_rules_limits_is_refused_under_both_matchers(write_tree, matcher):
-    """15 two-way ors in one rule exceed durable_rules' 31 expression entries (error 113): the pack is
-    refused with the rule's location whichever matcher runs, so one pack loads under both."""
+    """15 two-way ors in one rule exceed durable_rules' and/or groups (error 113): the pack is refused with
+    the rule's location whichever matcher runs, so one pack loads under both (rules/capacity.py)."""
     when = " and ".join(f"(applicant.age == {age} or vehicle.new_energy)" for age in range(15))
     root = write_tree({"CN/deep.yaml": "rules:\n" + rule_yaml("CN.DEEP", json.dumps(when))})
     with pytest.raises(RuleSetError) as caught:
         Engine(rules_dir=root, matcher=matcher)
     [error] = caught.value.errors
-    assert (error.file.endswith("deep.yaml"), error.line, error.code) == (True, 2, "unsupported_condition")
-    assert "CN.DEEP: its condition needs 32 entries of durable_rules' 31 per rule" in error.message
-    fits = " and ".join(f"(applicant.age == {age} or vehicle.new_energy)" for age in range(14))
+    assert (error.file.endswith("deep.yaml"), error.line, error.code) == (True, 2, "condition_too_large")
+    assert "and/or groups" in error.message
+    fits = " and ".join(f"(applicant.age == {age} or vehicle.new_energy)" for age in range(13))
     root = write_tree({"CN/deep.yaml": "rules:\n" + rule_yaml("CN.DEEP", json.dumps(fits))})
-    assert Engine(rules_dir=root, matcher=matcher).evaluate(dict(example("student-on-credit"), jurisdiction="CN"))
+    engine = Engine(rules_dir=root, matcher=matcher, max_request_age=None)
+    assert engine.evaluate(dict(example("student-on-credit"), jurisdiction="CN"))
 
 
 @pytest.mark.parametrize("matcher", MATCHERS)
 def test_reload_decides_with_the_new_rules_and_keeps_the_old_when_the_new_do_not_load(write_tree, matcher):
     flow = dict(example("student-on-credit"), jurisdiction="CN")
     root = write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.A.STUDENT", "applicant.is_student")})
-    engine = Engine(rules_dir=root, matcher=matcher)
+    engine = Engine(rules_dir=root, matcher=matcher, max_request_age=None)
     assert [finding.rule_id for finding in engine.evaluate(flow).findings] == ["CN.A.STUDENT"]
     (root / "CN" / "a.yaml").write_text("rules:\n" + rule_yaml("CN.A.ADULT", "applicant.age >= 18"), encoding="utf-8")
     engine.reload()
@@ -151,7 +152,7 @@ def test_reloading_frees_the_durable_rules_rulesets_no_engine_uses(write_tree):
 
     flow = dict(example("student-on-credit"), jurisdiction="CN")
     root = write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.A.AGE", "applicant.age > 0")})
-    engine = Engine(rules_dir=root, matcher="durable")
+    engine = Engine(rules_dir=root, matcher="durable", max_request_age=None)
     engine.evaluate(flow)  # the rulesets for this shape of flow are compiled on first use
     gc.collect()
     before = live_rulesets()
@@ -165,7 +166,7 @@ def test_reloading_frees_the_durable_rules_rulesets_no_engine_uses(write_tree):
 
 
 def test_an_engine_error_from_the_matcher_is_never_a_decision(monkeypatch):
-    engine = Engine(rules_dir=PACKS, matcher="python")
+    engine = Engine(rules_dir=PACKS, matcher="python", max_request_age=None)
 
     def fail(facts, segment, day):
         raise EngineError("simulated failure")

@@ -59,13 +59,13 @@ def construct_tree(tmp_path_factory):
 @pytest.fixture(scope="module")
 def construct_engine(construct_tree):
     """An engine on the every-construct tree, with the default matcher (the solver's tests use it too)."""
-    with Engine(rules_dir=construct_tree) as engine:
+    with Engine(rules_dir=construct_tree, max_request_age=None) as engine:
         yield engine
 
 
 @pytest.fixture(scope="module")
 def construct_engines(construct_tree):
-    engines = [Engine(rules_dir=construct_tree, matcher=name) for name in MATCHERS]
+    engines = [Engine(rules_dir=construct_tree, matcher=name, max_request_age=None) for name in MATCHERS]
     yield engines
     for engine in engines:
         engine.close()
@@ -78,7 +78,7 @@ def synthetic_engines(tmp_path_factory):
     from engine.batch.synthetic import write_synthetic_tree
 
     root = write_synthetic_tree(tmp_path_factory.mktemp("synthetic"), 240, dated=True)
-    engines = [Engine(rules_dir=root, matcher=name) for name in MATCHERS]
+    engines = [Engine(rules_dir=root, matcher=name, max_request_age=None) for name in MATCHERS]
     yield engines
     for engine in engines:
         engine.close()
@@ -86,7 +86,7 @@ def synthetic_engines(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shipped_engines():
-    engines = [Engine(rules_dir=PACKS, matcher=name) for name in MATCHERS]
+    engines = [Engine(rules_dir=PACKS, matcher=name, max_request_age=None) for name in MATCHERS]
     yield engines
     for engine in engines:
         engine.close()

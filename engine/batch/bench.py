@@ -126,7 +126,7 @@ def run_bench(engine: Engine, jurisdiction: str, count: int) -> str:
 
 
 def _logged_rate(rules_dir, log_path: str, flows: list[dict], count: int, threads: int) -> float:
-    with Engine(rules_dir=rules_dir, audit_db=log_path) as logged:
+    with Engine(rules_dir=rules_dir, audit_db=log_path, max_request_age=None) as logged:
         for flow in flows:  # warm up, and store the rule set
             logged.evaluate(flow)
         return _callers_rate(logged, flows, count, threads)
@@ -158,7 +158,7 @@ class _Held(list):
 def _traffic_items(rules_dir, count: int) -> list[tuple]:
     """What the engine hands its log about `count` flows of synthetic traffic (as seeded logs hold)."""
     held = _Held()
-    engine = Engine(rules_dir=rules_dir, sink=held)
+    engine = Engine(rules_dir=rules_dir, sink=held, max_request_age=None)  # a year of traffic
     end = dt.datetime.now(dt.timezone.utc)
     for _, flow in synthetic_flows(engine.jurisdictions, count, start=end - dt.timedelta(days=365), end=end, seed=1):
         engine.evaluate(flow)

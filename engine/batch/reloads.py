@@ -56,7 +56,7 @@ def run_reload_bench(rules_dir: Path, matchers: list[str], count: int) -> str:
                 return f"licit bench --reloads: {rules_dir} has no root jurisdiction (like CN) to add a rule to"
             flows = [dict(flow, jurisdiction=code) for flow in bench_flows(code)]
             _probe(root, code, 150)
-            engine = Engine(rules_dir=root, matcher=matcher)
+            engine = Engine(rules_dir=root, matcher=matcher, max_request_age=None)
             engine.evaluate(flows[0])
             gc.collect()
             first, held_first = _resident_mb(), _held_rulesets()

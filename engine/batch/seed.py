@@ -52,7 +52,8 @@ def seed_log(
         sink = BatchSink(log, progress=progress and (lambda written: progress(written, count)))
         if progress:
             progress(0, count)
-        engine = Engine(rules_dir, sink=sink, clock=clock, matcher=matcher)
+        engine = Engine(rules_dir, sink=sink, clock=clock, max_request_age=None,
+                        matcher=matcher)  # each flow at its own instant
         end = clock.now
         start = end - dt.timedelta(days=days)
         _refuse_days_before_the_rules(engine, start, end, days)

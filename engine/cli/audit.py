@@ -1,5 +1,5 @@
-"""``licit audit``: the auditor's commands on the decision log, and the two that run the engine on it
-(replay, seed). Each parses options, calls one library function and renders the result."""
+"""``licit audit``: the auditor's commands on the decision log, and those that run the engine on it
+(replay, to-scenario, seed). Each parses options, calls one library function and renders the result."""
 
 from __future__ import annotations
 
@@ -17,26 +17,23 @@ from audit.queries import (PERIODS, SUMMARY_COLUMNS, decision_stats, export_file
 from audit.records import OUTCOMES
 from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
 from engine.cli.errors import library_errors
-from engine.cli.options import db_option, format_option, lang_option, matcher_option, rules_option, when_option
+from engine.cli.options import (db_option, format_option, lang_option, matcher_option, rules_option,
+                                time_filters, workers_option)
 from engine.cli.output import print_table, progress_bar
 from rules.wording import counted
 
 __all__ = ["audit_group"]
 
 
-def _time_filters(command):
-    command = when_option("--until", help="up to this UTC day or instant, inclusive")(command)
-    return when_option("--since", help="from this UTC day or instant, inclusive")(command)
-
-
 @click.group("audit")
 def audit_group():
-    """Query, verify, checkpoint and replay the tamper-evident decision log; seed a demo log."""
+    """Query, verify, checkpoint and replay the tamper-evident decision log, pin a logged decision as a scenario
+    test; seed a demo log."""
 
 
 @audit_group.command()
 @db_option()
-@_time_filters
+@time_filters
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="Only decisions with this outcome.")
 @click.option("--rule", metavar="RULE_ID", help="Only decisions in which this rule fired.")
 @click.option("--jurisdiction", metavar="CODE", help="Only decisions for this jurisdiction (e.g. CN-GD-SZ).")
@@ -91,7 +88,7 @@ def show(db, decision_id, output_format, languages):
 
 @audit_group.command()
 @db_option()
-@_time_filters
+@time_filters
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many rules to list.")
 @click.option("--by", "period", type=click.Choice(PERIODS), default="day", show_default=True,
               help="count decisions by UTC day, ISO week (2026-W48) or month")
@@ -197,13 +194,29 @@ def checkpoint(db, output):
 
 
 @audit_group.command()
-@click.argument("decision_id")
+@click.argument("decision_id", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="replay every logged decision the filters match")
 @db_option()
+@time_filters
+@click.option("--jurisdiction", "-j", metavar="CODE", help="with --all: only decisions for this jurisdiction")
+@workers_option
 @format_option("text", "json")
 @matcher_option
 @library_errors
-def replay(decision_id: str, db: Path | None, output_format: str, matcher: str | None) -> None:
-    """Re-decide a logged decision under exactly the rule files it was made with; exit 1 if it differs."""
+def replay(decision_id: str | None, replay_all: bool, db: Path | None, since: str | None, until: str | None,
+           jurisdiction: str | None, workers: int | None, output_format: str, matcher: str | None) -> None:
+    """Re-decide logged decisions under exactly the rule files they were made with, at the instants they were
+    made: DECISION_ID, or with --all every one the filters match. Exit 1 unless every one is identical.
+    Nothing is written to the log."""
+    if replay_all == (decision_id is not None):
+        raise click.UsageError("give a DECISION_ID or --all, not both")
+    if not replay_all and (since or until or jurisdiction or workers):
+        raise click.UsageError("--since, --until, --jurisdiction and --workers go with --all")
+    if replay_all:
+        from audit.spans import Selection
+
+        sys.exit(_replay_all(db or default_db_path(), Selection(since, until, jurisdiction), workers,
+                             output_format, matcher))
     from audit.render import replay_text
     from engine.batch.replay import replay_decision
 
@@ -211,6 +224,50 @@ def replay(decision_id: str, db: Path | None, output_format: str, matcher: str |
     click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else replay_text(result))
     if not result["identical"]:
         sys.exit(1)
+
+
+def _replay_all(db: Path, selection, workers: int | None, output_format: str, matcher: str | None) -> int:
+    """Each decision that is not identical is printed as soon as its span is done (text lines, or items of
+    one JSON document), then the counts; returns the exit code: 0 only if every one is identical."""
+    from engine.batch.replay import replay_log
+    from engine.batch.replay_reports import replay_item_text, replay_summary_text
+
+    as_json, shown = output_format == "json", 0
+
+    def show(item) -> None:
+        nonlocal shown
+        if as_json:
+            click.echo(("\n" if not shown else ",\n") + json.dumps(item.to_json(), ensure_ascii=False), nl=False)
+        else:
+            click.echo(replay_item_text(item))  # above the bar: rich's live display takes what stdout is sent
+        shown += 1
+
+    if as_json:
+        head = json.dumps({"log": str(db), "selection": selection.to_json()}, ensure_ascii=False)
+        click.echo(head[:-1] + ', "not_identical": [', nl=False)
+    with progress_bar("replay") as progress:
+        summary = replay_log(db, selection, workers=workers, on_item=show, progress=progress, matcher=matcher)
+    ok = summary.all_identical and summary.replayed > 0
+    if as_json:
+        counts = json.dumps({**summary.to_json(), "all_identical": ok}, ensure_ascii=False)
+        click.echo(("\n" if shown else "") + '], "summary": ' + counts + "}")
+    else:
+        click.echo(replay_summary_text(summary) if summary.replayed else
+                   "no logged decision matches: nothing was replayed")
+    return 0 if ok else 1
+
+
+@audit_group.command("to-scenario")
+@click.argument("decision_id")
+@db_option()
+@click.option("--name", help="the case's name (default: 'logged decision ID (FLOW_ID)')")
+@library_errors
+def to_scenario(decision_id: str, db: Path | None, name: str | None) -> None:
+    """Print a scenario-test case (the format of `licit rules test`) made of a logged decision's redacted flow
+    and the decision it got, to pin a real case before a rule changes."""
+    from engine.batch.logged_scenario import scenario_from_decision
+
+    click.echo(scenario_from_decision(db or default_db_path(), decision_id, name=name), nl=False)
 
 
 @audit_group.command()

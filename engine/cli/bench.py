@@ -57,6 +57,7 @@ def bench(jurisdiction: str, count: int, matcher: str | None, with_audit: bool, 
     from engine.core import Engine, default_rules_dir
     from engine.matching import available_matchers, resolve_matcher
 
+    # every engine here decides the example flows at their own dates (max_request_age=None)
     matchers = [resolve_matcher(matcher)] if matcher else available_matchers()
     if dated and synthetic is None:
         raise InputError("--dated goes with --synthetic-rules")
@@ -71,22 +72,23 @@ def bench(jurisdiction: str, count: int, matcher: str | None, with_audit: bool, 
     if peer is not None:
         from engine.batch.peer import run_peer_bench
 
-        click.echo(run_peer_bench({name: Engine(rules_dir=rules_dir, matcher=name) for name in matchers}, rounds))
+        engines = {name: Engine(rules_dir=rules_dir, matcher=name, max_request_age=None) for name in matchers}
+        click.echo(run_peer_bench(engines, rounds))
     if remedy_flows is not None:
         from engine.batch.remedy_bench import run_remedy_bench
 
-        with Engine(rules_dir=rules_dir, matcher=matchers[0]) as engine:
+        with Engine(rules_dir=rules_dir, matcher=matchers[0], max_request_age=None) as engine:
             click.echo(run_remedy_bench(engine, remedy_flows))
     if any(option is not None for option in (synthetic, reloads, peer, remedy_flows)):
         return
     from engine.batch.bench import run_audit_bench, run_bench
 
     for name in matchers:
-        with Engine(rules_dir=rules_dir, matcher=name) as engine:
+        with Engine(rules_dir=rules_dir, matcher=name, max_request_age=None) as engine:
             if jurisdiction not in engine.tree.compiled:
                 raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
             click.echo(run_bench(engine, jurisdiction, count))
     if with_audit:
-        with Engine(rules_dir=rules_dir, matcher=matchers[0]) as engine, \
+        with Engine(rules_dir=rules_dir, matcher=matchers[0], max_request_age=None) as engine, \
                 tempfile.TemporaryDirectory(dir=audit_dir) as directory:
             click.echo(run_audit_bench(engine, jurisdiction, count, directory))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -13,28 +11,12 @@ from audit.records import OUTCOMES
 from engine.cli.errors import InputError, library_errors, report_error
 from engine.cli.options import format_option, lang_option, matcher_option, rules_option, when_option
 from engine.errors import FlowValidationError, LicitError
+from rules.wording import printable
 
 __all__ = ["FAIL_ON_EXIT", "evaluate"]
 
 FAIL_ON_EXIT = 3  # a decision at or above --fail-on: not an error of licit's, a verdict to gate on
 _SEVERITY = tuple(reversed(OUTCOMES))  # allow < conditional < review < deny, as engine.decision.outcome_of ranks
-
-
-def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str | Exception]]:
-    for path in paths:
-        if path == "-":
-            # bytes, decoded as UTF-8 like the files: the locale's encoding would garble 中文 flow ids
-            for number, line in enumerate(sys.stdin.buffer, start=1):
-                if line.strip():
-                    try:
-                        yield f"<stdin>:{number}", line.decode("utf-8")
-                    except UnicodeDecodeError as error:
-                        yield f"<stdin>:{number}", error
-            continue
-        try:
-            yield path, Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            yield path, error
 
 
 @click.command()
@@ -59,27 +41,36 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, languages, as_
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
     if no_audit and audit_db is not None:
         raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
-    from audit import default_db_path
+    from audit import AuditInputError, default_db_path
     from engine.core import Engine
+    from engine.inputs import flow_documents
 
+    # a person deciding files decides each at its own requested_at (or --as-of): no request-age check
     engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()),
-                    matcher=matcher)
+                    max_request_age=None, matcher=matcher)
     invalid, strongest = 0, 0
     with engine:
-        for source, text in _inputs(flows):
-            if isinstance(text, Exception):
-                invalid += 1
-                report_error(f"cannot read {source}: {getattr(text, 'strerror', None) or text}")
-                continue
+        for source, text in flow_documents(flows, sys.stdin.buffer):
+            where = printable(source)
             try:
+                if isinstance(text, Exception):
+                    raise text
                 decision = engine.evaluate(text, as_of=as_of)
             except FlowValidationError as error:
                 invalid += 1
                 for detail in error.errors:
-                    report_error(f"invalid flow: {source}: {detail}")
+                    report_error(f"invalid flow: {where}: {detail}")
+                continue
+            except AuditInputError as error:  # the log refused what the flow holds: bad input, as above
+                invalid += 1
+                report_error(f"invalid flow: {where}: {printable(str(error))}")
+                continue
+            except (OSError, UnicodeDecodeError) as error:
+                invalid += 1
+                report_error(f"cannot read {where}: {getattr(error, 'strerror', None) or error}")
                 continue
             except LicitError as error:
-                raise click.ClickException(f"{source}: {error}") from None
+                raise click.ClickException(f"{where}: {error}") from None
             strongest = max(strongest, _SEVERITY.index(decision.outcome))
             found = engine.remedies(text, as_of=as_of) if with_remedies else None
             click.echo(_render(decision, found, output_format, languages, single=len(flows) == 1 and flows[0] != "-"))

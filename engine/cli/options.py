@@ -9,8 +9,8 @@ import click
 from rules.timestamps import parse_when
 from rules.wording import LANGUAGES
 
-__all__ = ["WHEN", "db_option", "format_option", "lang_option", "matcher_option", "rules_option", "when_option"]
-
+__all__ = ["WHEN", "db_option", "format_option", "lang_option", "matcher_option", "rules_option", "time_filters",
+           "when_option", "workers_option"]
 
 def rules_option(command):
     return click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -65,3 +65,16 @@ WHEN = _When()
 def when_option(*names: str, help: str):
     """A date option (``--as-of``, ``--since``, ``--until``): the forms docs/commands.md, "Dates", lists."""
     return click.option(*names, type=WHEN, metavar="DATE|TIMESTAMP", help=help)
+
+
+def time_filters(command):
+    """``--since`` and ``--until``: decisions made from and up to a UTC day or instant, both inclusive."""
+    command = when_option("--until", help="up to this UTC day or instant, inclusive")(command)
+    return when_option("--since", help="from this UTC day or instant, inclusive")(command)
+
+
+def workers_option(command):
+    """``--workers N``: the processes that share work over a log (default: one per core)."""
+    return click.option("--workers", type=click.IntRange(1, 256), default=None,
+                        help="worker processes (default: one per core)")(command)
+

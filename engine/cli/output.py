@@ -1,7 +1,7 @@
 """How licit's commands show tables and progress (docs/design.md, "Terminal output").
 
 On a terminal rich draws them: a table with a ruled, bold header, sized to the window; for long work
-(seed, verify, export) a progress bar with its rate and the time left, on stderr. Elsewhere (a pipe, a
+(seed, verify, export, replay --all, rules impact) a progress bar with its rate and the time left, on stderr. Elsewhere (a pipe, a
 file, CI) output stays plain text that scripts can rely on: a table is its columns aligned under a line
 of dashes, two spaces apart, with no trailing spaces and no colour, and no bar is drawn. That plain table
 is not drawn by rich: rich takes about 0.4 ms a row (40 ms for `audit query`'s 100, minutes for a whole
@@ -16,14 +16,18 @@ from collections.abc import Callable, Iterator, Sequence
 
 import click
 
+from rules.wording import printable
+
 __all__ = ["print_table", "progress_bar"]
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, numeric: Sequence[int] = ()) -> None:
     """Print rows under their header on stdout; on a terminal, ``numeric`` columns (by index) are aligned
     right. A cell that is None is empty. Text is shown as it is (no markup: a rule id or message with
-    brackets stays intact)."""
-    cells = [[str(title) for title in header]] + [["" if cell is None else str(cell) for cell in row] for row in rows]
+    brackets stays intact), with its control characters escaped: a newline in a logged flow id would forge
+    a row, an escape sequence drive the terminal."""
+    cells = [[str(title) for title in header]] + [["" if cell is None else printable(str(cell)) for cell in row]
+                                                  for row in rows]
     if sys.stdout.isatty():
         _terminal_table(cells, numeric)
         return

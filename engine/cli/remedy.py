@@ -10,6 +10,7 @@ import click
 from engine.cli.errors import InputError, library_errors, report_error
 from engine.cli.options import format_option, rules_option
 from engine.errors import FlowValidationError
+from rules.wording import printable
 
 __all__ = ["remedy", "timeout_option"]
 
@@ -27,8 +28,8 @@ def timeout_option(what: str):
 
 def _invalid_flow(source: str, error: FlowValidationError) -> InputError:
     for detail in error.errors:
-        report_error(f"invalid flow: {source}: {detail}")
-    return InputError(f"{source} is not a valid flow")
+        report_error(f"invalid flow: {printable(source)}: {detail}")
+    return InputError(f"{printable(source)} is not a valid flow")
 
 
 @click.command()
@@ -44,11 +45,14 @@ def remedy(flow: str, rules_dir: Path | None, max_remedies: int, timeout_ms: int
     from engine.core import Engine
     from engine.solver.report import remedies_text
 
-    try:
-        text = sys.stdin.read() if flow == "-" else Path(flow).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read {flow}: {getattr(error, 'strerror', None) or error}") from None
-    with Engine(rules_dir=rules_dir) as engine:
+    from engine.inputs import flow_document
+
+    text = flow_document(flow, sys.stdin.buffer)  # read no further than a flow may be
+    if isinstance(text, FlowValidationError):
+        raise _invalid_flow(flow, text)
+    if isinstance(text, Exception):
+        raise InputError(f"cannot read {printable(flow)}: {getattr(text, 'strerror', None) or text}")
+    with Engine(rules_dir=rules_dir, max_request_age=None) as engine:  # a file is decided at its own date
         try:
             found = engine.remedies(text, max_remedies=max_remedies, timeout_ms=timeout_ms)
         except FlowValidationError as error:

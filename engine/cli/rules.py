@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 
 from engine.cli.errors import InputError, library_errors, rule_set_failure
-from engine.cli.options import format_option, lang_option, matcher_option, rules_option, when_option
-from engine.cli.output import print_table
+from engine.cli.options import (db_option, format_option, lang_option, matcher_option, rules_option, time_filters,
+                                when_option, workers_option)
+from engine.cli.output import print_table, progress_bar
 from engine.cli.remedy import timeout_option
 from rules.wording import counted
 
@@ -106,7 +107,8 @@ def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, 
     from engine.batch.scenarios import COVERAGE_HEADER, coverage_rows, coverage_summary, run_scenarios, run_text
     from engine.core import Engine, default_rules_dir
 
-    with Engine(rules_dir=directory or default_rules_dir(), matcher=matcher) as engine:
+    with Engine(rules_dir=directory or default_rules_dir(), max_request_age=None,
+                matcher=matcher) as engine:  # cases have dates
         if jurisdiction is not None and jurisdiction not in engine.tree.jurisdictions:
             raise click.BadParameter(f"no rule pack {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}",
                                      param_hint="--jurisdiction")
@@ -258,3 +260,39 @@ def _print(results: list, as_text, output_format: str) -> None:
         _echo_json([result.to_json() for result in results])
     else:
         click.echo(as_text(results))
+
+
+@rules_group.command()
+@click.option("--draft", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the draft rule tree")
+@db_option()
+@time_filters
+@click.option("--jurisdiction", "-j", metavar="CODE", help="only decisions for this jurisdiction")
+@when_option("--as-of", help="decide every flow at this date (noon, local time) or instant, a proposed effective "
+                             "date (default: each at the instant it was decided)")
+@click.option("--sample", type=click.IntRange(1), help="decide only N of the matching decisions, spread over the log")
+@workers_option
+@format_option("text", "json", "csv")
+@library_errors
+def impact(draft: Path, db: Path | None, since: dt.date | None, until: dt.date | None, jurisdiction: str | None,
+           as_of: dt.date | None, sample: int | None, workers: int | None, output_format: str) -> None:
+    """Decide the logged flows under the DRAFT rule tree and show what would change: outcome transitions with
+    example decision ids, rules that start or stop firing per jurisdiction, flows the draft cannot decide.
+    A draft that does not load is refused with its errors. Nothing is written to the log."""
+    from audit import default_db_path
+    from audit.spans import Selection
+    from engine.batch.impact import draft_impact
+    from engine.batch.replay_reports import impact_csv, impact_text
+
+    db, selection = db or default_db_path(), Selection(since, until, jurisdiction)
+    with progress_bar("impact") as progress:
+        report = draft_impact(db, draft, selection, as_of=as_of, sample=sample, workers=workers, progress=progress)
+    if output_format == "json":
+        context = {"draft": str(draft), "log": str(db), "selection": selection.to_json(),
+                   "as_of": as_of.isoformat() if as_of is not None else None, "sample": sample}
+        click.echo(json.dumps({**context, **report.to_json()}, indent=2, ensure_ascii=False))
+    elif output_format == "csv":
+        impact_csv(report, sys.stdout)
+    else:
+        when = f"all at {as_of.isoformat()}" if as_of is not None else "each at its logged instant"
+        click.echo(f"impact of the draft {draft} on {db} ({when})\n{impact_text(report)}")

@@ -44,7 +44,7 @@ class Decider:
         self._log_failed_at: float | None = None
 
     def _build(self) -> Engine:
-        return Engine(self.settings.rules_dir, sink=self.log, **_age_option(self.settings))
+        return Engine(self.settings.rules_dir, sink=self.log, max_request_age=self.settings.max_request_age)
 
     @property
     def digests(self) -> dict[str, str]:
@@ -103,19 +103,6 @@ class Decider:
 
     def close(self) -> None:
         self.log.close()
-
-
-def _age_option(settings: ServiceSettings) -> dict:
-    """Engine(max_request_age=…) comes with the fail-closed work (issue 18); until it is on main the
-    engine decides at the flow's own date whatever its age, and the service's log warns of it."""
-    import inspect
-
-    if "max_request_age" in inspect.signature(Engine).parameters:
-        return {"max_request_age": settings.max_request_age}
-    if settings.max_request_age is not None:
-        log_event("max_request_age_unsupported", level="warning",
-                  message="this engine does not refuse stale flows yet: flows are decided at their own date")
-    return {}
 
 
 def _now() -> str:

@@ -137,9 +137,11 @@ class _Analyst:
 
     def checked_witness(self, finding: RuleFinding, day: dt.date) -> dict | None:
         """The witness dated in this segment, if the engine fires the rule and a rule that shadows it there."""
-        flow = dict(finding.witness, requested_at=instant_on(day, self.utc_offset))
-        try:
-            fired = {item.rule_id for item in self.judge.evaluate(flow).findings}
+        instant = instant_on(day, self.utc_offset)
+        flow = dict(finding.witness, requested_at=instant)
+        try:  # decided under the rules of that day, however long ago or ahead it is
+            decision = self.judge.evaluate(flow, as_of=dt.datetime.fromisoformat(instant))
+            fired = {item.rule_id for item in decision.findings}
         except LicitError:
             return None
         return flow if finding.rule_id in fired and fired & set(finding.by) else None
@@ -164,10 +166,11 @@ def _conjuncts(typed: TExpr, text: str) -> list[tuple[str, TExpr]]:
     leaves, cuts = [], []
 
     def walk(expr: TExpr) -> None:
-        if isinstance(expr, TAnd):
+        if isinstance(expr, TAnd) and len(expr.joins) == len(expr.children) - 1:
             walk(expr.children[0])
-            cuts.append(expr.pos)
-            walk(expr.children[1])
+            for join, child in zip(expr.joins, expr.children[1:]):  # a chain a and b and c is one TAnd
+                cuts.append(join)
+                walk(child)
         else:
             leaves.append(expr)
     walk(typed)

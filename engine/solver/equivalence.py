@@ -56,8 +56,8 @@ def compare_trees(old_engine, new_engine, codes: list[str] | None = None, *,
 
 def _decision(engine, flow: dict) -> dict:
     """What an engine makes of a flow: its outcome and fired rules, or the error that refuses it."""
-    try:
-        decision = engine.evaluate(flow)
+    try:  # decided under the rules of its own date (the comparison's), however long ago or ahead it is
+        decision = engine.evaluate(flow, as_of=dt.datetime.fromisoformat(flow["requested_at"]))
     except LicitError as error:
         return {"refused": str(error)}
     return {"outcome": decision.outcome, "fired": sorted(finding.rule_id for finding in decision.findings)}

@@ -98,7 +98,7 @@ def test_replay_reads_a_log_on_read_only_storage(storage, monkeypatch):
 
     writable, read_only = storage
     example = json.loads((REPO / "examples" / "student-on-credit.json").read_text(encoding="utf-8"))
-    with Engine(rules_dir=REPO / "jurisdictions", audit_db=writable / LOG) as engine:
+    with Engine(rules_dir=REPO / "jurisdictions", audit_db=writable / LOG, max_request_age=None) as engine:
         decision = engine.evaluate(example)
     result = CliRunner().invoke(cli, ["audit", "replay", "--db", str(read_only / LOG), decision.decision_id])
     assert result.exit_code == 0, result.output

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 
 import pytest
@@ -169,8 +168,6 @@ def _inline(schema, definitions):
     return schema
 
 
-@pytest.mark.skipif("max_request_age" not in inspect.signature(Engine).parameters,
-                    reason="Engine(max_request_age=) comes with the fail-closed work (issue 18)")
 def test_a_stale_flow_is_refused_unless_as_of_is_given(shared_server):
     flow = fresh(example("student-on-credit"))
     flow["requested_at"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).isoformat(timespec="seconds")

@@ -96,7 +96,7 @@ def test_a_premium_split_between_a_bank_card_and_credit(write_tree, compliant_fl
     pilots.write_text(pilots.read_text(encoding="utf-8").replace(
         "  name: {zh: 北京市, en: Beijing}\n",
         "  name: {zh: 北京市, en: Beijing}\n  changes: {payments.premium_installments: fixed}\n"), encoding="utf-8")
-    engine = Engine(root)
+    engine = Engine(root, max_request_age=None)
     flow = copy.deepcopy(compliant_flow)
     flow.update(jurisdiction="CN-BJ")
     flow["channel"]["pilot_id"] = "BJ-FINTECH-PILOT-2020-01"  # the pilot excuses commercial instalments
@@ -126,9 +126,9 @@ def test_a_pack_declares_what_may_not_change(write_tree, compliant_flow):
     flow = copy.deepcopy(compliant_flow)
     flow["jurisdiction"] = "CN-SH"
     flow["payments"][1]["apr"] = 0.3
-    shipped = find_remedies(Engine(PACKS), flow)
+    shipped = find_remedies(Engine(PACKS, max_request_age=None), flow)
     assert shipped.remedies[0].patch == [{"op": "replace", "path": "/payments/1/apr", "value": 0.24}]
-    engine = Engine(root)
+    engine = Engine(root, max_request_age=None)
     found = find_remedies(engine, flow)
     assert found.remedies and not any(operation["path"].endswith("/apr") for remedy in found.remedies
                                       for operation in remedy.patch)
@@ -176,7 +176,7 @@ def test_conditional_when_no_allow_is_reachable(write_tree, compliant_flow):
         jurisdiction:
           changes: {products.term_months: fixed}
         """})
-    engine = Engine(root)
+    engine = Engine(root, max_request_age=None)
     flow = dict(compliant_flow, jurisdiction="CN")
     found = find_remedies(engine, flow)
     assert found.outcome == "review"
@@ -188,7 +188,7 @@ def test_conditional_when_no_allow_is_reachable(write_tree, compliant_flow):
 def test_remedies_are_not_logged_as_decisions(tmp_path, compliant_flow):
     flow = copy.deepcopy(compliant_flow)
     flow["applicant"]["real_name_verified"] = False
-    with Engine(PACKS, audit_db=tmp_path / "audit.db") as engine:
+    with Engine(PACKS, audit_db=tmp_path / "audit.db", max_request_age=None) as engine:
         assert find_remedies(engine, flow).remedies
         engine.evaluate(flow)
     with sqlite3.connect(tmp_path / "audit.db") as log:
