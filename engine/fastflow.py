@@ -1,8 +1,8 @@
 """A fast path for validating flows, with the exact model (engine.flow.Flow) behind it.
 
 Pydantic builds the model's validator with a Python call for each enum value (``use_enum_values``),
-each length bound of a constrained list, each amount's precision, each list that must not repeat
-and the two checks across products and payments. The fast validator is the same core schema with
+each length bound of a constrained list, each amount's precision, each list that must not repeat,
+each identifier that must be printable and the two checks across products and payments. The fast validator is the same core schema with
 those calls taken out (enums become literals, bounds move into the list schemas), followed by one
 check of the whole flow in Python for what they did. Whatever either refuses is validated again
 by the exact model, so an accepted flow is exactly the model's and every error message is the
@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import SchemaValidator
 
-from engine.flow import Flow, _decimal_places, _places, _unique
+from engine.flow import Flow, _decimal_places, _places, _printable, _unique
 
 __all__ = ["validate_flow"]
 
@@ -26,6 +26,7 @@ _VALUE = operator.attrgetter("value")
 _CROSS_CHECKS = {Flow._one_product_per_kind.__func__, Flow._each_product_paid_once.__func__}
 _PLACES = [("products", "premium", 2), ("products", "pricing_factor", 4), ("payments", "apr", 6)]
 _UNIQUE_LISTS = 4  # channel.platform_activities, channel.platform_licenses, payments[].covers, data_sharing[].categories
+_IDENTIFIERS = 5  # flow_id, channel.platform_id, channel.pilot_id, insurer.id, payments[].provider
 
 
 def _removable(function: Any) -> str | None:
@@ -37,6 +38,8 @@ def _removable(function: Any) -> str | None:
         return "length"
     if function is _unique:
         return "unique"
+    if function is _printable:
+        return "printable"
     if getattr(function, "__qualname__", "") == _places(0).func.__qualname__:
         return "places"
     if getattr(function, "__func__", None) in _CROSS_CHECKS:
@@ -74,7 +77,7 @@ def _fast_validator() -> SchemaValidator | None:
         return None
     # the whole-flow check covers exactly these: if pydantic builds the schema otherwise, use the model alone
     if removed.count("unique") != _UNIQUE_LISTS or removed.count("places") != len(_PLACES) or \
-            removed.count("cross") != len(_CROSS_CHECKS):
+            removed.count("cross") != len(_CROSS_CHECKS) or removed.count("printable") != _IDENTIFIERS:
         return None
     # pydantic-core reuses a complete model class's own validator for a model schema ("prebuilt"), which
     # would bring every call back: the classes are marked incomplete while this validator is built
@@ -107,11 +110,16 @@ _FAST = _fast_validator()
 
 
 def _whole_flow_holds(data: dict, flow: Flow) -> bool:
-    """What the taken-out calls check, for a flow the fast validator accepted: no list repeats a value,
+    """What the taken-out calls check, for a flow the fast validator accepted: identifiers are printable, no
+    list repeats a value,
     no amount has more decimal places than its field allows (engine.flow._places: the JSON number as
     written, a Decimal, and the float), and each product kind appears once and is paid by exactly one
     payment, which covers only the flow's products."""
     channel = flow.channel
+    identifiers = (flow.flow_id, channel.platform_id, channel.pilot_id, flow.insurer.id,
+                   *[payment.provider for payment in flow.payments])
+    if not all(value is None or value.isprintable() for value in identifiers):
+        return False
     for values in (channel.platform_activities, channel.platform_licenses,
                    *[payment.covers for payment in flow.payments], *[share.categories for share in flow.data_sharing]):
         if len(set(values)) != len(values):

@@ -78,6 +78,11 @@ def _cross(flow: dict, data, choice: str) -> None:
         payments.append(copy.deepcopy(payments[0]))
     elif choice == "foreign":
         payments[-1]["covers"] = ["ctpl", "commercial"]
+    elif choice == "identifiers":
+        item, field = data.draw(st.sampled_from([(flow, "flow_id"), (flow["channel"], "platform_id"),
+                                                 (flow["channel"], "pilot_id"), (flow["insurer"], "id"),
+                                                 (payments[-1], "provider")]))
+        item[field] = data.draw(st.sampled_from(["F-1\n", "a\tb", "x\x00", "ok", "\u200bz", "中文"]))
     elif choice == "lists":
         _repeat(data.draw(st.sampled_from([flow["channel"]["platform_activities"],
                                            flow["channel"]["platform_licenses"], payments[0]["covers"],
@@ -90,7 +95,7 @@ def _cross(flow: dict, data, choice: str) -> None:
                                                  Decimal("0.10"), 0.5]))
 
 
-MUTATIONS = ["kinds", "same kind twice", "uncovered", "twice", "foreign", "lists", "places"]
+MUTATIONS = ["kinds", "same kind twice", "uncovered", "twice", "foreign", "lists", "places", "identifiers"]
 
 
 def _compare(mutated: dict) -> None:
