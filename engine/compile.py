@@ -28,7 +28,8 @@ def _positional(match: re.Match) -> str:
 def to_json(value: Any) -> str:
     """JSON for durable_rules: compact, UTF-8, and numbers never in exponent notation."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if not _EXPONENT.search(text):  # nothing like 1e-06 anywhere, not even inside a string
+    # a float's repr writes an exponent with its sign (1e-06, 1e+16): without either, nothing to rewrite
+    if ("e-" not in text and "e+" not in text) or not _EXPONENT.search(text):
         return text
     return _STRING_OR_EXPONENT.sub(_positional, text)
 

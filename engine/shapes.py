@@ -45,6 +45,7 @@ class Shapes:
         for condition in conditions:
             self._note(condition, scope, None)
         self.object_lists.sort()
+        self._spread = [*self.object_lists, *self._enum_lists]  # keys whose lists become flat keys or flags
 
     def _note(self, condition: Condition, scope: Scope, within: str | None) -> None:
         if isinstance(condition, (And, Or)):
@@ -72,8 +73,9 @@ class Shapes:
 
     def flat_fact(self, facts: dict[str, Any]) -> dict[str, Any]:
         """``facts`` with each list of objects spread into flat keys per item and each enum list into flags."""
-        flat = {key: value for key, value in facts.items() if key not in self._enum_lists
-                and key not in self.object_lists}
+        flat = facts.copy()
+        for key in self._spread:
+            flat.pop(key, None)
         for key in self._enum_lists:
             for value in facts.get(key) or ():
                 flat[f"{key}{SEP}{_HAS}{SEP}{value}"] = True
