@@ -1,15 +1,37 @@
-"""Compiles IR conditions to durable_rules' JSON condition syntax."""
+"""Compiles IR conditions to durable_rules' JSON condition syntax (plain Python: it does not import
+durable_rules; rules/capacity.py measures what durable_rules can compile)."""
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from rules.ir import FACT, And, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref
 
-__all__ = ["to_durable", "ALWAYS"]
+__all__ = ["to_durable", "to_json", "ALWAYS", "conjuncts"]
 
 _OPERATORS = {"!=": "$neq", "<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}
 _ARITH = {"+": "$add", "-": "$sub", "*": "$mul", "/": "$div"}
 ALWAYS = {"$ex": {"flow_id": 1}}  # flow_id is required, so this holds for every flow
+_EXPONENT = re.compile(r"\d[eE][+-]?\d")
+# a JSON string, or a number written with an exponent (which durable_rules' parser refuses: error 204)
+_STRING_OR_EXPONENT = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?[eE][+-]?\d+')
+
+
+def _positional(match: re.Match) -> str:
+    token = match.group()
+    if token.startswith('"'):
+        return token
+    return format(float(token), ".17f").rstrip("0").rstrip(".") or "0"
+
+
+def to_json(value: Any) -> str:
+    """JSON for durable_rules: compact, UTF-8, and numbers never in exponent notation."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # a float's repr writes an exponent with its sign (1e-06, 1e+16): without either, nothing to rewrite
+    if ("e-" not in text and "e+" not in text) or not _EXPONENT.search(text):
+        return text
+    return _STRING_OR_EXPONENT.sub(_positional, text)
 
 
 def _name(ref: Ref) -> str:
@@ -57,3 +79,9 @@ def _compile(condition: Condition) -> dict:
         empty = {_name(Ref(condition.ref.scope, condition.count_key)): 0}
         return {"$or": [empty, {"$iall": {_name(condition.ref): body}}]}
     raise TypeError(f"cannot compile {condition!r}")
+
+
+def conjuncts(condition: dict) -> list[dict]:
+    """A compiled condition as the list of tests that must all hold (a top-level ``$and`` is spliced)."""
+    return list(condition["$and"]) if set(condition) == {"$and"} else [condition]
+

@@ -1,24 +1,26 @@
 """The engine: decides enrollment flows on a loaded rule tree and hands each decision to a sink."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from engine.compile import ALWAYS, to_durable
-from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, RulesetRef, new_decision_id, outcome_of)
-from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset, shared_ruleset, to_json
+from engine.compile import ALWAYS
+from engine.decision import (EFFECT_ORDER, Decision, Finding, Obligation, Outcome, RulesetRef, new_decision_id,
+                             outcome_of)
 from engine.errors import EngineError, FieldError, FlowValidationError
-from engine.facts import flow_facts, flow_vocabulary
+from engine.factplan import fact_plan
+from engine.facts import flow_vocabulary
 from engine.flow import Flow
 from engine.inputs import MAX_REQUEST_AGE, check_request_age, parse_flow, rules_instant
-from rules import CompiledJurisdiction, EffectiveRule, RuleTree, Segment, load_rules
-from rules.capacity import condition_size, pack
-from rules.ir import fact_keys
+from engine.matching import JurisdictionMatcher, matcher_for, resolve_matcher
+from rules import CompiledJurisdiction, EffectiveRule, RuleTree, load_rules
+from rules.ir import fact_keys, item_keys
 
 __all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
 
@@ -49,42 +51,90 @@ def default_rules_dir() -> Path:
     return PACKS_DIR
 
 
-@dataclass
-class _CompiledSegment:
-    """One segment's rules in durable_rules, with the finding each rule name stands for."""
-
-    rulesets: list[DurableRuleset]
-    findings: dict[str, Finding]
-
-    def fired(self, fact_json: str) -> list[Finding]:
-        names = [name for ruleset in self.rulesets for name in ruleset.matches(fact_json)]
-        return [self.findings[name] for name in names]
-
-
 def _finding(effective: EffectiveRule) -> Finding:
     spec = effective.rule.spec
     return Finding(rule_id=spec.id, jurisdiction=effective.rule.jurisdiction, effect=spec.effect, title=spec.title,
                    message=spec.message, citation=effective.version.citation, remedy=spec.remedy, action=spec.action)
 
 
-def _compile_segment(label: str, segment: Segment) -> _CompiledSegment:
-    conditions, findings, sizes = {}, {}, {}
-    for index, effective in enumerate(segment.rules):
-        condition = to_durable(effective.condition)
-        if condition is not None:
-            conditions[f"r{index}"] = condition
-            findings[f"r{index}"] = _finding(effective)
-            sizes[f"r{index}"] = condition_size(effective.condition)  # rulesets packed within durable's limits
-    rulesets = [shared_ruleset(f"{label}-{number}", {name: conditions[name] for name in chunk})
-                for number, chunk in enumerate(pack(sizes, MAX_RULES_PER_RULESET))]
-    return _CompiledSegment(rulesets, findings)
+Verdict = tuple[list[Finding], Outcome, list[Obligation]]
+_CACHED_VERDICTS = 4096  # per jurisdiction: distinct sets of fired rules whose findings are kept
+
+
+class _LoadedRules:
+    """One rule tree compiled for one matcher: everything a reload replaces at once.
+
+    Findings, outcome and obligations depend only on which rules fired, so they are built once per
+    set of fired rules (a bounded number of sets) and shared by every decision with that set."""
+
+    def __init__(self, rules_dir: Path, matcher: str):
+        with _collector_paused():
+            self._load(rules_dir, matcher)
+
+    def _load(self, rules_dir: Path, matcher: str) -> None:
+        self.tree: RuleTree = load_rules(rules_dir, flow_vocabulary())
+        self.matchers: dict[str, JurisdictionMatcher] = {
+            code: matcher_for(matcher, compiled, self.tree.vocabulary) for code, compiled in self.tree.compiled.items()}
+        # only what some rule reads is derived (and, for durable_rules, parsed)
+        conditions = [piece.condition for compiled in self.tree.compiled.values() for piece in compiled.pieces]
+        items: dict[str, set[str]] = {}
+        for condition in conditions:
+            item_keys(condition, items)
+        self.facts = fact_plan(frozenset(set().union(*map(fact_keys, conditions)) | set(ALWAYS["$ex"])), items)
+        self._verdicts: dict[str, dict[tuple[int, ...], Verdict]] = {code: {} for code in self.tree.compiled}
+        self._payloads: dict[str, dict] = {}
+        self._refs: dict[str, RulesetRef] = {}  # frozen, so every decision in a jurisdiction shares one
+        self._lock = threading.Lock()
+
+    def verdict(self, code: str, fired: list[int]) -> Verdict:
+        key = tuple(sorted(fired))
+        cached = self._verdicts[code].get(key)
+        if cached is not None:
+            return cached
+        pieces = self.tree.compiled[code].pieces
+        findings = sorted((_finding(pieces[number]) for number in key),
+                          key=lambda finding: (EFFECT_ORDER[finding.effect], finding.rule_id))
+        obligations = [Obligation.model_construct(rule_id=finding.rule_id, action=finding.action,
+                                                  message=finding.message)
+                       for finding in findings if finding.effect == "require"]
+        verdict = (findings, outcome_of(findings), obligations)
+        with self._lock:
+            if len(self._verdicts[code]) < _CACHED_VERDICTS:
+                self._verdicts[code][key] = verdict
+        return verdict
+
+    def ruleset_ref(self, code: str) -> RulesetRef:
+        ref = self._refs.get(code)
+        if ref is None:
+            ref = self._refs[code] = RulesetRef.model_construct(digest=self.tree.compiled[code].digest)
+        return ref
+
+    def payload(self, code: str) -> dict:
+        with self._lock:
+            if code not in self._payloads:
+                compiled = self.tree.compiled[code]
+                self._payloads[code] = {"digest": compiled.digest, "jurisdiction_chain": compiled.chain,
+                                        "files": self.tree.files(code)}
+            return self._payloads[code]
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Loading a large tree makes millions of objects, few of them garbage: Python's cyclic collector would
+    walk them all again and again (a third of the time of loading 10,000 rules). It runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _nothing_in_force(compiled: CompiledJurisdiction, day: dt.date) -> str:
     """No rule applies on `day`: deciding would allow by default, so the flow cannot be decided."""
     where = f"{compiled.code} ({' → '.join(compiled.chain)})"
-    later = [segment.period.start for segment in compiled.segments
-             if segment.rules and segment.period.start is not None and segment.period.start > day]
+    later = [period.start for period, count in compiled.spans() if count and period.start and period.start > day]
     when = f"; its first rules take effect on {min(later).isoformat()}" if later else ""
     return f"no rule of {where} is in force on {day.isoformat()}, so no decision can be made{when}"
 
@@ -98,12 +148,13 @@ class Engine:
     ``as_of`` (re-dating a denied flow to a year with other rules must not make it allowed);
     ``max_request_age=None`` turns that off, for historical and what-if work. ``clock`` gives the instant a
     decision is made at (its evaluated_at and the time in its id); only simulated traffic (``licit audit seed``)
-    replaces the system clock.
+    replaces the system clock. ``matcher`` is ``"durable"`` or ``"python"`` (engine/matching.py); by default
+    $LICIT_MATCHER, else durable_rules where it imports. :meth:`reload` replaces the rules while the engine serves.
     """
 
     def __init__(self, rules_dir: str | os.PathLike | None = None, audit_db: str | os.PathLike | None = None,
                  *, sink: DecisionSink | None = None, clock: Clock = _system_clock,
-                 max_request_age: dt.timedelta | None = MAX_REQUEST_AGE):
+                 max_request_age: dt.timedelta | None = MAX_REQUEST_AGE, matcher: str | None = None):
         if sink is not None and audit_db is not None:
             raise EngineError("give an Engine audit_db or sink, not both: decisions go to one place")
         if max_request_age is not None and not (isinstance(max_request_age, dt.timedelta) and
@@ -111,69 +162,70 @@ class Engine:
             raise EngineError(f"max_request_age must be a positive timedelta or None, not {max_request_age!r:.80}")
         self.max_request_age = max_request_age
         self._clock = clock
+        self.matcher = resolve_matcher(matcher)
         self.rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
-        self.tree: RuleTree = load_rules(self.rules_dir, flow_vocabulary())
-        self._segments: dict[str, list[_CompiledSegment]] = {}
-        # durable_rules parses every key it is sent: send only what some rule reads
-        self._fact_keys = frozenset(set().union(*(
-            fact_keys(effective.condition) for compiled in self.tree.compiled.values()
-            for segment in compiled.segments for effective in segment.rules)) | set(ALWAYS["$ex"]))
-        try:
-            for code, compiled in self.tree.compiled.items():
-                self._segments[code] = [_compile_segment(f"{code}-{index}", segment)
-                                        for index, segment in enumerate(compiled.segments)]
-        except DurableError as error:
-            raise EngineError(str(error)) from None
+        self._rules = _LoadedRules(self.rules_dir, self.matcher)
         if sink is None and audit_db is not None:
             from audit import DecisionLog
 
             sink = DecisionLog(audit_db)
         self.sink = sink
-        self._rulesets_payload: dict[str, dict] = {}
-        self._payload_lock = threading.Lock()
+
+    @property
+    def tree(self) -> RuleTree:
+        return self._rules.tree
+
+    def reload(self, rules_dir: str | os.PathLike | None = None) -> None:
+        """Load the rule tree again (from ``rules_dir`` if given) and decide every later flow with it.
+
+        The new tree is loaded and compiled whole before it replaces the old one, in one step: a
+        tree that does not load raises and the engine keeps deciding with the rules it had.
+        Evaluations already running finish on the old rules; what they used is freed when they
+        end (durable_rules rulesets too), so a process that reloads does not grow."""
+        directory = Path(rules_dir) if rules_dir is not None else self.rules_dir
+        loaded = _LoadedRules(directory, self.matcher)
+        self._rules, self.rules_dir = loaded, directory
 
     @property
     def jurisdictions(self) -> list[str]:
         return sorted(self.tree.compiled)
 
     def jurisdiction(self, code: str) -> CompiledJurisdiction:
-        compiled = self.tree.compiled.get(code)
+        return self._compiled(self._rules, code)
+
+    def _compiled(self, rules: _LoadedRules, code: str) -> CompiledJurisdiction:
+        compiled = rules.tree.compiled.get(code)
         if compiled is None:
             raise FlowValidationError([FieldError(
-                "jurisdiction", f"no rule pack for {code!r}; known: {', '.join(self.jurisdictions)}")])
+                "jurisdiction", f"no rule pack for {code!r}; known: {', '.join(sorted(rules.tree.compiled))}")])
         return compiled
 
     def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | dt.date | None = None) -> Decision:
         """Decide a flow; with a sink, the decision is recorded before it is returned."""
         started = time.perf_counter()
+        rules = self._rules  # one rule tree for the whole evaluation, whatever a reload does meanwhile
         model = parse_flow(flow)
         if as_of is None and self.max_request_age is not None:
             check_request_age(model.requested_at, self._decided_at(), self.max_request_age)
-        compiled = self.jurisdiction(model.jurisdiction)
+        compiled = self._compiled(rules, model.jurisdiction)
         instant, day = rules_instant(model, as_of, compiled)
         index = compiled.segment_index(day)
-        if not compiled.segments[index].rules:
+        if not compiled.rule_count(index):
             raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
                                                   _nothing_in_force(compiled, day))])
-        fact_json = self.fact_json(model)
-        try:
-            fired = self._segments[model.jurisdiction][index].fired(fact_json)
-        except DurableError as error:
-            raise EngineError(str(error)) from None
-        fired.sort(key=lambda finding: (EFFECT_ORDER[finding.effect], finding.rule_id))
+        facts = self.facts(model, rules)
+        fired = rules.matchers[model.jurisdiction].fired(facts, index, day.toordinal())
+        findings, outcome, obligations = rules.verdict(model.jurisdiction, fired)
         now = self._decided_at()
         decision = Decision.model_construct(
             decision_id=new_decision_id(now), flow_id=model.flow_id,
             evaluated_at=now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             as_of=instant.isoformat(), jurisdiction=model.jurisdiction, jurisdiction_chain=compiled.chain,
-            outcome=outcome_of(fired), findings=fired,
-            obligations=[Obligation.model_construct(rule_id=finding.rule_id, action=finding.action,
-                                                    message=finding.message)
-                         for finding in fired if finding.effect == "require"],
-            ruleset=RulesetRef.model_construct(digest=compiled.digest), engine_version=ENGINE_VERSION)
+            outcome=outcome, findings=list(findings), obligations=list(obligations),
+            ruleset=rules.ruleset_ref(model.jurisdiction), engine_version=ENGINE_VERSION)
         if self.sink is not None:
             self.sink.record(decision.model_dump(mode="json"), model.model_dump(mode="json", by_alias=True),
-                             self.ruleset_payload(model.jurisdiction), time.perf_counter() - started)
+                             rules.payload(model.jurisdiction), time.perf_counter() - started)
         return decision
 
     def _decided_at(self) -> dt.datetime:
@@ -182,6 +234,10 @@ class Engine:
         if not isinstance(now, dt.datetime) or now.utcoffset() is None:
             raise EngineError(f"the engine's clock must give a datetime with a UTC offset, got {now!r:.80}")
         return now.astimezone(dt.timezone.utc)
+
+    def facts(self, model: Flow, rules: _LoadedRules | None = None) -> dict[str, Any]:
+        """The flat fact the matcher is given: only the keys some rule reads (engine/factplan.py)."""
+        return (rules or self._rules).facts(model)
 
     def remedies(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | None = None,
                  max_remedies: int | None = None, timeout_ms: int | None = None):
@@ -193,21 +249,12 @@ class Engine:
                    if value is not None}
         return find_remedies(self, flow, as_of=as_of, **options)
 
-    def fact_json(self, model: Flow) -> str:
-        """The fact durable_rules is given: only the keys some rule reads."""
-        return to_json(flow_facts(model, self._fact_keys))
-
     def ruleset_payload(self, code: str) -> dict:
         """The rule set a decision in ``code`` is made with: digest, chain and full source files."""
-        with self._payload_lock:
-            if code not in self._rulesets_payload:
-                compiled = self.tree.compiled[code]
-                self._rulesets_payload[code] = {"digest": compiled.digest, "jurisdiction_chain": compiled.chain,
-                                                "files": self.tree.files(code)}
-            return self._rulesets_payload[code]
+        return self._rules.payload(code)
 
     def close(self) -> None:
-        """Close the decision log; compiled rulesets stay shared in the process."""
+        """Close the decision log. The compiled rules are freed with the engine."""
         if self.sink is not None:
             self.sink.close()
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from rules.wording import printable
 from rules.errors import LicitError
 
-__all__ = ["EngineError", "FieldError", "FlowValidationError", "LicitError"]
+__all__ = ["EngineError", "FieldError", "FlowValidationError", "LicitError", "MatcherError"]
 
 
 @dataclass(frozen=True)
@@ -30,3 +30,7 @@ class FlowValidationError(LicitError, ValueError):
 
 class EngineError(LicitError):
     """The flow could not be decided (the rule engine failed); never treat this as allow."""
+
+
+class MatcherError(EngineError):
+    """The matcher asked for is not one, or cannot run in this Python (durable_rules does not import)."""

@@ -14,7 +14,7 @@ import types
 import typing
 from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 from pydantic import BaseModel
 
@@ -23,7 +23,7 @@ from engine.solver.changes import DEFAULT_CHANGES
 from rules.types import (BOOL, DATE, NUMBER, STRING, EnumType, FactField, Function, ListType, ObjectType, Type,
                          Vocabulary)
 
-__all__ = ["flow_vocabulary", "flow_facts", "province"]
+__all__ = ["fact_fields", "flow_vocabulary", "flow_facts", "province"]
 
 SEP = "__"
 _JURISDICTION_FIELDS = ("jurisdiction", "insurer.branch_jurisdiction", "vehicle.registration_jurisdiction")
@@ -103,6 +103,16 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def fact_fields(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, Any, type[BaseModel] | None, bool]]:
+    """The fields of ``model`` rules may read, as (attribute, fact key with ``prefix``, annotation, the model
+    of its value or items if any, whether it is a list): what a flat fact is made of."""
+    for name, info in model.model_fields.items():
+        if name in _SKIPPED or (model.__name__ == "Applicant" and name in PERSONAL_FIELDS):
+            continue
+        yield name, prefix + (info.alias or name), info.annotation, _model_in(info.annotation), \
+            _is_list(info.annotation)
+
+
 @lru_cache(maxsize=None)
 def _plan(model: type[BaseModel], prefix: str, wanted: frozenset[str] | None) -> tuple[tuple[str, str, Any], ...]:
     """How to flatten one model class: (attribute, fact key, sub-plan or None), computed once.
@@ -110,12 +120,8 @@ def _plan(model: type[BaseModel], prefix: str, wanted: frozenset[str] | None) ->
     With ``wanted``, only those top-level keys are produced (list items are kept whole).
     """
     steps = []
-    for name, info in model.model_fields.items():
-        if name in _SKIPPED or (model.__name__ == "Applicant" and name in PERSONAL_FIELDS):
-            continue
-        key = prefix + (info.alias or name)
-        nested = _model_in(info.annotation)
-        if nested is not None and not _is_list(info.annotation):
+    for name, key, _, nested, is_list in fact_fields(model, prefix):
+        if nested is not None and not is_list:
             inner = _plan(nested, key + SEP, wanted)
             if inner:
                 steps.append((name, key, ("object", inner)))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 from pydantic import ValidationError
 
 from engine.errors import FieldError, FlowValidationError
+from engine.fastflow import validate_flow
 from engine.flow import Flow
 from engine.identifiers import identifier_errors
 from engine.jsontext import load_json
@@ -102,7 +103,7 @@ def parse_flow(flow: Flow | dict | str | bytes, source: str | None = None) -> Fl
     if not isinstance(flow, dict):
         raise FlowValidationError([FieldError("(flow)", f"a flow is a JSON object, not {_json_type(flow)}")], source)
     try:
-        model = Flow.model_validate(flow)
+        model = validate_flow(flow)
     except ValidationError as error:
         raise FlowValidationError([FieldError(field_path(tuple(item["loc"])), _message(item))
                                    for item in error.errors(include_url=False)], source) from None
@@ -185,9 +186,8 @@ def json_document(text: str | bytes, root: str = "(flow)", source: str | None = 
     except json.JSONDecodeError as error:
         raise FlowValidationError([FieldError(root, f"not JSON: {error.msg} at line {error.lineno} column "
                                                     f"{error.colno}")], source) from None
-    except (RecursionError, ValueError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise FlowValidationError([FieldError(root, f"not acceptable JSON: {reason}")], source) from None
+    except ValueError as error:  # nested too deeply (the same on every Python version), or not UTF-8
+        raise FlowValidationError([FieldError(root, f"not acceptable JSON: {error}")], source) from None
 
 
 def _json_type(value: object) -> str:

@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 
+from audit.canonical import check_nesting
 from engine.errors import FieldError
 
 __all__ = ["load_json", "MAX_INTEGER_DIGITS"]
@@ -43,7 +44,8 @@ class _OutOfRange:
 def load_json(text: str | bytes) -> tuple[object, list[FieldError]]:
     """The document, and the repeated keys and overlong integers in it with their field paths.
 
-    Raises what ``json.loads`` raises for text that is not JSON."""
+    Raises what ``json.loads`` raises for text that is not JSON, and ValueError for text nested more deeply
+    than any flow is (audit.canonical.MAX_JSON_DEPTH), the same on every Python version."""
     flawed: list[object] = []
 
     def make_object(pairs: list[tuple[str, object]]) -> dict:
@@ -65,6 +67,7 @@ def load_json(text: str | bytes) -> tuple[object, list[FieldError]]:
             flawed.append(_OutOfRange(literal, integer=False))
             return flawed[-1]
 
+    check_nesting(text)
     document = json.loads(text, object_pairs_hook=make_object, parse_int=make_integer, parse_float=make_decimal)
     return document, (_locate(document) if flawed else [])
 

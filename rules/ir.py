@@ -15,7 +15,7 @@ from typing import Any, Union
 
 __all__ = [
     "ARITH", "COMPARE", "FACT", "ITEM", "And", "finite", "Arith", "Compare", "Const", "Condition", "Lit", "Operand", "Or",
-    "Present", "Quant", "Ref", "evaluate", "fact_keys", "negate_op", "flip_op",
+    "Present", "Quant", "Ref", "evaluate", "fact_keys", "item_keys", "negate_op", "flip_op",
 ]
 
 FACT, ITEM = "fact", "item"
@@ -159,3 +159,36 @@ def fact_keys(condition: Condition) -> set[str]:
         own = {condition.ref.key, condition.count_key} if condition.ref.scope == FACT else set()
         return own | fact_keys(condition.body)
     return set()
+
+
+def item_keys(condition: Condition, into: dict[str, set[str]] | None = None, within: str | None = None) -> \
+        dict[str, set[str]]:
+    """The keys of list items a condition reads, by the fact key of the list: ``{"payments": {"apr", …}}``.
+
+    A quantifier over a list inside an item (``p.covers``) reads that list and its count as item keys."""
+    into = {} if into is None else into
+    if isinstance(condition, Quant):
+        if condition.ref.scope == FACT:
+            into.setdefault(condition.ref.key, set())
+            item_keys(condition.body, into, condition.ref.key)
+        else:
+            if within is not None:
+                into[within] |= {condition.ref.key, condition.count_key}
+            item_keys(condition.body, into, within)  # items of a list inside an item: scalars, read whole
+        return into
+    if isinstance(condition, (And, Or)):
+        for child in condition.children:
+            item_keys(child, into, within)
+        return into
+    if within is None:
+        return into
+    refs = [condition.ref] if isinstance(condition, Present) else []
+    operands = [condition.left, condition.right] if isinstance(condition, Compare) else []
+    while operands:
+        operand = operands.pop()
+        if isinstance(operand, Ref):
+            refs.append(operand)
+        elif isinstance(operand, Arith):
+            operands += [operand.left, operand.right]
+    into[within] |= {ref.key for ref in refs if ref.scope == ITEM and ref.key}
+    return into

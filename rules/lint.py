@@ -260,15 +260,15 @@ class _TreePass:
         unsatisfiable: dict[tuple, dict[str, list[Period]]] = {}
         for code, compiled in sorted(self.tree.compiled.items()):
             seen: dict[tuple, str] = {}
-            for segment in compiled.segments:
-                for effective in segment.rules:
-                    rule, version = effective.rule, effective.version
-                    reason = never_true(effective.condition, self.scope)
-                    if reason is not None:
-                        key = (rule.id, version.location, reason)
-                        unsatisfiable.setdefault(key, {}).setdefault(code, []).append(segment.period)
-                    self.compared_values(effective, segment.parameters)
-                    self.duplicate(effective, seen)
+            # in the order the rules take effect, so a duplicate names the rule that was there first
+            for effective in sorted(compiled.pieces, key=lambda piece: piece.period.start or dt.date.min):
+                rule, version = effective.rule, effective.version
+                reason = never_true(effective.condition, self.scope)
+                if reason is not None:
+                    key = (rule.id, version.location, reason)
+                    unsatisfiable.setdefault(key, {}).setdefault(code, []).append(effective.period)
+                self.compared_values(effective, effective.parameters)
+                self.duplicate(effective, seen)
         for (rule_id, location, reason), where in unsatisfiable.items():
             places = ", ".join(f"{code} {_merged(periods)}" for code, periods in where.items())
             self.findings.append(_at(location, "never_true",

@@ -111,12 +111,15 @@ class Jurisdiction:
 
 @dataclass
 class EffectiveRule:
-    """A rule as it applies in one jurisdiction over one segment of time."""
+    """A rule as it applies in one jurisdiction over a span of days (``period``) over which its version, the
+    overrides of it in force and the parameters it reads (``parameters``, the values it was lowered with) hold."""
 
     rule: Rule
     version: Version
     condition: Condition
     exceptions: list[Override]
+    period: Period = Period(None, None)
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

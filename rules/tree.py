@@ -4,7 +4,8 @@ The effective rule set of a jurisdiction is the union of its chain's rules, less
 those replaced or disabled below them, each guarded by the exceptions added below
 it, with every parameter taken from the nearest jurisdiction that has a value in
 force. It only changes on the boundary days of some rule, override or parameter,
-so the tree is cut into segments and each segment is compiled once.
+so the tree is cut into segments; each rule is lowered once per span over which what it
+reads does not change (rules/segments.py), so loading is linear in rules and dates.
 
 Overrides of one rule must leave the effective rule unambiguous on every day: once a
 jurisdiction replaces a rule, it and those below it override the replacing rule, not
@@ -14,18 +15,15 @@ nothing (a rule disabled twice, the same exception twice) are lint warnings.
 """
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from rules.capacity import size_problem
 from rules.errors import RuleError
-from rules.ir import And, Condition
-from rules.lower import LowerError, lower, simplify
-from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule, Segment
+from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule
+from rules.segments import CompiledJurisdiction, ParameterTimeline, Unlowered, rule_pieces
 from rules.types import Type, Vocabulary
 
 __all__ = ["RuleTree", "CompiledJurisdiction", "at_local_noon"]
@@ -39,43 +37,6 @@ def at_local_noon(value: dt.date, utc_offset: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(f"{value.isoformat()}T12:00:00{utc_offset}")
-
-Unlowered = tuple[Location, str, str, str]  # a condition the engine cannot run: where, code, whose, why
-
-
-class CompiledJurisdiction:
-    """A jurisdiction's effective rule set for every segment of time, and the digest of its sources."""
-
-    def __init__(self, code: str, chain: list[str], digest: str, utc_offset: str, segments: list[Segment]):
-        self.code = code
-        self.chain = chain
-        self.digest = digest
-        self.utc_offset = utc_offset
-        self.segments = segments
-        self._starts = [segment.period.start or dt.date.min for segment in segments]
-        sign = -1 if utc_offset.startswith("-") else 1
-        hours, minutes = map(int, utc_offset[1:].split(":"))
-        self._zone = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
-
-    def segment_index(self, day: dt.date) -> int:
-        return bisect.bisect_right(self._starts, day) - 1
-
-    def segment_on(self, day: dt.date) -> Segment:
-        return self.segments[self.segment_index(day)]
-
-    def local_date(self, instant: dt.datetime) -> dt.date:
-        """The calendar day of ``instant`` in this jurisdiction: rules are dated in local time."""
-        return instant.astimezone(self._zone).date()
-
-    def day_of(self, when: dt.date | dt.datetime) -> dt.date:
-        """A day as given, or the local day of an instant (what a command's ``--as-of`` names)."""
-        return self.local_date(when) if isinstance(when, dt.datetime) else when
-
-    def instant_of(self, when: dt.date | dt.datetime) -> dt.datetime:
-        """An instant as given, or for a day its noon in local time, as scenario tests date their cases."""
-        if isinstance(when, dt.datetime):
-            return when
-        return dt.datetime.combine(when, dt.time(12), self._zone)
 
 
 class RuleTree:
@@ -204,59 +165,34 @@ class RuleTree:
             return "redundant_override"
         return None  # a child refines its parent: replacing a rule it excepts or disables, disabling one it excepts
 
-    def effective(self, code: str, day: dt.date) -> tuple[list[EffectiveRule], dict[str, Any], list[Unlowered]]:
-        """The rules in force in ``code`` on ``day``, its parameters, and the conditions that cannot be lowered."""
-        parameters = self.parameters_on(code, day)
-        effective, problems = [], []
-        for member in self.chain(code):
-            for rule in self.jurisdictions[member].rules:
-                version = rule.version_on(day)
-                if version is None:
-                    continue
-                overrides = self.overrides_on(code, rule, day)
-                if any(override.kind in ("replacement", "disable") for override in overrides):
-                    continue
-                exceptions = [override for override in overrides if override.kind == "exception"]
-                # each condition is blamed on its own declaration: an exception's is where the child wrote it;
-                # an exception is lowered negated, as the rule uses it
-                declarations = [(version.location, rule.id, version.typed, False)]
-                declarations += [(exception.location, f"the exception to {rule.id}", exception.typed, True)
-                                 for exception in exceptions]
-                parts: list[Condition] = []
-                for location, what, typed, negated in declarations:
-                    try:
-                        parts.append(lower(typed, parameters, self.vocabulary, negated=negated))
-                    except LowerError as error:
-                        problems.append((location, error.code, what, error.message))
-                if len(parts) == len(declarations):
-                    condition = simplify(And(tuple(parts)))
-                    problem = size_problem(condition)
-                    if problem is not None:
-                        problems.append((version.location, "condition_too_large", rule.id, problem))
-                        continue
-                    effective.append(EffectiveRule(rule, version, condition, exceptions))
-        return effective, parameters, problems
-
     def compile(self) -> list[RuleError]:
-        """Compute every jurisdiction's segments; return the errors (e.g. a parameter not in force).
+        """Compute every jurisdiction's pieces and segments; return the errors (e.g. a parameter not in force).
 
         A condition that cannot be lowered is one error, on the first day and jurisdiction it fails
-        in, not one per segment and jurisdiction of the chain.
+        in, not one per piece and jurisdiction of the chain.
         """
         first: dict[Unlowered, tuple[dt.date, str]] = {}
         for code in sorted(self.jurisdictions):
-            days = self.boundaries(code)
-            segments = []
-            for index, start in enumerate([None, *days]):
-                end = days[index] - dt.timedelta(days=1) if index < len(days) else None
-                day = start or dt.date.min
-                rules, parameters, problems = self.effective(code, day)
-                for problem in problems:
-                    first[problem] = min(first.get(problem, (day, code)), (day, code))
-                segments.append(Segment(Period(start, end), rules, parameters))
-            offset = next((self.jurisdictions[member].utc_offset for member in reversed(self.chain(code))
+            chain = self.chain(code)
+            timeline = ParameterTimeline(self, code)
+            overrides: dict[str, list[Override]] = {}
+            for member in chain:
+                for override in self.jurisdictions[member].overrides:
+                    overrides.setdefault(override.target, []).append(override)
+            pieces: list[EffectiveRule] = []
+            for position, member in enumerate(chain):
+                below = set(chain[position + 1:])
+                for rule in self.jurisdictions[member].rules:
+                    mine = [override for override in overrides.get(rule.id, ()) if override.jurisdiction in below]
+                    for piece, day, problems in rule_pieces(rule, mine, timeline, self.vocabulary):
+                        for problem in problems:
+                            first[problem] = min(first.get(problem, (day, code)), (day, code))
+                        if piece is not None:
+                            pieces.append(piece)
+            offset = next((self.jurisdictions[member].utc_offset for member in reversed(chain)
                            if self.jurisdictions[member].utc_offset), DEFAULT_UTC_OFFSET)
-            self.compiled[code] = CompiledJurisdiction(code, self.chain(code), self.digest(code), offset, segments)
+            self.compiled[code] = CompiledJurisdiction(code, chain, self.digest(code), offset, self.boundaries(code),
+                                                       pieces, lambda day, code=code: self.parameters_on(code, day))
         return [_located(location, error_code, f"{what}: on {day} in {code}, {message}")
                 for (location, error_code, what, message), (day, code) in first.items()]
 

@@ -27,6 +27,21 @@ def shipped_engine():
 
 
 @pytest.fixture
+def run(tmp_path, monkeypatch):
+    """Run ``licit ARGS...`` in-process, in a fresh working folder, logging nowhere by default."""
+    from click.testing import CliRunner
+
+    from engine.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LICIT_AUDIT_DB", raising=False)
+
+    def invoke(*args, stdin=None):
+        return CliRunner().invoke(cli, [str(arg) for arg in args], input=stdin, catch_exceptions=False)
+    return invoke
+
+
+@pytest.fixture
 def compliant_flow() -> dict:
     return copy.deepcopy(example("baitiao-split-compliant"))
 

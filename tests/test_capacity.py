@@ -68,7 +68,7 @@ def matched(rules: dict[str, Condition], fact: dict) -> set[str]:
     fired = set()
     for names in pack({name: condition_size(condition) for name, condition in rules.items()},
                       durable.MAX_RULES_PER_RULESET):
-        ruleset = durable.DurableRuleset("capacity", {name: compile_.to_durable(rules[name]) for name in names})
+        ruleset = durable.DurableRuleset("capacity", {name: [compile_.to_durable(rules[name])] for name in names})
         fired.update(ruleset.matches(durable.to_json({"flow_id": "f", **fact})))
     return fired
 
@@ -95,7 +95,7 @@ def test_the_limits_are_where_durable_rules_breaks():
     # matching it fails (error 303), and deleting the failed session then aborts the process: in a child
     child = subprocess.run([sys.executable, "-c", f"""
 from engine.durable import DurableRuleset
-DurableRuleset("capacity", {{"r": {compile_.to_durable(wider)!r}}}).matches({fact!r})
+DurableRuleset("capacity", {{"r": [{compile_.to_durable(wider)!r}]}}).matches({fact!r})
 """], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert child.returncode != 0 and "error code: 303" in child.stderr + child.stdout
     grouped = And(tuple(Or((Compare("==", Ref(FACT, "a"), Lit(index)), Present(Ref(FACT, "b"), True)))
@@ -104,7 +104,7 @@ DurableRuleset("capacity", {{"r": {compile_.to_durable(wider)!r}}}).matches({fac
     regrouped = And(grouped.children + (Or((Compare("==", Ref(FACT, "a"), Lit(99)), Present(Ref(FACT, "c"), True))),))
     assert f"{MAX_GROUPS + 1} and/or groups" in size_problem(regrouped)
     with pytest.raises(durable.DurableError, match="error code: 113"):
-        durable.DurableRuleset("capacity", {"r": compile_.to_durable(regrouped)})
+        durable.DurableRuleset("capacity", {"r": [compile_.to_durable(regrouped)]})
 
 
 def test_packing_splits_what_one_ruleset_could_not_match():

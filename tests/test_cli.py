@@ -9,16 +9,6 @@ from tests.conftest import EXAMPLES, PACKS, REPO, rule_yaml
 
 
 
-@pytest.fixture
-def run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("LICIT_AUDIT_DB", raising=False)
-
-    def invoke(*args, stdin=None):
-        return CliRunner().invoke(cli, [str(arg) for arg in args], input=stdin, catch_exceptions=False)
-    return invoke
-
-
 def assert_clean_failure(result, code: int):
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
@@ -77,13 +67,13 @@ def test_a_failure_partway_stops_the_batch_after_the_flows_already_decided(run, 
     from engine.core import Engine
     from engine.errors import EngineError
 
-    decide = Engine.fact_json
+    decide = Engine.facts
 
-    def fail_on_second(engine, model):
+    def fail_on_second(engine, model, *rules):
         if model.flow_id == "second":
             raise EngineError("simulated failure")
-        return decide(engine, model)
-    monkeypatch.setattr(Engine, "fact_json", fail_on_second)
+        return decide(engine, model, *rules)
+    monkeypatch.setattr(Engine, "facts", fail_on_second)
     flow = json.loads((EXAMPLES / "student-on-credit.json").read_text())
     lines = [json.dumps(dict(flow, flow_id=flow_id)) for flow_id in ("first", "second", "third")]
     result = run("evaluate", "--no-audit", "-", stdin="\n".join(lines) + "\n")
@@ -195,7 +185,7 @@ def test_flow_schema_uses_contract_names(run):
 def test_bench_reports_throughput_and_percentiles(run):
     result = run("bench", "--n", "200", "--rules", PACKS)
     assert result.exit_code == 0, result.output
-    for expected in ("evaluations/s", "p50", "p99", "durable_rules match", "validation"):
+    for expected in ("evaluations/s", "p50", "p99", "match (", "validation"):
         assert expected in result.output
 
 

@@ -31,7 +31,7 @@ class LoggedClock:
         return self.now
 
 
-def engine_on_files(files: dict[str, str], *, clock: LoggedClock | None = None) -> Engine:
+def engine_on_files(files: dict[str, str], *, clock: LoggedClock | None = None, matcher: str | None = None) -> Engine:
     """An engine on the rule files `files` ({path within the tree: source}), as a log stores them.
     They are written to a temporary folder only while the engine loads them (it keeps them in memory)."""
     with tempfile.TemporaryDirectory(prefix="licit-logged-rules-") as directory:
@@ -41,7 +41,7 @@ def engine_on_files(files: dict[str, str], *, clock: LoggedClock | None = None) 
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(source, encoding="utf-8")
         try:
-            return Engine(rules_dir=root) if clock is None else Engine(rules_dir=root, clock=clock)
+            return Engine(rules_dir=root, matcher=matcher, **({} if clock is None else {"clock": clock}))
         except RuleSetError as error:
             # the folder is gone once loaded: name each file by its path within the stored tree
             raise RuleSetError([dataclasses.replace(item, file=_within(item.file, root)) for item in error.errors]
@@ -68,8 +68,9 @@ class StoredRuleSets:
     """The engine for each stored rule set a process meets, by digest, loaded on first use and kept
     for the next records (rule sets change rarely along a log); at most `capacity` are kept."""
 
-    def __init__(self, conn: sqlite3.Connection, clock: LoggedClock, *, capacity: int = 16):
-        self.conn, self.clock, self.capacity = conn, clock, capacity
+    def __init__(self, conn: sqlite3.Connection, clock: LoggedClock, *, capacity: int = 16,
+                 matcher: str | None = None):
+        self.conn, self.clock, self.capacity, self.matcher = conn, clock, capacity, matcher
         self._loaded: OrderedDict[str, Engine | UnusableRuleSet] = OrderedDict()
 
     def engine(self, digest: str) -> Engine:
@@ -94,7 +95,7 @@ class StoredRuleSets:
         if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
             return UnusableRuleSet(f"rule set {digest} in the log is not a mapping of file paths to sources")
         try:
-            return engine_on_files(files, clock=self.clock)
+            return engine_on_files(files, clock=self.clock, matcher=self.matcher)
         except UnusableRuleSet as error:
             return error
         except RuleSetError as error:

@@ -114,9 +114,9 @@ def _list_differences(was: list, now: list) -> dict:
 class _Replayer:
     """Replays records, one process's engines on the stored rule sets at hand."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, matcher: str | None = None):
         self.clock = LoggedClock()
-        self.rulesets = StoredRuleSets(conn, self.clock)
+        self.rulesets = StoredRuleSets(conn, self.clock, matcher=matcher)
 
     def replay(self, record: LoggedRecord) -> tuple[ReplayItem | None, Decision | None]:
         """(None if identical, else what differs or why it was not replayed; the replayed decision)."""
@@ -152,8 +152,10 @@ def _not_replayable(record: LoggedRecord, kind: str, reason: str) -> tuple[Repla
 class _ReplaySpans:
     """The replay job of engine.batch.span_runner: a part is (summary, items that did not replay identical)."""
 
+    matcher: str | None = None
+
     def start(self, conn: sqlite3.Connection) -> _Replayer:
-        return _Replayer(conn)
+        return _Replayer(conn, self.matcher)
 
     def run(self, replayer: _Replayer, records: Iterator[LoggedRecord]) -> tuple[ReplaySummary, list[ReplayItem]]:
         summary, items = ReplaySummary(), []
@@ -172,7 +174,7 @@ class _ReplaySpans:
 
 def replay_log(db: str | os.PathLike, selection: Selection = Selection(), *, workers: int | None = None,
                on_item: Callable[[ReplayItem], None] | None = None,
-               progress: Callable[[int, int], None] | None = None) -> ReplaySummary:
+               progress: Callable[[int, int], None] | None = None, matcher: str | None = None) -> ReplaySummary:
     """Replay every record `selection` matches; returns the counts. Each record that does not replay
     identical goes to `on_item` as soon as its span is done, in log order; `progress` gets (records
     done, records in all) before the work and after each span."""
@@ -181,7 +183,7 @@ def replay_log(db: str | os.PathLike, selection: Selection = Selection(), *, wor
     if progress is not None:
         progress(0, planned)
     total = ReplaySummary()
-    for summary, items in run_spans(db, selection, _ReplaySpans(), spans, workers=workers):
+    for summary, items in run_spans(db, selection, _ReplaySpans(matcher), spans, workers=workers):
         total.add(summary)
         for item in items:
             if on_item is not None:
@@ -191,7 +193,7 @@ def replay_log(db: str | os.PathLike, selection: Selection = Selection(), *, wor
     return total
 
 
-def replay_decision(db: str | os.PathLike, decision_id: str) -> dict:
+def replay_decision(db: str | os.PathLike, decision_id: str, *, matcher: str | None = None) -> dict:
     """The logged and the replayed outcome and rule ids, what differs, and whether they are identical.
     A record or rule set that does not verify is not replayed (AuditError).
 
@@ -206,7 +208,7 @@ def replay_decision(db: str | os.PathLike, decision_id: str) -> dict:
     record = LoggedRecord(stored["seq"], decision_id, stored["ruleset_digest"], stored["decision"], stored["flow"])
     conn, _ = open_reader(db)
     try:
-        item, replayed = _Replayer(conn).replay(record)
+        item, replayed = _Replayer(conn, matcher).replay(record)
     finally:
         conn.close()
     if replayed is None:

@@ -35,6 +35,7 @@ def seed_log(
     seed: int | None = None,
     days: float = 365.0,
     progress: Callable[[int, int], None] | None = None,
+    matcher: str | None = None,
 ) -> int:
     """Write a new log of `count` decisions about synthetic flows spread over `days` days up
     to now, each decided by the engine on the rules of `rules_dir` in force when it was
@@ -51,7 +52,8 @@ def seed_log(
         sink = BatchSink(log, progress=progress and (lambda written: progress(written, count)))
         if progress:
             progress(0, count)
-        engine = Engine(rules_dir, sink=sink, clock=clock, max_request_age=None)  # each flow at its own instant
+        engine = Engine(rules_dir, sink=sink, clock=clock, max_request_age=None,
+                        matcher=matcher)  # each flow at its own instant
         end = clock.now
         start = end - dt.timedelta(days=days)
         _refuse_days_before_the_rules(engine, start, end, days)
@@ -68,8 +70,8 @@ def _refuse_days_before_the_rules(engine: Engine, start: dt.datetime, end: dt.da
     for code in engine.jurisdictions:
         compiled = engine.tree.compiled[code]
         first, last = compiled.local_date(start), compiled.local_date(end)
-        gaps = [segment.period for segment in compiled.segments if not segment.rules
-                and (segment.period.start or dt.date.min) <= last and (segment.period.end or dt.date.max) >= first]
+        gaps = [period for period, count in compiled.spans() if not count
+                and (period.start or dt.date.min) <= last and (period.end or dt.date.max) >= first]
         gap = max(gaps, key=lambda period: period.start or dt.date.min, default=None)
         if gap is None:
             continue

@@ -22,8 +22,21 @@ from engine.cli.errors import LicitGroup
 __all__ = ["main", "cli"]
 
 
+def _version(context: click.Context, _parameter: click.Parameter, value: bool) -> None:
+    """``licit --version``: the version, and the matchers this Python can use with the one commands use."""
+    if not value or context.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from engine.matching import matchers_text
+
+    click.echo(f"licit, version {version('licit')}\n{matchers_text()}")
+    context.exit()
+
+
 @click.group("licit", cls=LicitGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="licit", prog_name="licit")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show the version and the matchers available, then exit.")
 def cli() -> None:
     """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""
 

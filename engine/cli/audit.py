@@ -17,7 +17,8 @@ from audit.queries import (PERIODS, SUMMARY_COLUMNS, decision_stats, export_file
 from audit.records import OUTCOMES
 from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
 from engine.cli.errors import library_errors
-from engine.cli.options import db_option, format_option, lang_option, rules_option, time_filters, workers_option
+from engine.cli.options import (db_option, format_option, lang_option, matcher_option, rules_option,
+                                time_filters, workers_option)
 from engine.cli.output import print_table, progress_bar
 from rules.wording import counted
 
@@ -200,9 +201,10 @@ def checkpoint(db, output):
 @click.option("--jurisdiction", "-j", metavar="CODE", help="with --all: only decisions for this jurisdiction")
 @workers_option
 @format_option("text", "json")
+@matcher_option
 @library_errors
 def replay(decision_id: str | None, replay_all: bool, db: Path | None, since: str | None, until: str | None,
-           jurisdiction: str | None, workers: int | None, output_format: str) -> None:
+           jurisdiction: str | None, workers: int | None, output_format: str, matcher: str | None) -> None:
     """Re-decide logged decisions under exactly the rule files they were made with, at the instants they were
     made: DECISION_ID, or with --all every one the filters match. Exit 1 unless every one is identical.
     Nothing is written to the log."""
@@ -214,17 +216,17 @@ def replay(decision_id: str | None, replay_all: bool, db: Path | None, since: st
         from audit.spans import Selection
 
         sys.exit(_replay_all(db or default_db_path(), Selection(since, until, jurisdiction), workers,
-                             output_format))
+                             output_format, matcher))
     from audit.render import replay_text
     from engine.batch.replay import replay_decision
 
-    result = replay_decision(db or default_db_path(), decision_id)
+    result = replay_decision(db or default_db_path(), decision_id, matcher=matcher)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else replay_text(result))
     if not result["identical"]:
         sys.exit(1)
 
 
-def _replay_all(db: Path, selection, workers: int | None, output_format: str) -> int:
+def _replay_all(db: Path, selection, workers: int | None, output_format: str, matcher: str | None) -> int:
     """Each decision that is not identical is printed as soon as its span is done (text lines, or items of
     one JSON document), then the counts; returns the exit code: 0 only if every one is identical."""
     from engine.batch.replay import replay_log
@@ -244,7 +246,7 @@ def _replay_all(db: Path, selection, workers: int | None, output_format: str) ->
         head = json.dumps({"log": str(db), "selection": selection.to_json()}, ensure_ascii=False)
         click.echo(head[:-1] + ', "not_identical": [', nl=False)
     with progress_bar("replay") as progress:
-        summary = replay_log(db, selection, workers=workers, on_item=show, progress=progress)
+        summary = replay_log(db, selection, workers=workers, on_item=show, progress=progress, matcher=matcher)
     ok = summary.all_identical and summary.replayed > 0
     if as_json:
         counts = json.dumps({**summary.to_json(), "all_identical": ok}, ensure_ascii=False)
@@ -275,12 +277,15 @@ def to_scenario(decision_id: str, db: Path | None, name: str | None) -> None:
               help="spread them over this many days up to now")
 @click.option("--seed", "random_seed", type=int, help="random seed, for the same flows and decisions again")
 @rules_option
+@matcher_option
 @library_errors
-def seed(db: Path | None, count: int, days: float, random_seed: int | None, rules_dir: Path | None) -> None:
+def seed(db: Path | None, count: int, days: float, random_seed: int | None, rules_dir: Path | None,
+         matcher: str | None) -> None:
     """Write a new log of N decisions the engine makes about synthetic flows (for trials and benchmarks)."""
     from engine.batch.seed import seed_log
 
     path = db or default_db_path()
     with progress_bar("seeding") as progress:
-        head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed, progress=progress)
+        head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed, progress=progress,
+                        matcher=matcher)
     click.echo(f"seeded {path} with {counted(count, 'decision')} about synthetic flows, head seq {head}")

@@ -13,7 +13,7 @@ import sys
 import click
 
 from audit.errors import AuditError, AuditInputError
-from engine.errors import LicitError
+from engine.errors import LicitError, MatcherError
 from rules.errors import RuleSetError
 from rules.wording import counted
 
@@ -42,14 +42,15 @@ class InputError(click.ClickException):
 
 def library_errors(command):
     """Run a command; a rule set that does not load, a log or engine failure: one clear error, no traceback.
-    What was asked of the log was wrong (AuditInputError: a bad date, a malformed checkpoint): exit 2."""
+    What was asked of the log was wrong (AuditInputError: a bad date, a malformed checkpoint), or a matcher
+    that is not one or cannot run here (MatcherError): exit 2."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except RuleSetError as error:
             raise click.ClickException(rule_set_failure(error)) from None
-        except AuditInputError as error:
+        except (AuditInputError, MatcherError) as error:
             raise InputError(str(error)) from None
         except (AuditError, LicitError) as error:
             raise click.ClickException(str(error)) from None

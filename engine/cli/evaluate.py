@@ -9,7 +9,7 @@ import click
 
 from audit.records import OUTCOMES
 from engine.cli.errors import InputError, library_errors, report_error
-from engine.cli.options import format_option, lang_option, rules_option, when_option
+from engine.cli.options import format_option, lang_option, matcher_option, rules_option, when_option
 from engine.errors import FlowValidationError, LicitError
 from rules.wording import printable
 
@@ -34,8 +34,10 @@ _SEVERITY = tuple(reversed(OUTCOMES))  # allow < conditional < review < deny, as
                    "(deny > review > conditional > allow)")
 @click.option("--remedies", "with_remedies", is_flag=True,
               help="with each flow denied or referred, the cheapest changes that make it pass (licit remedy)")
+@matcher_option
 @library_errors
-def evaluate(flows, rules_dir, audit_db, no_audit, output_format, languages, as_of, fail_on, with_remedies) -> None:
+def evaluate(flows, rules_dir, audit_db, no_audit, output_format, languages, as_of, fail_on, with_remedies,
+             matcher) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
     if no_audit and audit_db is not None:
         raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
@@ -45,7 +47,7 @@ def evaluate(flows, rules_dir, audit_db, no_audit, output_format, languages, as_
 
     # a person deciding files decides each at its own requested_at (or --as-of): no request-age check
     engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()),
-                    max_request_age=None)
+                    max_request_age=None, matcher=matcher)
     invalid, strongest = 0, 0
     with engine:
         for source, text in flow_documents(flows, sys.stdin.buffer):

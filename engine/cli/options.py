@@ -9,12 +9,19 @@ import click
 from rules.timestamps import parse_when
 from rules.wording import LANGUAGES
 
-__all__ = ["WHEN", "db_option", "format_option", "lang_option", "rules_option", "time_filters", "when_option",
-           "workers_option"]
+__all__ = ["WHEN", "db_option", "format_option", "lang_option", "matcher_option", "rules_option", "time_filters",
+           "when_option", "workers_option"]
 
 def rules_option(command):
     return click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
                         help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")(command)
+
+
+def matcher_option(command):
+    """``--matcher durable|python``: which matcher decides (engine/matching.py); the parameter is ``matcher``."""
+    return click.option("--matcher", type=click.Choice(["durable", "python"]), default=None,
+                        help="rule matcher (default: $LICIT_MATCHER, else durable where durable_rules imports, "
+                             "else python)")(command)
 
 
 def format_option(*choices: str, help: str = "output format"):

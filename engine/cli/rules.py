@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 
 from engine.cli.errors import InputError, library_errors, rule_set_failure
-from engine.cli.options import (db_option, format_option, lang_option, rules_option, time_filters, when_option,
-                                workers_option)
+from engine.cli.options import (db_option, format_option, lang_option, matcher_option, rules_option, time_filters,
+                                when_option, workers_option)
 from engine.cli.output import print_table, progress_bar
 from engine.cli.remedy import timeout_option
 from rules.wording import counted
@@ -98,15 +98,17 @@ def list_rules(jurisdiction: str, as_of: dt.date | dt.datetime | None, rules_dir
 @click.option("--min-coverage", type=click.FloatRange(0, 100), metavar="PCT",
               help="fail when fewer than PCT % of the rules fired in some case")
 @format_option("text", "junit", "json", help="output format: text, JUnit XML or JSON, for CI")
+@matcher_option
 @library_errors
 def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, show_coverage: bool,
-         min_coverage: float | None, output_format: str) -> None:
+         min_coverage: float | None, output_format: str, matcher: str | None) -> None:
     """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
     from engine.batch.reports import run_json, run_junit
     from engine.batch.scenarios import COVERAGE_HEADER, coverage_rows, coverage_summary, run_scenarios, run_text
     from engine.core import Engine, default_rules_dir
 
-    with Engine(rules_dir=directory or default_rules_dir(), max_request_age=None) as engine:  # cases have dates
+    with Engine(rules_dir=directory or default_rules_dir(), max_request_age=None,
+                matcher=matcher) as engine:  # cases have dates
         if jurisdiction is not None and jurisdiction not in engine.tree.jurisdictions:
             raise click.BadParameter(f"no rule pack {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}",
                                      param_hint="--jurisdiction")

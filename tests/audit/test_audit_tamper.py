@@ -371,7 +371,7 @@ def test_rows_left_behind_by_removed_last_records_still_mean_they_are_missing(ta
 
 
 def test_a_record_rewritten_as_json_too_deep_for_python_is_changed_content_not_a_crash(tamper, filled_log):
-    """SQLite's JSON functions (the lookup columns) follow 1,000 levels; Python's parser fewer."""
+    """SQLite's JSON functions (the lookup columns) follow 1,000 levels; Licit reads 200 (on every Python)."""
     decision_id = example_items(1, start=5)[0][0]["decision_id"]
     deep = "[" * 999 + "]" * 999
     tamper.execute("UPDATE decisions SET decision = json_set(decision, '$.note', json(?)) WHERE seq = 5", (deep,))

@@ -3,6 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_property import CONSTRUCTS, construct_engine  # noqa: F401  (a fixture: every construct of the language)
+from tests.test_property import CONSTRUCTS, construct_engine, construct_tree  # noqa: F401  (fixtures: every construct)
 
 __all__ = ["CONSTRUCTS"]

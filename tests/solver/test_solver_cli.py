@@ -14,7 +14,7 @@ from engine.solver.changes import DEFAULT_CHANGES
 from engine.solver.shape import fields_of
 from rules import RuleSetError
 from tests.conftest import EXAMPLES, PACKS, REPO
-from tests.test_cli import run  # noqa: F401  (a fixture: licit as people run it)
+from tests.conftest import run  # noqa: F401  (a fixture: licit as people run it)
 
 
 def test_remedy_prints_the_cheapest_first(run):
