@@ -22,7 +22,7 @@ def typical_row_bytes(items: list[Item]) -> int:
     key = secrets.token_bytes(16)
     entries = [prepare_entry(d, f, s, key) for d, f, _, s in items]
     # hashes, timestamps and generated lookup columns come to about 400 bytes
-    return round(sum(len(e.decision_json.encode()) + len(e.flow_json.encode()) for e in entries) / len(entries)) + 400
+    return round(sum(len(e.decision_json) + len(e.flow_json) for e in entries) / len(entries)) + 400
 
 
 def bare_commit_rate(beside: str | os.PathLike, *, row_bytes: int, commits: int = 2000) -> float:

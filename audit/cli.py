@@ -193,7 +193,7 @@ def verify(db, checkpoint):
 )
 def checkpoint(db, output):
     """Verify the log, then write its head (seq, hash, time, rule-set digests) to a file."""
-    from audit.verify import write_checkpoint
+    from audit.checkpoints import write_checkpoint
 
     head = write_checkpoint(db or default_db_path(), output)
     click.echo(f"checkpoint of head seq {head['seq']} hash {head['hash']} written to {output}")

@@ -2,7 +2,7 @@
 
 from rules.errors import LicitError
 
-__all__ = ["AuditError", "AuditInputError", "AuditWriteError"]
+__all__ = ["AuditError", "AuditInputError", "AuditWriteError", "RecordRefused"]
 
 
 class AuditError(LicitError):
@@ -16,3 +16,8 @@ class AuditInputError(AuditError):
 
 class AuditWriteError(AuditError):
     """A decision could not be durably logged; nothing of it was written."""
+
+
+class RecordRefused(AuditWriteError):
+    """The log refused these records themselves (a decision id it already holds, say),
+    not the write: other callers' records may still be committed."""

@@ -14,15 +14,16 @@ import hashlib
 import hmac
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from audit.errors import AuditError, AuditWriteError
+from audit.files import fsync_directory, owned_regular_file
 
 KEY_ENV = "LICIT_AUDIT_KEY"
 MIN_KEY_CHARS = 16
 IDENTIFIER_FIELDS = ("name", "id_number", "phone")
 HASH_PREFIX = "hmac-sha256:"
+_KEY_FILE_BYTES = 4096  # a key file holds one line of text
 
 
 def key_file_path(db_path: str | os.PathLike) -> Path:
@@ -37,7 +38,7 @@ def resolve_key(db_path: str | os.PathLike, key: bytes | None = None, *, create:
     if text is not None:
         return _checked(text.strip().encode(), KEY_ENV)
     path = key_file_path(db_path)
-    if create and not path.exists():
+    if create and not os.path.lexists(path):
         _create_key_file(path)
     return _read_key_file(path)
 
@@ -95,10 +96,10 @@ def _checked(key: bytes, source: str) -> bytes:
 def _create_key_file(path: Path) -> None:
     """Write a fresh key to a private temporary file, then link it into place: the
     key file appears complete or not at all, and if another process won the race
-    its key is kept."""
+    its key is kept (and checked like any key file when it is read)."""
     temp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             os.write(fd, (secrets.token_hex(32) + "\n").encode())
             os.fsync(fd)
@@ -106,7 +107,7 @@ def _create_key_file(path: Path) -> None:
             os.close(fd)
         with contextlib.suppress(FileExistsError):  # another process's key is as good
             os.link(temp, path)
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
     except OSError as error:
         raise AuditWriteError(f"cannot create audit key file {path}: {error.strerror}") from None
     finally:
@@ -115,22 +116,15 @@ def _create_key_file(path: Path) -> None:
 
 
 def _read_key_file(path: Path) -> bytes:
-    try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise AuditError(
-                f"audit key file {path} is accessible to other users (mode {stat.S_IMODE(mode):04o}): chmod 600 it"
-            )
-        return _checked(path.read_text().strip().encode(), str(path))
-    except FileNotFoundError:
-        raise AuditError(f"no audit key: set {KEY_ENV} or provide the key file {path}") from None
-    except OSError as error:
-        raise AuditError(f"cannot read audit key file {path}: {error.strerror}") from None
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """The key in `path`, a regular file owned by this user that no one else may read: a key
+    file planted beside the log by another user, or a symlink there, is refused."""
+    if not os.path.lexists(path):
+        raise AuditError(f"no audit key: set {KEY_ENV} or provide the key file {path}")
+    with open(owned_regular_file(path, "audit key file", private=True), "rb") as file:
+        try:
+            text = file.read(_KEY_FILE_BYTES + 1)
+        except OSError as error:
+            raise AuditError(f"cannot read audit key file {path}: {error.strerror}") from None
+    if len(text) > _KEY_FILE_BYTES:
+        raise AuditError(f"audit key file {path} is larger than {_KEY_FILE_BYTES} bytes, so it is not a key file")
+    return _checked(text.strip(), str(path))

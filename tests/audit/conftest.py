@@ -20,6 +20,7 @@ from audit import DecisionLog, ruleset_digest  # noqa: E402
 from engine.cli import cli  # noqa: E402  (`licit audit`, with the commands the engine adds: seed, replay)
 
 EXAMPLES = REPO / "examples"
+DATA = Path(__file__).resolve().parent / "data"  # a version-1 log (data/README.md)
 TEST_KEY = "test-key-0123456789abcdef"
 EFFECTS = {
     "CN.CTPL.LUMP_SUM": "deny",

@@ -101,9 +101,16 @@ def test_a_checkpoint_file_over_a_mebibyte_is_refused(filled_log, checkpoint):
     assert_one_line_error(result, f"checkpoint {checkpoint} is larger than 1 MiB", exit_code=2)
 
 
-def test_an_endless_file_as_a_checkpoint_is_refused_without_reading_it_all(filled_log):
+def test_an_endless_file_as_a_checkpoint_is_refused_without_reading_it(filled_log):
     result = run("verify", "--db", filled_log, "--checkpoint", "/dev/zero")
-    assert_one_line_error(result, "checkpoint /dev/zero is larger than 1 MiB", exit_code=2)
+    assert_one_line_error(result, "checkpoint /dev/zero is not a regular file", exit_code=2)
+
+
+def test_a_fifo_as_a_checkpoint_is_refused_without_waiting_for_a_writer(filled_log, tmp_path):
+    fifo = tmp_path / "head.json"
+    os.mkfifo(fifo)
+    result = run("verify", "--db", filled_log, "--checkpoint", fifo)  # used to wait forever for a writer
+    assert_one_line_error(result, f"checkpoint {fifo} is not a regular file", exit_code=2)
 
 
 def test_a_checkpoint_nested_too_deeply_to_parse_is_not_json(filled_log, checkpoint):

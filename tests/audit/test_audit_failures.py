@@ -68,10 +68,23 @@ def test_a_read_only_log_file_raises_a_write_error_naming_it(shared_dir):
     path = shared_dir / "licit-audit.db"
     make_log(path)
     shared_dir.chmod(0o777)
+    os.chown(path, NOBODY, NOBODY)
     path.chmod(0o444)
     outcome = outcome_in_child(record_one, path, as_nobody=True)
-    assert outcome.startswith("AuditWriteError:") and str(path) in outcome and "readonly" in outcome
+    assert outcome.startswith("AuditWriteError:") and str(path) in outcome and "Permission denied" in outcome
     assert verify_log(path).records == 3
+
+
+def test_a_log_of_another_user_is_refused_even_where_it_could_be_written(shared_dir):
+    """Another user's file in a shared directory is never adopted as the log (issue 18)."""
+    path = shared_dir / "licit-audit.db"
+    make_log(path)
+    shared_dir.chmod(0o777)
+    path.chmod(0o666)
+    before = path.read_bytes()
+    outcome = outcome_in_child(record_one, path, as_nobody=True)
+    assert outcome.startswith("AuditWriteError:") and "belongs to another user (uid 0)" in outcome
+    assert path.read_bytes() == before
 
 
 def test_a_read_only_directory_raises_a_write_error_naming_the_log(shared_dir):
@@ -87,7 +100,7 @@ def test_a_read_only_directory_raises_a_write_error_naming_the_log(shared_dir):
 
 def test_a_log_locked_past_the_timeout_raises_a_write_error(log_path):
     make_log(log_path)
-    with DecisionLog(log_path, timeout=0.2) as log:
+    with DecisionLog(log_path, timeout=3) as log:  # the writer gives up on the lock after half of it
         blocker = sqlite3.connect(log_path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         with pytest.raises(AuditWriteError, match="database is locked") as raised:
