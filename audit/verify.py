@@ -186,7 +186,10 @@ def _check_checkpoint(conn: sqlite3.Connection, head: dict, max_seq: int) -> lis
 
 
 def _first_of_each(problems: list[Problem]) -> list[Problem]:
-    """One per (seq, kind), sorted by seq, log-wide problems last; a damaged file comes
-    first, since it puts every other finding in doubt."""
-    unique = {(p.seq, p.kind): p for p in reversed(problems)}
+    """One per (seq, kind), the first found, sorted by seq, log-wide problems last; a damaged
+    file comes first, since it puts every other finding in doubt. At one seq, the chain's own
+    findings (found first) come before what the rows derived from it show."""
+    unique: dict[tuple, Problem] = {}
+    for problem in problems:
+        unique.setdefault((problem.seq, problem.kind), problem)
     return sorted(unique.values(), key=lambda p: (p.kind != FILE_DAMAGED, p.seq is None, p.seq or 0))

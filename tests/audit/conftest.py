@@ -132,9 +132,12 @@ def drop_triggers(conn: sqlite3.Connection) -> None:
         conn.execute(f'DROP TRIGGER "{name}"')
 
 
+RECORD_TABLES = ("decisions", "decision_lookups", "findings", "obligations")  # a record and the rows derived from it
+
+
 def move(conn: sqlite3.Connection, old_seq: int, new_seq: int) -> None:
-    """Renumber a record with its normalised rows."""
-    for table in ("decisions", "findings", "obligations"):
+    """Renumber a record with the rows derived from it."""
+    for table in RECORD_TABLES:
         conn.execute(f"UPDATE {table} SET seq = ? WHERE seq = ?", (new_seq, old_seq))
 
 

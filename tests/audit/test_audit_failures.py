@@ -149,3 +149,23 @@ def test_hitting_the_file_size_limit_raises_a_write_error_and_leaves_the_log_who
     assert outcome.startswith("AuditWriteError:") and str(log_path) in outcome
     report = verify_log(log_path)
     assert report.ok and report.records > 1
+
+
+def _read_everything(path: Path) -> None:
+    from audit import find_decisions
+
+    rows = find_decisions(path, limit=0)
+    report = verify_log(path)
+    assert len(rows) == 3 and report.ok, (len(rows), report.problems)
+
+
+def test_an_unprivileged_auditor_reads_a_closed_log_in_a_directory_they_cannot_write(shared_dir):
+    """SQLite cannot create the log's -shm there (SQLITE_READONLY_DIRECTORY, not CANTOPEN, for a
+    user who may read the directory): the log is read as an immutable file instead."""
+    path = shared_dir / "licit-audit.db"
+    make_log(path)
+    import audit.queries  # noqa: F401  (loaded before dropping root: the checkout may be private to root)
+    import audit.verify  # noqa: F401
+
+    assert sorted(os.listdir(shared_dir)) == ["licit-audit.db"] and shared_dir.stat().st_mode & 0o777 == 0o755
+    assert outcome_in_child(_read_everything, path, as_nobody=True) == "ok"
