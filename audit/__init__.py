@@ -1,7 +1,7 @@
 """Licit's decision log: tamper-evident, append-only, queryable by auditors.
 
 The engine writes through DecisionLog; auditors read through the query, verify
-and checkpoint functions (and `licit audit`, in audit.cli). `audit` depends on
+and checkpoint functions (and `licit audit`, in engine/cli/audit.py). `audit` depends on
 neither `engine` nor the rule language: from `rules` it takes only the base of
 every Licit error, `rules.errors.LicitError`, and the lazy exports below (rules.lazy).
 """

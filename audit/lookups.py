@@ -9,7 +9,7 @@ recomputes each of them from its record and has SQLite check every index against
 table.
 
 verify runs it on its own connection in a thread beside the chain scan: SQLite
-works without the GIL, so on two cores it adds little to verify's time.
+works without the GIL, so on two cores it adds little to verify's time (docs/design.md).
 """
 
 from __future__ import annotations

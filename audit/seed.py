@@ -15,7 +15,7 @@ from audit.records import Item
 from audit.redaction import resolve_key
 
 BATCH = 10_000  # decisions per transaction: one fsync per batch, bounded memory
-MIN_DAYS = 0.001  # the shortest: 86.4 s, so that flows fit in it with their latency (engine.traffic)
+MIN_DAYS = 0.001  # the shortest: 86.4 s, so that flows fit in it with their latency (engine.batch.traffic)
 MAX_DAYS = 36_525  # the longest span a seed spreads its decisions over: a century (the rules in force bound it further)
 MAX_COUNT = 10_000_000  # the most decisions a seed writes: ten times the benchmark log (4.4 GB per million)
 

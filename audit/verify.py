@@ -64,7 +64,7 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
     conn, meta = open_reader(path)
     try:
         # A full scan reads the file through memory maps rather than a read(2) per
-        # page: 14 s instead of 15 s cold on the 1,000,000-decision log (docs/decision-log.md).
+        # page: 14 s instead of 15 s cold on the 1,000,000-decision log (docs/performance.md).
         # SQLite caps the size at its compiled maximum, 2 GB in common builds.
         conn.execute(f"PRAGMA mmap_size={_SCAN_MMAP_BYTES}")
         version = schema_version(meta)

@@ -124,7 +124,7 @@ def rules_instant(flow: Flow, as_of: Any,
                   local_date: Callable[[dt.datetime], dt.date]) -> tuple[dt.datetime, dt.date]:
     """The instant the rules are selected for (``as_of`` if given, else ``requested_at``) and its local day.
 
-    ``as_of`` is a datetime with a UTC offset, as README documents. Its day in the
+    ``as_of`` is a datetime with a UTC offset, as docs/python-api.md documents. Its day in the
     jurisdiction's local time (``local_date``) must lie in 2000–2099."""
     field = "requested_at" if as_of is None else "as_of"
     if as_of is not None and not isinstance(as_of, dt.datetime):

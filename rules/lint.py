@@ -28,7 +28,7 @@ from rules.yamlsource import SourceFile, load_yaml
 
 __all__ = ["LINT_CODES", "LintReport", "lint_rules", "lint_text"]
 
-# code -> (severity, what it means), as the README's table of lint codes lists them
+# code -> (severity, what it means), as the table of lint codes in docs/writing-rules.md lists them
 LINT_CODES = {
     "missing_citation": ("error", "a rule or rule version has no citation"),
     "missing_message_language": ("error", "a rule's message lacks its Chinese (zh) or English (en) text"),

@@ -217,7 +217,7 @@ def test_decision_ids_sort_in_the_order_they_were_made(monkeypatch):
 
 
 def test_an_engine_stamps_decisions_with_its_clock_and_refuses_a_reading_without_an_offset():
-    """Engine(clock=...) (README): the instant a decision is made at; a naive datetime would be
+    """Engine(clock=...) (docs/python-api.md): the instant a decision is made at; a naive datetime would be
     taken as this machine's local time, silently, so it fails the evaluation instead."""
     readings = iter([dt.datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=dt.timezone(dt.timedelta(hours=8))),
                      dt.datetime(2026, 3, 1, 12, 0, 0), "2026-03-01T12:00:00Z"])
@@ -280,7 +280,7 @@ def test_one_except_licit_error_catches_every_error_licit_raises_on_purpose():
 
 
 class _Kept(list):
-    """A sink of the enrollment service's own, as README describes one."""
+    """A sink of the enrollment service's own, as docs/python-api.md describes one."""
 
     closed = False
 

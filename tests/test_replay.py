@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from audit import AuditError
 from engine import Engine
+from engine.batch.replay import replay_decision
 from engine.cli import cli
-from engine.replay import replay_decision
 from tests.conftest import EXAMPLES, PACKS, example
 
 

@@ -75,7 +75,7 @@ def test_a_seeded_log_varies_in_outcomes_jurisdictions_and_fired_rules(seeded_lo
     assert {jurisdiction for _, _, jurisdiction, _ in rows(seeded_log)} == {"CN", "CN-BJ", "CN-GD", "CN-GD-SZ",
                                                                             "CN-SH"}
     fired = {rule_id for (rule_id,) in rows(seeded_log, "SELECT DISTINCT rule_id FROM findings")}
-    assert len(fired) >= 15 and "CN.CTPL.LUMP_SUM" in fired  # README's query examples find it
+    assert len(fired) >= 15 and "CN.CTPL.LUMP_SUM" in fired  # the docs' query examples find it
 
 
 def test_each_decision_is_made_when_its_flow_was_requested_spread_over_the_days(seeded_log):
@@ -127,10 +127,10 @@ def test_a_rule_tree_that_does_not_load_seeds_nothing(write_tree, tmp_path):
 # The seed's own process, stopped by a signal once it has decided a few flows into its new log.
 _STOPPED_SEED = """
 import os, signal, sys
-import engine.seed
+import engine.batch.seed
 from engine.cli import main
 
-synthetic_flows = engine.seed.synthetic_flows
+synthetic_flows = engine.batch.seed.synthetic_flows
 stop = getattr(signal, sys.argv.pop(1))
 
 
@@ -141,14 +141,14 @@ def stopped_after_three(*args, **kwargs):
         yield flow
 
 
-engine.seed.synthetic_flows = stopped_after_three
+engine.batch.seed.synthetic_flows = stopped_after_three
 main()
 """
 
 
 @pytest.mark.parametrize("signal_name, exit_code", [("SIGTERM", 143), ("SIGHUP", 129)])
 def test_a_seed_stopped_by_kill_or_a_closed_terminal_removes_its_partial_log(tmp_path, signal_name, exit_code):
-    """As README says of an interrupted seed: a partial log would block the retry."""
+    """As docs/guarantees.md says of an interrupted seed: a partial log would block the retry."""
     import subprocess
     import sys
 

@@ -17,7 +17,7 @@ if str(REPO) not in sys.path:  # `import audit` must be this checkout's package
     sys.path.insert(0, str(REPO))
 
 from audit import DecisionLog, ruleset_digest  # noqa: E402
-from engine.cli import cli  # noqa: E402  (`licit audit`, with the commands the engine adds: seed, replay)
+from engine.cli import cli  # noqa: E402  (`licit audit` is in engine/cli/audit.py)
 
 EXAMPLES = REPO / "examples"
 DATA = Path(__file__).resolve().parent / "data"  # a version-1 log (data/README.md)
@@ -153,7 +153,7 @@ def run(*args, env=None):
 
 
 def assert_one_line_error(result, fragment, exit_code=1):
-    """Exit 1 when the log or a file failed, 2 for bad input (README: exit codes)."""
+    """Exit 1 when the log or a file failed, 2 for bad input (docs/guarantees.md: exit codes)."""
     assert result.exit_code == exit_code, result.output
     assert "Traceback" not in result.output
     error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]

@@ -12,7 +12,7 @@ from conftest import assert_one_line_error, run
 from audit import AuditError, DecisionLog
 from audit.errors import AuditInputError
 from audit.times import lower_bound, upper_bound
-from engine.seed import seed_log
+from engine.batch.seed import seed_log
 
 
 def count(result) -> int:

@@ -8,22 +8,20 @@ from pathlib import Path
 import click
 import pytest
 
-from engine.cli_authoring import register
+from engine.cli.rules import rules_group
 
 PACKS = Path(__file__).resolve().parents[2] / "jurisdictions"
 
 
 @pytest.fixture(scope="session")
 def authoring_cli() -> click.Group:
-    """The authoring commands on a group of their own, as `licit rules` will carry them."""
-    group = click.Group("rules")
-    register(group)
-    return group
+    """`licit rules` alone, with the authoring commands (test, lint, explain, diff)."""
+    return rules_group
 
 
 @pytest.fixture(scope="session")
 def licit_cli() -> click.Group:
-    """The real `licit` command (engine.cli mounts the authoring commands on `licit rules`)."""
+    """The real `licit` command."""
     from engine.cli import cli
 
     return cli

@@ -1,6 +1,6 @@
 """A compliance officer adds a province by writing files only: validate, lint, test and evaluate pick it up.
 
-The files are those of the walk-through in the README ("Adding a jurisdiction without code").
+The files are those of the walk-through in docs/writing-rules.md ("Adding a jurisdiction without code").
 """
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
+from engine.batch.scenarios import run_scenarios
 from engine.facts import flow_vocabulary
 from engine.flow import Flow
-from engine.scenarios import run_scenarios
 from rules import load_rules
 from rules.scenariofile import parse_field_path, scenario_json_schema
 from rules.scenarios import load_scenarios

@@ -5,8 +5,8 @@ import datetime as dt
 
 import pytest
 
+from engine.batch.scenarios import run_case, run_scenarios
 from engine.facts import flow_vocabulary
-from engine.scenarios import run_case, run_scenarios
 from rules import RuleSetError, load_rules
 from rules.scenarios import load_scenarios
 from rules.typed import params_used

@@ -16,7 +16,7 @@ from engine.facts import province
 __all__ = ["EXAMPLE_PERSON", "EXAMPLE_EVERY", "synthetic_flows"]
 
 # The contract examples' applicant makes the first application and one in every
-# EXAMPLE_EVERY after it, so that README's `licit audit query --applicant-id
+# EXAMPLE_EVERY after it, so that the docs' `licit audit query --applicant-id
 # 440301199001011234` finds decisions in a log seeded with any seed.
 EXAMPLE_PERSON = {"name": "张三", "id_number": "440301199001011234", "phone": "13800138000"}
 EXAMPLE_EVERY = 1000

@@ -1,5 +1,5 @@
-"""`licit audit`: the auditor's commands. Each parses options, calls one library
-function and renders the result; library errors become one-line click errors."""
+"""``licit audit``: the auditor's commands on the decision log, and the two that run the engine on it
+(replay, seed). Each parses options, calls one library function and renders the result."""
 
 from __future__ import annotations
 
@@ -10,39 +10,15 @@ from pathlib import Path
 
 import click
 
-from audit.errors import AuditError, AuditInputError
+from audit.errors import AuditError
 from audit.log import default_db_path
 from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
 from audit.records import OUTCOMES
+from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
+from engine.cli.errors import library_errors
+from engine.cli.options import db_option, format_option, rules_option
 
-
-class _InputError(click.ClickException):
-    exit_code = 2  # bad input or usage (README: exit codes)
-
-
-class _AuditGroup(click.Group):
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except AuditInputError as error:
-            raise _InputError(str(error)) from None
-        except AuditError as error:
-            raise click.ClickException(str(error)) from None
-
-
-def _db_option(command):
-    return click.option(
-        "--db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Decision log file [default: $LICIT_AUDIT_DB, else ./licit-audit.db].",
-    )(command)
-
-
-def _formats(*names: str):
-    return click.option(
-        "--format", "fmt", type=click.Choice(names), default=names[0], show_default=True, help="Output format."
-    )
+__all__ = ["audit_group"]
 
 
 def _time_filters(command):
@@ -50,13 +26,13 @@ def _time_filters(command):
     return click.option("--since", help="From this date (YYYY-MM-DD, UTC) or RFC 3339 timestamp, inclusive.")(command)
 
 
-@click.group("audit", cls=_AuditGroup)
+@click.group("audit")
 def audit_group():
-    """Query, verify and checkpoint the tamper-evident decision log."""
+    """Query, verify, checkpoint and replay the tamper-evident decision log; seed a demo log."""
 
 
 @audit_group.command()
-@_db_option
+@db_option()
 @_time_filters
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="Only decisions with this outcome.")
 @click.option("--rule", metavar="RULE_ID", help="Only decisions in which this rule fired.")
@@ -74,16 +50,17 @@ def audit_group():
     show_default=True,
     help="At most this many, newest first (0: all).",
 )
-@_formats("table", "json", "csv")
-def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, limit, fmt):
+@format_option("table", "json", "csv")
+@library_errors
+def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, limit, output_format):
     """Find decisions; every filter given must match."""
     rows = find_decisions(
         db or default_db_path(), since=since, until=until, outcome=outcome, rule=rule,
         jurisdiction=jurisdiction, flow_id=flow_id, applicant_id=applicant_id, limit=limit,
     )  # fmt: skip
-    if fmt == "json":
+    if output_format == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif fmt == "csv":
+    elif output_format == "csv":
         writer = csv.DictWriter(sys.stdout, SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
@@ -93,24 +70,26 @@ def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, 
 
 
 @audit_group.command()
-@_db_option
+@db_option()
 @click.argument("decision_id")
-@_formats("text", "json")
-def show(db, decision_id, fmt):
+@format_option("text", "json")
+@library_errors
+def show(db, decision_id, output_format):
     """Show one decision in full, with its citations and whether its chain link verifies."""
     record = get_decision(db or default_db_path(), decision_id)
-    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if fmt == "json" else _render_record(record))
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if output_format == "json" else _render_record(record))
 
 
 @audit_group.command()
-@_db_option
+@db_option()
 @_time_filters
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many rules to list.")
-@_formats("table", "json")
-def stats(db, since, until, top, fmt):
+@format_option("table", "json")
+@library_errors
+def stats(db, since, until, top, output_format):
     """Counts by outcome, jurisdiction and day; the rules that fire most and their deny share."""
     result = decision_stats(db or default_db_path(), since=since, until=until, top=top)
-    if fmt == "json":
+    if output_format == "json":
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     click.echo(f"decisions: {result['decisions']}\n")
@@ -125,38 +104,40 @@ def stats(db, since, until, top, fmt):
 
 
 @audit_group.command()
-@_db_option
-@_formats("jsonl", "csv")
+@db_option()
+@format_option("jsonl", "csv")
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     help="File to write, whole or not at all [default: standard output].",
 )
 @click.option("--force", is_flag=True, help="Replace an existing --output file.")
-def export(db, fmt, output, force):
+@library_errors
+def export(db, output_format, output, force):
     """Export every record in chain order (JSON lines: after every rule set)."""
     path = db or default_db_path()
     if output is not None and str(output) != "-":
-        records, rulesets = export_file(path, output, fmt, overwrite=force)
-        with_rulesets = f" and {rulesets} rule set(s)" if fmt == "jsonl" else ""
+        records, rulesets = export_file(path, output, output_format, overwrite=force)
+        with_rulesets = f" and {rulesets} rule set(s)" if output_format == "jsonl" else ""
         click.echo(f"exported {records} record(s){with_rulesets} to {output}", err=True)
         return
     try:
-        export_log(path, sys.stdout, fmt)
+        export_log(path, sys.stdout, output_format)
         sys.stdout.flush()
     except BrokenPipeError:
-        raise  # the reader stopped early: licit ends quietly (engine/clierrors.py)
+        raise  # the reader stopped early: licit ends quietly (engine/cli/errors.py)
     except OSError as error:
         raise AuditError(f"cannot write the export to standard output: {error.strerror}") from None
 
 
 @audit_group.command()
-@_db_option
+@db_option()
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also prove the log still holds this checkpoint's head.",
 )
+@library_errors
 def verify(db, checkpoint):
     """Recompute the hash chain and check rows, rule sets and schema. Exit 0 only if intact."""
     from audit.verify import verify_log  # with its thread pool, only when verifying
@@ -184,19 +165,56 @@ def verify(db, checkpoint):
 
 
 @audit_group.command()
-@_db_option
+@db_option()
 @click.option(
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="Checkpoint file to write (keep it away from the log).",
 )
+@library_errors
 def checkpoint(db, output):
     """Verify the log, then write its head (seq, hash, time, rule-set digests) to a file."""
     from audit.checkpoints import write_checkpoint
 
     head = write_checkpoint(db or default_db_path(), output)
     click.echo(f"checkpoint of head seq {head['seq']} hash {head['hash']} written to {output}")
+
+
+@audit_group.command()
+@click.argument("decision_id")
+@db_option()
+@format_option("text", "json")
+@library_errors
+def replay(decision_id: str, db: Path | None, output_format: str) -> None:
+    """Re-decide a logged decision under exactly the rule files it was made with; exit 1 if it differs."""
+    from engine.batch.replay import replay_decision
+
+    result = replay_decision(db or default_db_path(), decision_id)
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else
+               f"{decision_id}: logged {result['logged']['outcome']} {result['logged']['rule_ids']}, "
+               f"replayed {result['replayed']['outcome']} {result['replayed']['rule_ids']} under "
+               f"{result['ruleset_digest']} — {'identical' if result['identical'] else 'DIFFERENT'}")
+    if not result["identical"]:
+        sys.exit(1)
+
+
+@audit_group.command()
+@db_option("the new log")
+@click.option("--n", "count", required=True, type=click.IntRange(1, MAX_COUNT), help="how many decisions")
+@click.option("--days", type=click.FloatRange(min=MIN_DAYS, max=MAX_DAYS), default=365.0, show_default=True,
+              help="spread them over this many days up to now")
+@click.option("--seed", "random_seed", type=int, help="random seed, for the same flows and decisions again")
+@rules_option
+@library_errors
+def seed(db: Path | None, count: int, days: float, random_seed: int | None, rules_dir: Path | None) -> None:
+    """Write a new log of N decisions the engine makes about synthetic flows (for trials and benchmarks)."""
+    from engine.batch.seed import seed_log
+
+    path = db or default_db_path()
+    head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
+                    progress=lambda written: click.echo(f"{written} decisions", err=True))
+    click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")
 
 
 def _table(header: list[str] | tuple[str, ...], rows: list) -> str:

@@ -1,7 +1,6 @@
-"""Rule-authoring commands of ``licit rules``: test, lint, explain, diff.
+"""``licit rules``: check, inspect, test, lint, explain and compare rule packs.
 
-``engine.cli`` mounts them with ``register(rules)``. Exit codes as for every licit
-command: 1 when tests, lint or the rules fail; 2 for bad usage or input.
+Exit codes as for every licit command: 1 when the rules, tests or lint fail; 2 for bad usage or input.
 """
 from __future__ import annotations
 
@@ -12,18 +11,12 @@ from pathlib import Path
 
 import click
 
-from engine.clierrors import library_errors
+from engine.cli.errors import InputError, library_errors
+from engine.cli.options import format_option, rules_option
 
-
-__all__ = ["register"]
+__all__ = ["rules_group"]
 
 _DIRECTORY = click.Path(file_okay=False, path_type=Path)
-
-
-def register(group: click.Group) -> None:
-    """Add the authoring commands to a click group (``licit rules``)."""
-    for command in (test, lint, explain, diff):
-        group.add_command(command)
 
 
 def _tree(directory: Path | None):
@@ -34,7 +27,57 @@ def _tree(directory: Path | None):
     return load_rules(directory or default_rules_dir(), flow_vocabulary())
 
 
-@click.command()
+@click.group("rules")
+def rules_group() -> None:
+    """Check and inspect rule packs."""
+
+
+@rules_group.command()
+@click.argument("directory", required=False, type=_DIRECTORY)
+def validate(directory: Path | None) -> None:
+    """Load every rule file under DIRECTORY; print every error as file:line:col: code: message."""
+    from engine.core import default_rules_dir
+    from rules import RuleSetError
+
+    directory = directory or default_rules_dir()
+    try:
+        tree = _tree(directory)
+    except RuleSetError as error:
+        click.echo(str(error))
+        raise click.ClickException(f"{len(error.errors)} errors in {directory}") from None
+    jurisdictions = tree.jurisdictions.values()
+    rule_count = sum(len(jurisdiction.rules) for jurisdiction in jurisdictions)
+    overrides = [override.kind for jurisdiction in jurisdictions for override in jurisdiction.overrides]
+    replacements = sum(1 for jurisdiction in jurisdictions for rule in jurisdiction.rules if rule.replaces)
+    parameters = sum(len(jurisdiction.parameter_values) for jurisdiction in jurisdictions)
+    codes = ", ".join(sorted(tree.jurisdictions))
+    click.echo(f"{directory}: OK — {len(tree.jurisdictions)} jurisdictions ({codes}), "
+               f"{rule_count} rules, {parameters} parameter settings, {overrides.count('exception')} exceptions, "
+               f"{overrides.count('disable')} disables, {replacements} replacements")
+
+
+@rules_group.command("list")
+@click.option("--jurisdiction", "-j", required=True, help="jurisdiction code, e.g. CN-GD-SZ")
+@click.option("--as-of", help="date (YYYY-MM-DD) to show the rules in force on (default: today)")
+@rules_option
+@library_errors
+def list_rules(jurisdiction: str, as_of: str | None, rules_dir: Path | None) -> None:
+    """Show the effective rule set of a jurisdiction and where each rule comes from."""
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        raise InputError(f"--as-of {as_of!r} is not a date like 2026-11-24") from None
+    from engine.core import Engine
+    from engine.render import rule_list_text
+
+    engine = Engine(rules_dir=rules_dir)
+    with engine:
+        if jurisdiction not in engine.tree.compiled:
+            raise InputError(f"no rule pack for {jurisdiction!r}; known: {', '.join(engine.jurisdictions)}")
+        click.echo(rule_list_text(engine.tree, jurisdiction, day))
+
+
+@rules_group.command()
 @click.argument("directory", required=False, type=_DIRECTORY)
 @click.option("--jurisdiction", "-j", help="run only the tests of this jurisdiction's folder")
 @click.option("-k", "pattern", metavar="PATTERN",
@@ -46,8 +89,8 @@ def _tree(directory: Path | None):
 def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, show_coverage: bool,
          min_coverage: float | None) -> None:
     """Run the scenario tests in each jurisdiction's tests/ folder under DIRECTORY."""
+    from engine.batch.scenarios import run_scenarios, run_text
     from engine.core import Engine, default_rules_dir
-    from engine.scenarios import run_scenarios, run_text
 
     with Engine(rules_dir=directory or default_rules_dir()) as engine:
         if jurisdiction is not None and jurisdiction not in engine.tree.jurisdictions:
@@ -63,7 +106,7 @@ def test(directory: Path | None, jurisdiction: str | None, pattern: str | None, 
         sys.exit(1)
 
 
-@click.command()
+@rules_group.command()
 @click.argument("directory", required=False, type=_DIRECTORY)
 @click.option("--strict", is_flag=True, help="fail on warnings too")
 def lint(directory: Path | None, strict: bool) -> None:
@@ -78,11 +121,10 @@ def lint(directory: Path | None, strict: bool) -> None:
         sys.exit(1)
 
 
-@click.command()
+@rules_group.command()
 @click.argument("rule_id")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), help="date to explain the rule on (default: today)")
-@click.option("--rules", "rules_dir", type=_DIRECTORY,
-              help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")
+@rules_option
 @library_errors
 def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> None:
     """Show RULE_ID: its versions, citations, source, and whether it applies in each jurisdiction, and why."""
@@ -95,10 +137,10 @@ def explain(rule_id: str, as_of: dt.datetime | None, rules_dir: Path | None) -> 
     click.echo(explanation_text(explanation))
 
 
-@click.command()
+@rules_group.command()
 @click.argument("old_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("new_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("text", "json")
 @library_errors
 def diff(old_dir: Path, new_dir: Path, output_format: str) -> None:
     """List, per jurisdiction, the rules added, removed and changed from OLD_DIR to NEW_DIR, and parameter values."""

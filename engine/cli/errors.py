@@ -1,6 +1,6 @@
-"""For every licit command, one place where library errors become one-line click errors (exit 1),
-where a closed standard output ends the command quietly, and where SIGTERM and SIGHUP let it
-clean up as Ctrl-C does."""
+"""For every licit command, one place where library errors become one-line click errors (exit 1,
+or 2 for bad input), where a closed standard output ends the command quietly, and where SIGTERM
+and SIGHUP let it clean up as Ctrl-C does."""
 from __future__ import annotations
 
 import contextlib
@@ -11,24 +11,32 @@ import sys
 
 import click
 
-from audit.errors import AuditError
+from audit.errors import AuditError, AuditInputError
 from engine.errors import LicitError
 from rules.errors import RuleSetError
 
-__all__ = ["LicitGroup", "STDOUT_CLOSED_EXIT", "library_errors", "stopping_unwinds"]
+__all__ = ["InputError", "LicitGroup", "STDOUT_CLOSED_EXIT", "library_errors", "stopping_unwinds"]
 
 # What a shell reports for `cat` when the reader of its output has gone: killed by SIGPIPE, 128 + 13.
 STDOUT_CLOSED_EXIT = 128 + signal.SIGPIPE
 
 
+class InputError(click.ClickException):
+    """Bad input or usage that click's own checks do not catch: exit 2, as for click's usage errors."""
+    exit_code = 2
+
+
 def library_errors(command):
-    """Run a command; a rule set that does not load, a log or engine failure: one clear error, no traceback."""
+    """Run a command; a rule set that does not load, a log or engine failure: one clear error, no traceback.
+    What was asked of the log was wrong (AuditInputError: a bad date, a malformed checkpoint): exit 2."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except RuleSetError as error:
             raise click.ClickException(f"the rule set does not load ({len(error.errors)} errors):\n{error}") from None
+        except AuditInputError as error:
+            raise InputError(str(error)) from None
         except (AuditError, LicitError) as error:
             raise click.ClickException(str(error)) from None
     return wrapper

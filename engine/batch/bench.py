@@ -7,9 +7,9 @@ import statistics
 import time
 from typing import Callable
 
+from engine.batch.traffic import synthetic_flows
 from engine.core import Engine
 from engine.inputs import parse_flow
-from engine.traffic import synthetic_flows
 
 __all__ = ["bench_flows", "run_bench", "percentile"]
 

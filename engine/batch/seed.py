@@ -1,5 +1,5 @@
 """`licit audit seed`: a new log of real decisions, made by the engine on the rule packs about
-synthetic traffic (engine.traffic), each at its own instant of the seeded span."""
+synthetic traffic (engine.batch.traffic), each at its own instant of the seeded span."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from audit import AuditInputError
 from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS, BatchSink, new_log
+from engine.batch.traffic import synthetic_flows
 from engine.core import Engine
-from engine.traffic import synthetic_flows
 
 __all__ = ["seed_log"]
 
