@@ -53,9 +53,10 @@ class CheckpointPolicy:
             object.__setattr__(self, "sign_key", os.path.abspath(self.sign_key))
 
     @classmethod
-    def from_environment(cls) -> CheckpointPolicy | None:
-        """$LICIT_AUDIT_CHECKPOINT_DIR (off when unset), _EVERY, _SECONDS and _SIGN_KEY."""
-        directory = os.environ.get(DIR_ENV)
+    def from_environment(cls, directory: str | os.PathLike | None = None) -> CheckpointPolicy | None:
+        """`directory`, else $LICIT_AUDIT_CHECKPOINT_DIR (off when neither is set), with
+        $LICIT_AUDIT_CHECKPOINT_EVERY, _SECONDS and _SIGN_KEY."""
+        directory = directory or os.environ.get(DIR_ENV)
         if not directory:
             return None
         try:

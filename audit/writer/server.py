@@ -31,7 +31,7 @@ from audit.writer.appender import Appender, Refused, RulesetUnknown, Submission
 from audit.writer.endpoint import Endpoint, refuse_peer
 
 DERIVE_EVERY = 256  # records committed before their rows are derived, while callers keep the writer busy
-IDLE_S = 0.005  # or as soon as no caller has sent anything for this long
+IDLE_S = 0.005  # or as soon as the writer has had nothing to do for this long
 _READ = 1 << 20
 
 
@@ -61,9 +61,9 @@ class Writer:
                       "device": os.stat(appender.path).st_dev, "inode": os.stat(appender.path).st_ino}
 
     def serve(self) -> None:
-        last_request = started = time.monotonic()
+        busy_until = started = time.monotonic()  # when the writer last answered a request
         while not self.stopping:
-            events = self.selector.select(self._wait(last_request))
+            events = self.selector.select(self._wait(busy_until))
             batch: list[tuple[_Caller, Submission]] = []
             for key, _ in events:
                 if self.stopping:  # the last caller said goodbye: the others had not been greeted
@@ -73,17 +73,17 @@ class Writer:
                 else:
                     self._read(self.callers.get(key.fileobj), batch)
             if batch:
-                last_request = time.monotonic()
                 self._commit(batch)
-            self._housekeeping(last_request)
+                busy_until = time.monotonic()
+            self._housekeeping(busy_until)
             if not any(caller.greeted for caller in self.callers.values()):
                 if self.served or time.monotonic() - started > self.timeout:
                     return  # the last caller has gone (or none came)
 
-    def _wait(self, last_request: float) -> float | None:
+    def _wait(self, busy_until: float) -> float | None:
         deadlines = [time.monotonic() + self.timeout]
         if self.appender.underived:
-            deadlines.append(last_request + IDLE_S)
+            deadlines.append(busy_until + IDLE_S)
         if self.checkpoints is not None:
             deadlines.append(self.checkpoints.deadline())
         return max(0.0, min(deadlines) - time.monotonic())
@@ -199,9 +199,9 @@ class Writer:
                 if submission.error is None:
                     submission.error, submission.seq = AuditWriteError(str(error)), None
 
-    def _housekeeping(self, last_request: float) -> None:
+    def _housekeeping(self, busy_until: float) -> None:
         now = time.monotonic()
-        if self.appender.underived >= DERIVE_EVERY or (self.appender.underived and now - last_request >= IDLE_S):
+        if self.appender.underived >= DERIVE_EVERY or (self.appender.underived and now - busy_until >= IDLE_S):
             self.derive()
         if self.checkpoints is not None and self.checkpoints.due(self.appender.head[0], now):
             try:
@@ -214,7 +214,6 @@ class Writer:
             return
         try:
             self.appender.derive_pending()
-            self.appender.checkpoint_wal()
         except sqlite3.IntegrityError as error:
             # Records derive cleanly unless the log was altered behind the writer's back: stop taking records.
             self.broken = (f"cannot write decision log {self.appender.path}: its lookup rows cannot be derived "

@@ -25,7 +25,8 @@ def bench(jurisdiction: str, count: int, with_audit: bool, audit_dir: str, rules
     """Measure Engine.evaluate: evaluations per second, latency percentiles, where the time goes."""
     import tempfile
 
-    from engine.batch.bench import run_audit_bench, run_bench
+    from engine.batch.bench import run_bench
+    from engine.batch.logbench import run_audit_bench
     from engine.core import Engine
 
     engine = Engine(rules_dir=rules_dir)

@@ -48,18 +48,29 @@ def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str | Exception]]:
 @click.option("--audit-db", type=click.Path(dir_okay=False),
               help="decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
 @click.option("--no-audit", is_flag=True, help="do not log decisions")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False),
+              help="the log's writer writes checkpoints into this directory every N records or T seconds "
+                   "(default: $LICIT_AUDIT_CHECKPOINT_DIR, else none; N, T and a signing key from "
+                   "$LICIT_AUDIT_CHECKPOINT_EVERY, _SECONDS and _SIGN_KEY)")
 @format_option("json", "text")
 @click.option("--as-of", help="decide under the rules in force at this instant instead of requested_at")
 @library_errors
-def evaluate(flows, rules_dir, audit_db, no_audit, output_format, as_of) -> None:
+def evaluate(flows, rules_dir, audit_db, no_audit, checkpoint_dir, output_format, as_of) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
-    if no_audit and audit_db is not None:
-        raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
+    if no_audit and (audit_db is not None or checkpoint_dir is not None):
+        raise click.UsageError("--no-audit excludes --audit-db and --checkpoint-dir: log to PATH, or do not log")
     instant = _instant(as_of, "--as-of")
-    from audit import default_db_path
+    from audit import CheckpointPolicy, DecisionLog, default_db_path
     from engine.core import Engine
 
-    engine = Engine(rules_dir=rules_dir, audit_db=None if no_audit else (audit_db or default_db_path()))
+    sink = None if no_audit else DecisionLog(audit_db or default_db_path(),
+                                             checkpoints=CheckpointPolicy.from_environment(checkpoint_dir))
+    try:
+        engine = Engine(rules_dir=rules_dir, sink=sink)
+    except BaseException:
+        if sink is not None:
+            sink.close()
+        raise
     invalid = 0
     with engine:
         for source, text in _inputs(flows):

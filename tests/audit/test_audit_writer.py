@@ -34,13 +34,23 @@ def writer_pid(log: DecisionLog) -> int:
     return log._writer.pid
 
 
-def alive(pid: int) -> bool:
+def state(pid: int) -> str:
+    """R, S, T (stopped), Z (zombie)... as /proc says; X once it is gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:  # a zombie is not alive
-        return stat.read().split(") ")[1][0] != "Z"
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0]
+    except FileNotFoundError:
+        return "X"
+
+
+def alive(pid: int) -> bool:
+    return state(pid) not in "XZ"
+
+
+def stop(pid: int) -> None:
+    """SIGSTOP, and wait until it has taken effect (a signal is delivered when the process next runs)."""
+    os.kill(pid, signal.SIGSTOP)
+    wait_until(lambda: state(pid) == "T")
 
 
 def wait_until(condition, seconds: float = 10.0) -> None:
@@ -77,7 +87,7 @@ def test_threads_and_processes_share_one_commit(log_path):
         for _ in range(2):  # a connection greeted for each thread, as a busy service's threads hold
             log._writer._give_back(log._writer._dial(time.monotonic() + 10))
         pid = writer_pid(log)
-        os.kill(pid, signal.SIGSTOP)
+        stop(pid)
         try:
             go.set()
             threads = [threading.Thread(target=log.record, args=item) for item in items[:3]]
@@ -172,7 +182,7 @@ def test_a_writer_killed_at_any_instant_fails_its_callers_closed_and_loses_nothi
 def test_a_hung_writer_fails_its_callers_after_their_timeout(log_path):
     with DecisionLog(log_path, timeout=1) as log:
         pid = writer_pid(log)
-        os.kill(pid, signal.SIGSTOP)
+        stop(pid)
         try:
             started = time.monotonic()
             with pytest.raises(AuditWriteError, match="did not answer within 1 s"):
@@ -207,7 +217,7 @@ def test_a_refused_record_fails_only_its_own_caller_in_a_shared_commit(log_path)
             except AuditWriteError as error:
                 outcomes[name] = error
 
-        os.kill(pid, signal.SIGSTOP)
+        stop(pid)
         try:
             threads = [threading.Thread(target=record, args=("again", items[0])),
                        threading.Thread(target=record, args=("new", items[1]))]
