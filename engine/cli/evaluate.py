@@ -57,8 +57,10 @@ def _inputs(paths: tuple[str, ...]) -> Iterator[tuple[str, str | Exception]]:
 @library_errors
 def evaluate(flows, rules_dir, audit_db, no_audit, checkpoint_dir, output_format, as_of) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
-    if no_audit and (audit_db is not None or checkpoint_dir is not None):
-        raise click.UsageError("--no-audit excludes --audit-db and --checkpoint-dir: log to PATH, or do not log")
+    if no_audit and audit_db is not None:
+        raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
+    if no_audit and checkpoint_dir is not None:
+        raise click.UsageError("--checkpoint-dir and --no-audit exclude each other: checkpoints are of the log")
     instant = _instant(as_of, "--as-of")
     from audit import CheckpointPolicy, DecisionLog, default_db_path
     from engine.core import Engine
