@@ -246,6 +246,9 @@ class Writer:
         for caller in [caller for caller in self.callers.values() if not caller.greeted and caller is not answering]:
             self._drop(caller)  # connected but not yet greeted: they will start the next writer
         self.derive()
+        if self.checkpoints is not None and self.checkpoints.due(self.appender.head[0], float("inf")):
+            with contextlib.suppress(AuditError):  # the last records get a checkpoint too, if it can be written
+                self.checkpoints.write(*self.appender.head, time.monotonic())
         self.appender.conn.close()
 
 

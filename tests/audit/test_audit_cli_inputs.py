@@ -162,3 +162,27 @@ def test_seed_log_refuses_bad_arguments_as_input_errors(tmp_path):
     with pytest.raises(AuditError, match="already exists"):
         seed_log(tmp_path / "taken.db", 3)
     assert sorted(os.listdir(tmp_path)) == ["taken.db"]
+
+
+def test_an_applicant_id_is_read_from_a_file_or_standard_input(filled_log, tmp_path):
+    from click.testing import CliRunner
+    from conftest import example_flows
+
+    from engine.cli import cli
+
+    id_number = example_flows()["student-on-credit"]["applicant"]["id_number"]
+    (tmp_path / "id.txt").write_text(id_number + "\n")
+    by_argument = run("query", "--db", filled_log, "--applicant-id", id_number, "--format", "json").output
+    by_file = run("query", "--db", filled_log, "--applicant-id-file", tmp_path / "id.txt", "--format", "json").output
+    by_stdin = CliRunner().invoke(cli, ["audit", "query", "--db", str(filled_log), "--applicant-id-file", "-",
+                                        "--format", "json"], input=id_number + "\n").output
+    assert len(json.loads(by_argument)) == 12 and by_file == by_argument == by_stdin
+
+
+def test_an_applicant_id_file_that_is_empty_or_given_with_the_id_is_refused(filled_log, tmp_path):
+    (tmp_path / "empty.txt").write_text("\n")
+    assert_one_line_error(run("query", "--db", filled_log, "--applicant-id-file", tmp_path / "empty.txt"),
+                          "holds no id number", exit_code=2)
+    (tmp_path / "id.txt").write_text("440301199001011234\n")
+    assert_one_line_error(run("query", "--db", filled_log, "--applicant-id", "1", "--applicant-id-file",
+                              tmp_path / "id.txt"), "not both", exit_code=2)

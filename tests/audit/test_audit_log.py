@@ -220,3 +220,27 @@ def test_a_bad_key_leaves_no_empty_log_behind(log_path, monkeypatch):
     with pytest.raises(AuditError, match="too short"):
         DecisionLog(log_path)
     assert list(log_path.parent.iterdir()) == []
+
+
+def test_a_key_file_planted_by_another_user_is_refused(log_path, monkeypatch):
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to give the file to another user")
+    monkeypatch.delenv("LICIT_AUDIT_KEY")
+    DecisionLog(log_path).close()
+    key_file = log_path.with_name(log_path.name + ".key")
+    os.chown(key_file, 65534, 65534)  # same content and mode 0600: only the owner differs
+    with pytest.raises(AuditError, match="belongs to another user"):
+        DecisionLog(log_path)
+
+
+def test_a_symlink_at_the_key_file_is_refused_not_followed(log_path, monkeypatch, tmp_path):
+    monkeypatch.delenv("LICIT_AUDIT_KEY")
+    elsewhere = tmp_path / "elsewhere.key"
+    (log_path.parent / f"{log_path.name}.key").symlink_to(elsewhere)  # dangling: creation must not write through
+    with pytest.raises(AuditError, match="symbolic link"):
+        DecisionLog(log_path)
+    assert not elsewhere.exists() and not log_path.exists()
+    elsewhere.write_text("0" * 64 + "\n")
+    elsewhere.chmod(0o600)
+    with pytest.raises(AuditError, match="symbolic link"):  # nor read through, once it leads to a key
+        DecisionLog(log_path)
