@@ -62,28 +62,18 @@ def _plain(value: object) -> object:
     """`value` with integral floats as ints, or _NotPlain; unchanged containers are not copied.
     Strings, booleans and nulls, most of a decision, are passed over inline (this runs per record)."""
     kind = type(value)
-    if kind is dict:
+    if kind is dict or kind is list or kind is tuple:
         copy = None
-        for key, item in value.items():
+        for key, item in value.items() if kind is dict else enumerate(value):
             # code-point order (json) is UTF-16 order (RFC 8785) within the Basic Multilingual Plane
-            if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
+            if kind is dict and (type(key) is not str or not (key.isascii() or max(key) <= "\uffff")):
                 raise _NotPlain
             if type(item) is str or item is None:
                 continue
             plain = _plain(item)
             if plain is not item:
-                copy = copy if copy is not None else dict(value)
+                copy = copy if copy is not None else dict(value) if kind is dict else list(value)
                 copy[key] = plain
-        return value if copy is None else copy
-    if kind is list or kind is tuple:
-        copy = None
-        for index, item in enumerate(value):
-            if type(item) is str or item is None:
-                continue
-            plain = _plain(item)
-            if plain is not item:
-                copy = copy if copy is not None else list(value)
-                copy[index] = plain
         return value if copy is None else copy
     if kind is str or kind is bool or value is None:
         return value

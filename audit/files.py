@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -65,34 +66,36 @@ def refuse_foreign(status: os.stat_result, path: str | os.PathLike, what: str, p
 
 
 def read_regular_file(path: str | os.PathLike, what: str, limit: int, *, owned: bool = False,
-                      private: bool = False) -> bytes:
+                      private: bool = False, error: type[AuditError] = AuditInputError) -> bytes:
     """At most `limit` bytes of `path`, which must be a regular file (a FIFO or a device would
-    block or never end: refused); with `owned`, also this user's and not a symlink.
-    AuditInputError if it is too large or not such a file."""
+    block or never end: refused); with `owned`, also this user's and not a symlink. Raises
+    `error` (by default AuditInputError) if it is too large or not such a file."""
     if owned:
-        fd = owned_regular_file(path, what, private=private, error=AuditInputError)
+        fd = owned_regular_file(path, what, private=private, error=error)
     else:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as problem:
-            raise AuditInputError(f"cannot read {what} {path}: {_reason(problem)}") from None
+            raise error(f"cannot read {what} {path}: {_reason(problem)}") from None
     with open(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise AuditInputError(f"{what} {path} is not a regular file: refused")
+            raise error(f"{what} {path} is not a regular file: refused")
         os.set_blocking(file.fileno(), True)
         try:
             data = file.read(limit + 1)
         except OSError as problem:
-            raise AuditInputError(f"cannot read {what} {path}: {_reason(problem)}") from None
+            raise error(f"cannot read {what} {path}: {_reason(problem)}") from None
     if len(data) > limit:
-        raise AuditInputError(f"{what} {path} is larger than {_size(limit)}, so it is not a {what}")
+        raise error(f"{what} {path} is larger than {_size(limit)}, so it is not a {what}")
     return data
 
 
-def write_new_file(path: Path, data: bytes, what: str, mode: int = 0o644) -> None:
+def write_new_file(path: Path, data: bytes, what: str, mode: int = 0o644, *, keep_existing: bool = False,
+                   error: type[AuditError] = AuditError) -> None:
     """Write `path`, which must not exist (a symlink there counts as existing), whole or not at all:
-    a temporary file beside it, fsynced, then linked into place."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    a temporary file beside it, fsynced, then linked into place. With `keep_existing`, a file that
+    appeared there meanwhile (another process's) is kept, and no error."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
         try:
@@ -100,12 +103,16 @@ def write_new_file(path: Path, data: bytes, what: str, mode: int = 0o644) -> Non
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.link(temp, path)  # unlike a rename, never replaces a file made meanwhile
+        try:
+            os.link(temp, path)  # unlike a rename, never replaces a file made meanwhile
+        except FileExistsError:
+            if not keep_existing:
+                raise
         fsync_directory(path.parent)
     except FileExistsError:
         raise AuditInputError(f"{what} {path} already exists: refused") from None
     except OSError as problem:
-        raise AuditError(f"cannot write {what} {path}: {_reason(problem)}") from None
+        raise error(f"cannot write {what} {path}: {_reason(problem)}") from None
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temp)

@@ -9,7 +9,6 @@ with neither gets a key file holding 64 random hex characters, created owner-onl
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
@@ -17,7 +16,7 @@ import secrets
 from pathlib import Path
 
 from audit.errors import AuditError, AuditWriteError
-from audit.files import fsync_directory, owned_regular_file
+from audit.files import read_regular_file, write_new_file
 
 KEY_ENV = "LICIT_AUDIT_KEY"
 MIN_KEY_CHARS = 16
@@ -94,25 +93,10 @@ def _checked(key: bytes, source: str) -> bytes:
 
 
 def _create_key_file(path: Path) -> None:
-    """Write a fresh key to a private temporary file, then link it into place: the
-    key file appears complete or not at all, and if another process won the race
-    its key is kept (and checked like any key file when it is read)."""
-    temp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, (secrets.token_hex(32) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        with contextlib.suppress(FileExistsError):  # another process's key is as good
-            os.link(temp, path)
-        fsync_directory(path.parent)
-    except OSError as error:
-        raise AuditWriteError(f"cannot create audit key file {path}: {error.strerror}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+    """A fresh key, written whole (audit.files): if another process won the race, its key is kept
+    (and checked like any key file when it is read)."""
+    write_new_file(path, (secrets.token_hex(32) + "\n").encode(), "audit key file", 0o600, keep_existing=True,
+                   error=AuditWriteError)
 
 
 def _read_key_file(path: Path) -> bytes:
@@ -120,11 +104,5 @@ def _read_key_file(path: Path) -> bytes:
     file planted beside the log by another user, or a symlink there, is refused."""
     if not os.path.lexists(path):
         raise AuditError(f"no audit key: set {KEY_ENV} or provide the key file {path}")
-    with open(owned_regular_file(path, "audit key file", private=True), "rb") as file:
-        try:
-            text = file.read(_KEY_FILE_BYTES + 1)
-        except OSError as error:
-            raise AuditError(f"cannot read audit key file {path}: {error.strerror}") from None
-    if len(text) > _KEY_FILE_BYTES:
-        raise AuditError(f"audit key file {path} is larger than {_KEY_FILE_BYTES} bytes, so it is not a key file")
+    text = read_regular_file(path, "audit key file", _KEY_FILE_BYTES, owned=True, private=True, error=AuditError)
     return _checked(text.strip(), str(path))

@@ -50,6 +50,26 @@ OBLIGATION_FIELDS = (
     ("action", "json_extract(item.value, '$.action')"),
 )
 
+# the findings and obligations tables (version 1 declared their seq a reference to decisions)
+_ROWS = """CREATE TABLE findings (
+    seq          INTEGER NOT NULL{references},
+    position     INTEGER NOT NULL,
+    rule_id      TEXT NOT NULL,
+    jurisdiction TEXT NOT NULL,
+    effect       TEXT NOT NULL,
+    evaluated_at TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    PRIMARY KEY (seq, position)
+) WITHOUT ROWID;
+CREATE INDEX findings_by_rule ON findings(rule_id, evaluated_at, outcome);
+CREATE TABLE obligations (
+    seq      INTEGER NOT NULL{references},
+    position INTEGER NOT NULL,
+    rule_id  TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    PRIMARY KEY (seq, position)
+) WITHOUT ROWID;
+"""
 _RULESETS = """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -91,25 +111,7 @@ CREATE UNIQUE INDEX decisions_by_decision_id ON decision_lookups(decision_id);
 CREATE INDEX decisions_by_time ON decision_lookups(evaluated_at, outcome, jurisdiction);
 CREATE INDEX decisions_by_flow ON decision_lookups(flow_id);
 CREATE INDEX decisions_by_applicant ON decision_lookups(applicant);
-CREATE TABLE findings (
-    seq          INTEGER NOT NULL,
-    position     INTEGER NOT NULL,
-    rule_id      TEXT NOT NULL,
-    jurisdiction TEXT NOT NULL,
-    effect       TEXT NOT NULL,
-    evaluated_at TEXT NOT NULL,
-    outcome      TEXT NOT NULL,
-    PRIMARY KEY (seq, position)
-) WITHOUT ROWID;
-CREATE INDEX findings_by_rule ON findings(rule_id, evaluated_at, outcome);
-CREATE TABLE obligations (
-    seq      INTEGER NOT NULL,
-    position INTEGER NOT NULL,
-    rule_id  TEXT NOT NULL,
-    action   TEXT NOT NULL,
-    PRIMARY KEY (seq, position)
-) WITHOUT ROWID;
-"""
+""" + _ROWS.format(references="")
 # findings.evaluated_at and findings.outcome copy the decision's, so that "rule X since D"
 # is one index range and the per-rule deny share needs no join.
 
@@ -175,25 +177,7 @@ CREATE UNIQUE INDEX decisions_by_decision_id ON decisions(decision_id);
 CREATE INDEX decisions_by_time ON decisions(evaluated_at, outcome, jurisdiction);
 CREATE INDEX decisions_by_flow ON decisions(flow_id);
 CREATE INDEX decisions_by_applicant ON decisions(applicant);
-CREATE TABLE findings (
-    seq          INTEGER NOT NULL REFERENCES decisions(seq),
-    position     INTEGER NOT NULL,
-    rule_id      TEXT NOT NULL,
-    jurisdiction TEXT NOT NULL,
-    effect       TEXT NOT NULL,
-    evaluated_at TEXT NOT NULL,
-    outcome      TEXT NOT NULL,
-    PRIMARY KEY (seq, position)
-) WITHOUT ROWID;
-CREATE INDEX findings_by_rule ON findings(rule_id, evaluated_at, outcome);
-CREATE TABLE obligations (
-    seq      INTEGER NOT NULL REFERENCES decisions(seq),
-    position INTEGER NOT NULL,
-    rule_id  TEXT NOT NULL,
-    action   TEXT NOT NULL,
-    PRIMARY KEY (seq, position)
-) WITHOUT ROWID;
-"""
+""" + _ROWS.format(references=" REFERENCES decisions(seq)")
 V1_TRIGGERS = "\n".join(
     [_refuse(table, verb) for table in ("meta", "rulesets", "decisions", "findings", "obligations")
      for verb in ("UPDATE", "DELETE")]

@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from audit.bench import audit_benchmark, run_together
 from engine.batch.bench import bench_flows
 from engine.batch.traffic import synthetic_flows
 from engine.core import Engine
@@ -26,8 +27,6 @@ def run_audit_bench(engine: Engine, jurisdiction: str, count: int, directory: st
     one bare durable commit (1/bare). On and off are measured with the same callers:
     threads of one process contend for the GIL with or without the log, and that
     cost is not the log's."""
-    from audit.bench import audit_benchmark
-
     flows = bench_flows(jurisdiction)
     count = min(count, 5000)  # each logged decision is a durable commit: keep the run short
     one_caller = _logged_rate(engine.rules_dir, f"{directory}/one.db", flows, count, threads=1)
@@ -80,29 +79,20 @@ def _callers_rate(engine: Engine, flows: list[dict], count: int, threads: int) -
 def _processes_rate(rules_dir, log_path: str, flows: list[dict], count: int, processes: int) -> float:
     """Decisions/s of `processes` worker processes, each with its own Engine(audit_db=log_path),
     deciding and logging `count` flows between them (an enrollment service's worker processes)."""
-    ready, start = _SPAWN.Barrier(processes + 1), _SPAWN.Barrier(processes + 1)
-    workers = [_SPAWN.Process(target=_decide, args=(rules_dir, log_path, flows, count // processes, f"{processes}-{n}",
-                                                    ready, start)) for n in range(processes)]
-    for worker in workers:
-        worker.start()
-    ready.wait()  # each has loaded its rules and reached the writer
-    start.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - started
-    if any(worker.exitcode for worker in workers):
-        raise RuntimeError("a benchmark worker failed")
-    return processes * (count // processes) / elapsed
+    start = _SPAWN.Barrier(processes + 1)
+    share = count // processes
+    elapsed = run_together([_SPAWN.Process(target=_decide, args=(rules_dir, log_path, flows, share,
+                                                                 f"{processes}-{n}", start))
+                            for n in range(processes)], start)
+    return processes * share / elapsed
 
 
-def _decide(rules_dir, log_path: str, flows: list[dict], count: int, name: str, ready, start) -> None:
+def _decide(rules_dir, log_path: str, flows: list[dict], count: int, name: str, start) -> None:
     with Engine(rules_dir=rules_dir, audit_db=log_path) as engine:
         for flow in flows:  # warm up, and store the rule set
             engine.evaluate(flow)
         numbered = _numbered(flows, count, name)
-        ready.wait()
-        start.wait()
+        start.wait()  # each has loaded its rules and reached the writer
         for flow in numbered:
             engine.evaluate(flow)
 

@@ -104,17 +104,22 @@ def test_threads_and_processes_share_one_commit(log_path):
     assert verify_log(log_path).ok
 
 
-def _keep_recording(path, first: int, received) -> None:
-    """Record until killed; report each sequence number received, and each failure."""
+def _record_until(log: DecisionLog, first: int, received, stop) -> None:
+    """Record until `stop` is set (or the process is killed); report each sequence number received,
+    and each failure."""
     number = first
+    while not stop.is_set():
+        item = example_items(1, start=number)[0]
+        try:
+            received.put((item[0]["decision_id"], log.record(*item)))
+        except AuditWriteError as error:
+            received.put((item[0]["decision_id"], f"failed: {error}"))
+        number += 1
+
+
+def _keep_recording(path, first: int, received) -> None:
     with DecisionLog(path, timeout=20) as log:
-        while True:
-            item = example_items(1, start=number)[0]
-            try:
-                received.put((item[0]["decision_id"], log.record(*item)))
-            except AuditWriteError as error:
-                received.put((item[0]["decision_id"], f"failed: {error}"))
-            number += 1
+        _record_until(log, first, received, threading.Event())
 
 
 def test_a_writer_killed_at_any_instant_fails_its_callers_closed_and_loses_nothing(log_path):
@@ -132,18 +137,8 @@ def test_a_writer_killed_at_any_instant_fails_its_callers_closed_and_loses_nothi
     try:
         with DecisionLog(log_path, timeout=20) as log:
             thread_stop = threading.Event()
-
-            def keep_recording_here(first):
-                number = first
-                while not thread_stop.is_set():
-                    item = example_items(1, start=number)[0]
-                    try:
-                        received.put((item[0]["decision_id"], log.record(*item)))
-                    except AuditWriteError as error:
-                        received.put((item[0]["decision_id"], f"failed: {error}"))
-                    number += 1
-
-            threads = [threading.Thread(target=keep_recording_here, args=(10_000_000 * n,)) for n in (1, 2)]
+            threads = [threading.Thread(target=_record_until, args=(log, 10_000_000 * n, received, thread_stop))
+                       for n in (1, 2)]
             for thread in threads:
                 thread.start()
             for _ in range(5):
