@@ -57,7 +57,11 @@ class WriterLink:
     def open(self) -> None:
         """Reach the writer (starting it if needed) now, so that a log that cannot be written
         fails when it is opened rather than at its first decision."""
-        self._give_back(self._dial(time.monotonic() + self.timeout))
+        try:
+            self._give_back(self._dial(time.monotonic() + self.timeout))
+        except BaseException:
+            self.endpoint.close()
+            raise
 
     def request(self, payload: bytes) -> int:
         """Send a RECORD frame; its last sequence number once durable. Raises the error the
