@@ -176,14 +176,21 @@ class AutomaticCheckpoints:
         # a key that cannot sign is refused when the writer starts
         self._key = load_private_key(policy.sign_key) if policy.sign_key is not None else None
         self._last_seq, self._last_time = head_seq, now
+        self._retry_at = 0.0  # after a checkpoint that could not be written, not before this
 
-    def deadline(self) -> float:
-        """When a checkpoint is due by time (if records came since the last one)."""
-        return self._last_time + self.policy.seconds
+    def deadline(self, head_seq: int) -> float | None:
+        """When a checkpoint falls due by time, if records came since the last one."""
+        if head_seq <= self._last_seq:
+            return None
+        return max(self._last_time + self.policy.seconds, self._retry_at)
 
-    def due(self, head_seq: int, now: float) -> bool:
-        return head_seq > self._last_seq and (head_seq - self._last_seq >= self.policy.every
-                                              or now >= self._last_time + self.policy.seconds)
+    def due(self, head_seq: int, now: float, *, between_batches: bool = False) -> bool:
+        """Whether a checkpoint of `head_seq` is due; between batches, not within a second of
+        one that could not be written (a batch's callers try it again at once)."""
+        if between_batches and now < self._retry_at:
+            return False
+        return head_seq > self._last_seq and (
+            head_seq - self._last_seq >= self.policy.every or now >= self._last_time + self.policy.seconds)
 
     def write(self, head_seq: int, head_hash: str, now: float) -> None:
         """Write the head `head_seq` (AuditError if it cannot be written)."""
@@ -196,5 +203,6 @@ class AutomaticCheckpoints:
         except AuditInputError:  # this head was checkpointed already (a writer before this one)
             pass
         except AuditError as error:
+            self._retry_at = now + 1.0
             raise AuditError(f"automatic checkpoint of {self._path}: {error}") from None
         self._last_seq, self._last_time = head_seq, now

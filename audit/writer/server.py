@@ -84,8 +84,8 @@ class Writer:
         deadlines = [time.monotonic() + self.timeout]
         if self.appender.underived:
             deadlines.append(busy_until + IDLE_S)
-        if self.checkpoints is not None:
-            deadlines.append(self.checkpoints.deadline())
+        if self.checkpoints is not None and self.checkpoints.deadline(self.appender.head[0]) is not None:
+            deadlines.append(self.checkpoints.deadline(self.appender.head[0]))
         return max(0.0, min(deadlines) - time.monotonic())
 
     def _accept(self) -> None:
@@ -203,7 +203,7 @@ class Writer:
         now = time.monotonic()
         if self.appender.underived >= DERIVE_EVERY or (self.appender.underived and now - busy_until >= IDLE_S):
             self.derive()
-        if self.checkpoints is not None and self.checkpoints.due(self.appender.head[0], now):
+        if self.checkpoints is not None and self.checkpoints.due(self.appender.head[0], now, between_batches=True):
             try:
                 self.checkpoints.write(*self.appender.head, now)
             except AuditError:

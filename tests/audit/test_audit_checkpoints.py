@@ -113,10 +113,11 @@ def test_the_writer_writes_a_checkpoint_after_t_seconds(log_path, tmp_path):
     directory.mkdir()
     with DecisionLog(log_path, checkpoints=CheckpointPolicy(directory, every=1000, seconds=0.2)) as log:
         log.record(*example_items(1)[0])
+        written = directory / f"{log_path.name}.000000000001.checkpoint.json"
         deadline = time.monotonic() + 10
-        while not list(directory.iterdir()) and time.monotonic() < deadline:
+        while not written.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert [path.name for path in directory.iterdir()] == [f"{log_path.name}.000000000001.checkpoint.json"]
+        assert written.exists() and verify_log(log_path, written).ok
 
 
 def test_automatic_checkpoints_are_off_unless_asked_for(log_path, tmp_path, monkeypatch):
