@@ -13,7 +13,7 @@ _EXPORTS = {
     "AuditError": "audit.errors", "AuditInputError": "audit.errors", "AuditWriteError": "audit.errors",
     "RecordRefused": "audit.errors", "CheckpointPolicy": "audit.checkpoints",
     "DecisionLog": "audit.log", "Problem": "audit.problems", "VerifyReport": "audit.verify",
-    "decision_stats": "audit.queries", "default_db_path": "audit.log", "export_log": "audit.queries",
+    "decision_stats": "audit.queries", "default_db_path": "audit.schema", "export_log": "audit.queries",
     "find_decisions": "audit.queries", "get_decision": "audit.queries", "load_ruleset": "audit.queries",
     "generate_keys": "audit.signing", "read_checkpoint": "audit.checkpoints", "ruleset_digest": "audit.canonical",
     "verify_log": "audit.verify", "write_checkpoint": "audit.checkpoints",

@@ -64,16 +64,28 @@ def scan(conn: sqlite3.Connection, version: int) -> Scan:
         return _scan_v1(conn)
     result = Scan()
     expected_seq, expected_prev, last = 1, GENESIS_HASH, None
-    for row in conn.execute(f"{_RECORDS[2]} ORDER BY d.seq"):
-        seq, recorded_at, evaluated_at, duration_us, _, digest, prev_hash, stored_hash, decision, flow = row
+    # the chain's own columns only: the rule sets records use are read from the derived rows after
+    # (which verify checks against the records), not parsed out of every record here
+    for row in conn.execute("SELECT seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, "
+                            "CAST(decision AS BLOB), CAST(flow AS BLOB) FROM decisions ORDER BY seq"):
+        seq, recorded_at, evaluated_at, duration_us, prev_hash, stored_hash, decision, flow = row
         text = record_text(decision, duration_us, evaluated_at, flow, prev_hash, recorded_at, seq)
         if seq != expected_seq or prev_hash != expected_prev or hashlib.sha256(text).hexdigest() != stored_hash:
-            result.break_at, result.last = Record._make(row), last and Record._make(last)
-            return result
-        result.first_use.setdefault(digest, seq)
-        expected_seq, expected_prev, last = seq + 1, stored_hash, row
+            result.break_at, result.last = fetch(conn, 2, seq), last and fetch(conn, 2, last)
+            break
+        expected_seq, expected_prev, last = seq + 1, stored_hash, seq
         result.count += 1
-    result.last = last and Record._make(last)
+    else:
+        result.last = last and fetch(conn, 2, last)
+    # every rule set a record up to the break uses, with the first seq using it
+    for digest, seq in conn.execute(
+            "SELECT json_extract(decision, '$.ruleset.digest'), min(seq) FROM decisions "
+            "WHERE seq <= ? AND seq > (SELECT coalesce(max(seq), 0) FROM decision_lookups) GROUP BY 1",
+            (result.count,)):
+        result.first_use[digest] = seq
+    for digest, seq in conn.execute("SELECT ruleset_digest, min(seq) FROM decision_lookups WHERE seq <= ? "
+                                    "GROUP BY ruleset_digest", (result.count,)):
+        result.first_use[digest] = min(seq, result.first_use.get(digest, seq))
     return result
 
 

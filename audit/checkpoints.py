@@ -23,7 +23,6 @@ from audit.files import read_regular_file, write_new_file
 from audit.meta import meta_digest
 from audit.outputs import write_output
 from audit.schema import SQLITE_MAX_INTEGER, open_reader
-from audit.signing import SIGNATURE_FIELDS, check_signature, load_private_key, load_public_key, signed
 from audit.times import utc_now
 
 CHECKPOINT_FORMAT = "licit-decision-log-checkpoint"
@@ -97,7 +96,7 @@ def write_checkpoint(path: str | os.PathLike, output: str | os.PathLike,
     proves the log still holds it. Returns the head written."""
     from audit.verify import verify_log
 
-    key = load_private_key(sign_key) if sign_key is not None else None  # fails before the log is read
+    key = _private_key(sign_key)  # fails before the log is read
 
     def write(file: IO[str]) -> dict:
         report = verify_log(path)
@@ -110,7 +109,7 @@ def write_checkpoint(path: str | os.PathLike, output: str | os.PathLike,
             head = head_document(conn, path, report.head_seq, report.head_hash, report.ruleset_digests)
         finally:
             conn.close()
-        head = signed(head, key) if key is not None else head
+        head = _signed(head, key)
         file.write(checkpoint_text(head))
         return head
 
@@ -121,7 +120,10 @@ def write_checkpoint(path: str | os.PathLike, output: str | os.PathLike,
 def read_checkpoint(checkpoint: str | os.PathLike, public_key: str | os.PathLike | None = None) -> dict:
     """A checkpoint file, every field checked (AuditInputError naming the file and field), and
     with `public_key` its signature (AuditError if unsigned, signed by another key, or changed)."""
-    key = load_public_key(public_key) if public_key is not None else None
+    if public_key is not None:
+        from audit.signing import check_signature, load_public_key  # cryptography, only when asked for
+
+        key = load_public_key(public_key)
     text = read_regular_file(checkpoint, "checkpoint", _CHECKPOINT_MAX_BYTES)
     try:
         head = load_json(text)
@@ -134,10 +136,10 @@ def read_checkpoint(checkpoint: str | os.PathLike, public_key: str | os.PathLike
             raise AuditInputError(f"checkpoint {checkpoint}: {name} must be {expected}, got {head.get(name)!r:.80}")
     if "signature" in head:
         signature = head["signature"]
-        for name, (valid, expected) in SIGNATURE_FIELDS.items():
+        for name, (valid, expected) in _SIGNATURE_FIELDS.items():
             if not (isinstance(signature, dict) and valid(signature.get(name))):
                 raise AuditInputError(f"checkpoint {checkpoint}: signature.{name} must be {expected}")
-    if key is not None:
+    if public_key is not None:
         check_signature(head, key, checkpoint)
     return head
 
@@ -161,6 +163,11 @@ _CHECKPOINT_FIELDS = {
     ),
 }
 _OPTIONAL_FIELDS = {"meta_digest"}  # absent from checkpoints written before it existed
+_SIGNATURE_FIELDS = {  # audit.signing writes them
+    "algorithm": (lambda v: v == "ed25519", "'ed25519'"),
+    "key_id": (lambda v: isinstance(v, str) and _DIGEST.fullmatch(v), "sha256: and 64 lowercase hex digits"),
+    "value": (lambda v: isinstance(v, str) and re.fullmatch(r"[0-9a-f]{128}", v), "128 lowercase hex digits"),
+}
 
 
 class AutomaticCheckpoints:
@@ -173,8 +180,7 @@ class AutomaticCheckpoints:
         self._directory = Path(policy.directory)
         if not self._directory.is_dir():
             raise AuditInputError(f"checkpoint directory {self._directory} does not exist")
-        # a key that cannot sign is refused when the writer starts
-        self._key = load_private_key(policy.sign_key) if policy.sign_key is not None else None
+        self._key = _private_key(policy.sign_key)  # a key that cannot sign is refused when the writer starts
         self._last_seq, self._last_time = head_seq, now
         self._retry_at = 0.0  # after a checkpoint that could not be written, not before this
 
@@ -196,7 +202,7 @@ class AutomaticCheckpoints:
         """Write the head `head_seq` (AuditError if it cannot be written)."""
         digests = [digest for (digest,) in self._conn.execute("SELECT digest FROM rulesets")]
         head = head_document(self._conn, self._path, head_seq, head_hash, digests)
-        text = checkpoint_text(signed(head, self._key) if self._key is not None else head)
+        text = checkpoint_text(_signed(head, self._key))
         target = self._directory / f"{Path(self._path).name}.{head_seq:012d}.checkpoint.json"
         try:
             write_new_file(target, text.encode(), "checkpoint")
@@ -206,3 +212,19 @@ class AutomaticCheckpoints:
             self._retry_at = now + 1.0
             raise AuditError(f"automatic checkpoint of {self._path}: {error}") from None
         self._last_seq, self._last_time = head_seq, now
+
+
+def _private_key(path: str | os.PathLike | None):
+    if path is None:
+        return None
+    from audit.signing import load_private_key  # cryptography, only when signing
+
+    return load_private_key(path)
+
+
+def _signed(head: dict, key) -> dict:
+    if key is None:
+        return head
+    from audit.signing import signed
+
+    return signed(head, key)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 from audit.chain import orphaned_rows
 from audit.problems import LOOKUPS_CHANGED, ROWS_CHANGED, Problem
 from audit.schema import last_written
-from audit.tables import FINDING_FIELDS, LOOKUPS, OBLIGATION_FIELDS
+from audit.tables import FINDING_MEMBERS, LOOKUPS, OBLIGATION_MEMBERS
 
 _RECORDS = "decisions AS d"
 _OUTCOME = "json_extract(d.decision, '$.outcome')"
@@ -30,6 +30,8 @@ class _Derived(NamedTuple):
     keys: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]  # (column, the expression over the record that derives it)
     source: str
+    items: str | None = None  # the decision's list whose elements the rows are (`item` in the expressions)
+    members: tuple[str, ...] = ()  # the members of an element the rows copy
 
     @property
     def names(self) -> list[str]:
@@ -45,11 +47,17 @@ def _items(list_name: str) -> str:
     return f"{_RECORDS}, json_each(d.decision, '$.{list_name}') AS item"
 
 
+def _members(members: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((member, f"json_extract(item.value, '$.{member}')") for member in members)
+
+
 _ITEM = (("seq", "d.seq"), ("position", "item.key"))
 DERIVED = {
     "findings": _Derived(("seq", "position"), (
-        *_ITEM, *FINDING_FIELDS, ("evaluated_at", "d.evaluated_at"), ("outcome", _OUTCOME)), _items("findings")),
-    "obligations": _Derived(("seq", "position"), (*_ITEM, *OBLIGATION_FIELDS), _items("obligations")),
+        *_ITEM, *_members(FINDING_MEMBERS), ("evaluated_at", "d.evaluated_at"), ("outcome", _OUTCOME)),
+        _items("findings"), "findings", FINDING_MEMBERS),
+    "obligations": _Derived(("seq", "position"), (*_ITEM, *_members(OBLIGATION_MEMBERS)), _items("obligations"),
+                            "obligations", OBLIGATION_MEMBERS),
     # last: its largest seq says how far derivation has come (audit.tables' triggers)
     "decision_lookups": _Derived(("seq",), (("seq", "d.seq"), *LOOKUPS, ("evaluated_at", "d.evaluated_at")),
                                  _RECORDS),
@@ -87,33 +95,70 @@ def drop_tail(conn: sqlite3.Connection) -> None:
 
 
 def check_derived(conn: sqlite3.Connection) -> list[Problem]:
-    """Every derived row against the record it comes from: a row that differs, is missing,
-    or has no record to come from (forged, or left after its record was removed)."""
+    """Every derived row against the record it comes from: a row that differs, is missing, or
+    has no record to come from (forged, or left after its record was removed).
+
+    Parsing a decision's JSON is most of the cost (SQLite caches a parse for the json_extract
+    calls that follow on the same text), so each record is parsed once for its lookup row and the
+    number of its findings and obligations, and each record with findings or obligations once more
+    to compare their rows member by member. Rows that exist and match, as many as the records
+    hold, are exactly the rows the records hold (a row's key is its record and position)."""
     upto = derived_upto(conn)
+    lookups = DERIVED["decision_lookups"]
+    lists = {table: rows for table, rows in DERIVED.items() if rows.items}
+    counted = ", ".join(f"coalesce(json_array_length(d.decision, '$.{rows.items}'), 0) AS n_{table}"
+                        for table, rows in lists.items())
+    differs = " OR ".join(f"stored.{name} IS NOT expected.{name}" for name in lookups.names if name != "seq")
+    changed_lookup, *expected_counts = conn.execute(
+        f"SELECT min(CASE WHEN stored.seq IS NULL OR {differs} THEN expected.seq END), "
+        f"{', '.join(f'sum(expected.n_{table})' for table in lists)} "
+        f"FROM ({lookups.select.replace(' FROM ', f', {counted} FROM ', 1)} WHERE d.seq <= ?) AS expected "
+        "LEFT JOIN decision_lookups AS stored ON stored.seq = expected.seq", (upto,)).fetchone()
     problems = []
-    for table, rows in DERIVED.items():
-        kind = LOOKUPS_CHANGED if table == "decision_lookups" else ROWS_CHANGED
-        select = rows.select
-        joined = " AND ".join(f"stored.{key} = expected.{key}" for key in rows.keys)
-        differs = " OR ".join(f"stored.{name} IS NOT expected.{name}" for name in rows.names if name not in rows.keys)
-        expected, first = conn.execute(
-            f"SELECT count(*), min(CASE WHEN stored.seq IS NULL OR {differs} THEN expected.seq END) "
-            f"FROM ({select} WHERE d.seq <= ?) AS expected LEFT JOIN {table} AS stored ON {joined}", (upto,)
-        ).fetchone()
-        if first is not None:
-            problems.append(Problem(first, kind, f"its {table} rows no longer match the record they derive from, "
-                                                 "so queries on them give wrong answers"))
-            continue
+    if changed_lookup is not None:
+        problems.append(Problem(changed_lookup, LOOKUPS_CHANGED, "its decision_lookups row no longer matches the "
+                                                                 "record it derives from, so queries on it give "
+                                                                 "wrong answers"))
+    for (table, rows), expected in zip(lists.items(), expected_counts):
+        element = f"'$.{rows.items}[' || stored.position || ']"
+        differs = " OR ".join([f"stored.{member} IS NOT json_extract(d.decision, {element}.{member}')"
+                               for member in rows.members] + [
+            f"stored.{name} IS NOT {expression}" for name, expression in rows.columns
+            if name not in rows.keys and name not in rows.members])
+        changed = conn.execute(
+            f"SELECT min(stored.seq) FROM {table} AS stored JOIN decisions AS d ON d.seq = stored.seq "
+            f"WHERE stored.seq <= ? AND (json_type(d.decision, {element}') IS NULL OR {differs})", (upto,)
+        ).fetchone()[0]
         # the table itself, not an index of it (an index may disagree: integrity_check reports that)
-        if conn.execute(f"SELECT count(*) FROM {table} NOT INDEXED").fetchone()[0] != expected:
-            extra = conn.execute(
-                f"SELECT stored.seq FROM {table} AS stored NOT INDEXED LEFT JOIN ({select}) AS expected ON {joined} "
-                "WHERE expected.seq IS NULL OR stored.seq > ? ORDER BY stored.seq LIMIT 1", (upto,)).fetchone()
-            if extra is None:
-                continue
-            if conn.execute("SELECT 1 FROM decisions WHERE seq = ?", extra).fetchone() is None:
-                problems.append(orphaned_rows(extra[0], last_written(conn, upto)))
-            else:
-                problems.append(Problem(extra[0], kind, f"{table} rows were added for seq {extra[0]} that its record "
-                                                        "does not hold"))
+        stored = conn.execute(f"SELECT count(*) FROM {table} NOT INDEXED").fetchone()[0]
+        if changed is None and stored != (expected or 0):
+            changed = _first_miscounted(conn, table, rows.items, upto)
+        if changed is not None:
+            problems.append(Problem(changed, ROWS_CHANGED, f"its {table} rows no longer match the record they derive "
+                                                           "from, so queries on them give wrong answers"))
+        elif stored != (expected or 0):
+            problems += _extra_rows(conn, table, upto)
+    if conn.execute("SELECT count(*) FROM decision_lookups NOT INDEXED").fetchone()[0] != \
+            conn.execute("SELECT count(*) FROM decisions WHERE seq <= ?", (upto,)).fetchone()[0]:
+        problems += _extra_rows(conn, "decision_lookups", upto)
     return problems
+
+
+def _first_miscounted(conn: sqlite3.Connection, table: str, items: str, upto: int) -> int | None:
+    """The first record with fewer rows in `table` than it holds elements (a row was removed)."""
+    return conn.execute(
+        f"SELECT min(d.seq) FROM decisions AS d WHERE d.seq <= ? AND coalesce(json_array_length(d.decision, "
+        f"'$.{items}'), 0) != (SELECT count(*) FROM {table} AS x WHERE x.seq = d.seq)", (upto,)).fetchone()[0]
+
+
+def _extra_rows(conn: sqlite3.Connection, table: str, upto: int) -> list[Problem]:
+    """Rows of `table` for a record that does not exist, or beyond how far derivation has come."""
+    extra = conn.execute(
+        f"SELECT stored.seq FROM {table} AS stored NOT INDEXED LEFT JOIN decisions AS d ON d.seq = stored.seq "
+        "WHERE d.seq IS NULL OR stored.seq > ? ORDER BY stored.seq LIMIT 1", (upto,)).fetchone()
+    if extra is None:
+        return []
+    if conn.execute("SELECT 1 FROM decisions WHERE seq = ?", extra).fetchone() is None:
+        return [orphaned_rows(extra[0], last_written(conn, upto))]
+    kind = LOOKUPS_CHANGED if table == "decision_lookups" else ROWS_CHANGED
+    return [Problem(extra[0], kind, f"{table} rows were added for seq {extra[0]} that its record does not hold")]

@@ -12,24 +12,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from audit.checkpoints import CheckpointPolicy
 from audit.errors import AuditError, AuditWriteError, RecordRefused
 from audit.files import owned_regular_file
 from audit.records import Item, prepare_entry, prepare_ruleset
+from audit.schema import default_db_path  # noqa: F401  (where it was before)
 from audit.redaction import key_check, resolve_key
 from audit.writer import protocol
 from audit.writer.client import RulesetsWanted, WriterLink
 
+if TYPE_CHECKING:
+    from audit.checkpoints import CheckpointPolicy
+
 __all__ = ["DecisionLog", "AuditError", "AuditWriteError", "RecordRefused", "default_db_path"]
-
-DB_ENV = "LICIT_AUDIT_DB"
-
-
-def default_db_path() -> Path:
-    """--db, else $LICIT_AUDIT_DB, else ./licit-audit.db."""
-    return Path(os.environ.get(DB_ENV) or "licit-audit.db")
-
 
 class DecisionLog:
     """An append-only, hash-chained decision log in one SQLite file.
@@ -42,6 +38,8 @@ class DecisionLog:
 
     def __init__(self, path: str | os.PathLike, *, key: bytes | None = None, timeout: float = 5.0,
                  checkpoints: CheckpointPolicy | None = None):
+        from audit.checkpoints import CheckpointPolicy  # with its key handling, only when writing
+
         self.path = Path(path)
         self.timeout = timeout
         self._pid = os.getpid()

@@ -8,8 +8,9 @@ with the records: every query then lies while the chain still verifies. This che
 recomputes each of them from its record and has SQLite check every index against its
 table.
 
-verify runs it on its own connection in a thread beside the chain scan: SQLite
-works without the GIL, so on two cores it adds little to verify's time (docs/design.md).
+verify runs these checks and SQLite's integrity check on connections of their own, in threads
+beside the chain scan: SQLite works without the GIL, so the three share two cores
+(docs/design.md).
 """
 
 from __future__ import annotations
@@ -27,18 +28,28 @@ _INTEGRITY_LINES = 5
 
 
 def check_lookups(path: str | os.PathLike, version: int, mmap_bytes: int) -> list[Problem]:
-    """Problems with the rows queries read, with the log's indexes or with its file; [] when
-    queries can be trusted."""
-    conn, _ = open_reader(path)
+    """Problems with the rows queries read; [] when they are what the records hold."""
+    conn = _snapshot(path, mmap_bytes)
     try:
-        conn.execute(f"PRAGMA mmap_size={mmap_bytes}")
-        conn.execute("BEGIN")  # one snapshot for all checks, while writers go on
-        # the lookup scan reads the records in the order the chain scan does, sharing its reads from
-        # disk; the integrity check then finds the file in the page cache
-        changed = _changed_lookups(conn) if version == 1 else check_derived(conn)
-        return changed + _damage(conn)
+        return _changed_lookups(conn) if version == 1 else check_derived(conn)
     finally:
         conn.close()
+
+
+def check_file(path: str | os.PathLike, mmap_bytes: int) -> list[Problem]:
+    """SQLite's integrity check: every index against its table, and the file's own structure."""
+    conn = _snapshot(path, mmap_bytes)
+    try:
+        return _damage(conn)
+    finally:
+        conn.close()
+
+
+def _snapshot(path: str | os.PathLike, mmap_bytes: int) -> sqlite3.Connection:
+    conn, _ = open_reader(path)
+    conn.execute(f"PRAGMA mmap_size={mmap_bytes}")
+    conn.execute("BEGIN")  # one snapshot for the whole check, while writers go on
+    return conn
 
 
 def _damage(conn: sqlite3.Connection) -> list[Problem]:

@@ -10,6 +10,12 @@ from audit.errors import AuditError, AuditWriteError
 from audit.tables import FORMAT, READABLE_VERSIONS, SCHEMAS
 
 SQLITE_MAX_INTEGER = 2**63 - 1  # the largest sequence number or LIMIT SQLite takes
+DB_ENV = "LICIT_AUDIT_DB"
+
+
+def default_db_path() -> Path:
+    """--db, else $LICIT_AUDIT_DB, else ./licit-audit.db."""
+    return Path(os.environ.get(DB_ENV) or "licit-audit.db")
 
 
 def create_schema(conn: sqlite3.Connection, meta: dict[str, str], version: int) -> None:

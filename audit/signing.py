@@ -96,12 +96,3 @@ def check_signature(document: dict, public_key: Ed25519PublicKey, source: str | 
     except InvalidSignature:
         raise AuditError(f"checkpoint {source}: its signature does not match its content, so it was changed "
                          "after it was signed: refused") from None
-
-
-SIGNATURE_FIELDS = {  # name -> (valid, what it must be), for audit.checkpoints' field checks
-    "algorithm": (lambda v: v == ALGORITHM, f"{ALGORITHM!r}"),
-    "key_id": (lambda v: isinstance(v, str) and len(v) == 71 and v.startswith("sha256:")
-               and all(c in "0123456789abcdef" for c in v[7:]), "sha256: and 64 lowercase hex digits"),
-    "value": (lambda v: isinstance(v, str) and len(v) == 128 and all(c in "0123456789abcdef" for c in v),
-              "128 lowercase hex digits"),
-}

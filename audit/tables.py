@@ -39,16 +39,9 @@ LOOKUPS = (
     ("engine_version", "json_extract(decision, '$.engine_version')"),
     ("applicant", "json_extract(flow, '$.applicant.id_number')"),
 )
-# (column, expression over one item `item` of json_each(decision, '$.findings' or '$.obligations'))
-FINDING_FIELDS = (
-    ("rule_id", "json_extract(item.value, '$.rule_id')"),
-    ("jurisdiction", "json_extract(item.value, '$.jurisdiction')"),
-    ("effect", "json_extract(item.value, '$.effect')"),
-)
-OBLIGATION_FIELDS = (
-    ("rule_id", "json_extract(item.value, '$.rule_id')"),
-    ("action", "json_extract(item.value, '$.action')"),
-)
+# the members of a finding and of an obligation that their rows copy, each into a column of its name
+FINDING_MEMBERS = ("rule_id", "jurisdiction", "effect")
+OBLIGATION_MEMBERS = ("rule_id", "action")
 
 # the findings and obligations tables (version 1 declared their seq a reference to decisions)
 _ROWS = """CREATE TABLE findings (

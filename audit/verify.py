@@ -17,7 +17,7 @@ from audit.chain import orphaned_rows, scan
 from audit.checkpoints import read_checkpoint
 from audit.diagnose import diagnose
 from audit.errors import AuditError, AuditInputError
-from audit.lookups import check_lookups
+from audit.lookups import check_file, check_lookups
 from audit.meta import check_meta, meta_digest
 from audit.problems import (
     CONTENT_CHANGED, FILE_DAMAGED, META_CHANGED, RECORD_MISSING, RULESET_CHANGED, RULESET_MISSING, SCHEMA_CHANGED,
@@ -68,11 +68,12 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
         # SQLite caps the size at its compiled maximum, 2 GB in common builds.
         conn.execute(f"PRAGMA mmap_size={_SCAN_MMAP_BYTES}")
         version = schema_version(meta)
-        with reading_ahead(path), ThreadPoolExecutor(max_workers=1) as beside:
-            lookups = beside.submit(check_lookups, path, version, _SCAN_MMAP_BYTES)
+        with reading_ahead(path), ThreadPoolExecutor(max_workers=2) as beside:
+            beside_checks = [beside.submit(check_lookups, path, version, _SCAN_MMAP_BYTES),
+                             beside.submit(check_file, path, _SCAN_MMAP_BYTES)]
             # One snapshot for every check of the chain, while writers go on appending.
             conn.execute("BEGIN")
-            report = _verify(conn, version, str(path), expected_head, lookups)
+            report = _verify(conn, version, str(path), expected_head, beside_checks)
         if expected_head is not None and public_key is not None:
             report.checkpoint_signed_by = expected_head["signature"]["key_id"]
         return report
@@ -83,7 +84,7 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
 
 
 def _verify(conn: sqlite3.Connection, version: int, path: str, expected_head: dict | None,
-            lookups: Future[list[Problem]]) -> VerifyReport:
+            beside_checks: list[Future[list[Problem]]]) -> VerifyReport:
     records, max_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM decisions").fetchone()
     chain = scan(conn, version)
     problems = list(chain.problems)
@@ -97,7 +98,8 @@ def _verify(conn: sqlite3.Connection, version: int, path: str, expected_head: di
     problems += check_meta(conn)
     if expected_head is not None:
         problems += _check_checkpoint(conn, expected_head, max_seq)
-    problems += lookups.result()
+    for check in beside_checks:
+        problems += check.result()
     return VerifyReport(
         path=path,
         records=records,

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from audit.errors import AuditError
-from audit.log import default_db_path
+from audit.schema import default_db_path
 from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
 from audit.records import OUTCOMES
 from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
