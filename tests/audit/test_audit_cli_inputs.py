@@ -7,12 +7,14 @@ import json
 import os
 
 import pytest
-from conftest import assert_one_line_error, run
+from click.testing import CliRunner
+from conftest import assert_one_line_error, example_flows, run
 
 from audit import AuditError, DecisionLog
 from audit.errors import AuditInputError
 from audit.times import lower_bound, upper_bound
 from engine.batch.seed import seed_log
+from engine.cli import cli
 
 
 def count(result) -> int:
@@ -165,11 +167,6 @@ def test_seed_log_refuses_bad_arguments_as_input_errors(tmp_path):
 
 
 def test_an_applicant_id_is_read_from_a_file_or_standard_input(filled_log, tmp_path):
-    from click.testing import CliRunner
-    from conftest import example_flows
-
-    from engine.cli import cli
-
     id_number = example_flows()["student-on-credit"]["applicant"]["id_number"]
     (tmp_path / "id.txt").write_text(id_number + "\n")
     by_argument = run("query", "--db", filled_log, "--applicant-id", id_number, "--format", "json").output

@@ -5,9 +5,11 @@ log is trusted only when it is this user's and speaks this Licit's protocol."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
+import queue
 import random
 import signal
 import socket
@@ -136,8 +138,8 @@ def test_a_writer_killed_at_any_instant_fails_its_callers_closed_and_loses_nothi
     deadline = time.monotonic() + 60
     try:
         with DecisionLog(log_path, timeout=20) as log:
-            thread_stop = threading.Event()
-            threads = [threading.Thread(target=_record_until, args=(log, 10_000_000 * n, received, thread_stop))
+            thread_stop, here = threading.Event(), queue.SimpleQueue()  # this process's threads: no feeder thread
+            threads = [threading.Thread(target=_record_until, args=(log, 10_000_000 * n, here, thread_stop))
                        for n in (1, 2)]
             for thread in threads:
                 thread.start()
@@ -157,8 +159,11 @@ def test_a_writer_killed_at_any_instant_fails_its_callers_closed_and_loses_nothi
             caller.kill()
             caller.join()
     wait_until(lambda: not alive(last_writer))  # it commits what it had received before its last caller left
-    while not received.empty():
-        outcomes.append(received.get())
+    while not here.empty():
+        outcomes.append(here.get())
+    with contextlib.suppress(queue.Empty):
+        while True:
+            outcomes.append(received.get(timeout=1))
     committed = {decision_id: seq for decision_id, seq in outcomes if isinstance(seq, int)}
     failures = [seq for _, seq in outcomes if not isinstance(seq, int)]
     assert committed and failures, "the run should see both commits and callers failed closed"
