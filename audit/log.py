@@ -100,12 +100,15 @@ class DecisionLog:
 
 
 def _check_path(path: Path) -> bool:
-    """Whether the log is new; AuditWriteError if its directory is missing, or if what is at
-    `path` is not a regular file of this user's (a symlink or a file planted by someone else
-    would make another file the log)."""
+    """Whether the log is new; AuditWriteError if its directory is missing or cannot be written
+    (for a new log), or if what is at `path` is not a regular file of this user's that it may write
+    (a symlink or a file planted by someone else would make another file the log). Checked here,
+    before a writer is started: the writer runs as this user and would fail the same way."""
     if not path.parent.is_dir():
         raise AuditWriteError(f"cannot open decision log {path}: directory {path.parent} does not exist")
     if not os.path.lexists(path):
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise AuditWriteError(f"cannot create decision log {path}: its directory is not writable")
         return True
-    os.close(owned_regular_file(path, "decision log", error=AuditWriteError))
+    os.close(owned_regular_file(path, "decision log", writing=True, error=AuditWriteError))
     return False
