@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from audit.canonical import GENESIS_HASH, MAX_SAFE_INTEGER, digest_of_stored_ruleset, record_hash, record_text
 from audit.derived import derive, derived_upto
-from audit.errors import AuditError, AuditWriteError
+from audit.errors import AuditError, AuditWriteError, RecordRefused
 from audit.records import Entry, StoredRuleset
 from audit.schema import as_audit_error, create_schema, last_written, read_meta, schema_version
 from audit.tables import FORMAT, SCHEMA_VERSION
@@ -77,22 +77,12 @@ class Appender:
                 accepted.append(submission)
             except (Refused, RulesetUnknown) as problem:
                 submission.error = problem
-        if not accepted:
-            return
         try:
             self._commit(accepted)
-        except Refused as problem:
-            if len(accepted) == 1:
-                accepted[0].error = problem
-                return
-            for submission in accepted:  # each alone: a refused record fails only its own caller
-                try:
-                    self._commit([submission])
-                except (Refused, AuditWriteError) as alone:
-                    submission.error = alone
         except AuditWriteError as problem:
             for submission in accepted:
-                submission.error = problem
+                if submission.error is None:
+                    submission.error = problem
 
     def derive_pending(self) -> None:
         """Derive the rows of every committed record not yet derived, in bounded transactions."""
@@ -116,6 +106,12 @@ class Appender:
 
     def _check(self, submission: Submission, seen: set[str]) -> None:
         new_digests = {ruleset.digest for ruleset in submission.rulesets}
+        for text in (*(e.decision_json for e in submission.entries), *(e.flow_json for e in submission.entries),
+                     *(r.files_json for r in submission.rulesets)):
+            try:
+                text.decode()
+            except UnicodeDecodeError:
+                raise Refused(f"cannot write decision log {self.path}: a record that is not UTF-8") from None
         for ruleset in submission.rulesets:
             if digest_of_stored_ruleset(ruleset.files_json.decode()) != ruleset.digest:
                 raise Refused(f"cannot write decision log {self.path}: rule set {ruleset.digest} does not match its "
@@ -126,27 +122,47 @@ class Appender:
             if entry.ruleset_digest not in self._digests and entry.ruleset_digest not in new_digests:
                 raise RulesetUnknown(entry.ruleset_digest)
         ids = [entry.decision_id for entry in submission.entries]
-        held = seen.intersection(ids) | self._underived_ids.intersection(ids) | self._indexed(ids)
+        held = seen.intersection(ids) | self._underived_ids.intersection(ids)
         if held or len(set(ids)) != len(ids):
-            duplicate = next(iter(held)) if held else next(i for i in ids if ids.count(i) > 1)
-            raise Refused(f"cannot write decision log {self.path}: it already holds decision {duplicate}")
+            self._refuse_duplicate(held or {next(i for i in ids if ids.count(i) > 1)})
         seen.update(ids)
 
-    def _indexed(self, ids: list[str]) -> set[str]:
-        """Those of `ids` among derived records' decision ids."""
-        found = set()
+    def _refuse_duplicate(self, held: set[str]) -> None:
+        raise Refused(f"cannot write decision log {self.path}: it already holds decision {min(held)}")
+
+    def _refuse_derived_duplicates(self, batch: list[Submission]) -> list[Submission]:
+        """Inside the transaction: `batch` without the submissions holding a decision id among
+        those of derived records (the others it checked itself), which get their error."""
+        ids = [entry.decision_id for submission in batch for entry in submission.entries]
+        held = set()
         for start in range(0, len(ids), _IDS_PER_QUERY):
             chunk = ids[start:start + _IDS_PER_QUERY]
-            found.update(row[0] for row in self.conn.execute(
+            held.update(row[0] for row in self.conn.execute(
                 f"SELECT decision_id FROM decision_lookups WHERE decision_id IN ({', '.join('?' * len(chunk))})",
                 chunk))
-        return found
+        kept = []
+        for submission in batch:
+            mine = held.intersection(entry.decision_id for entry in submission.entries)
+            try:
+                if mine:
+                    self._refuse_duplicate(mine)
+                kept.append(submission)
+            except Refused as problem:
+                submission.error = problem
+        return kept
 
     def _commit(self, batch: list[Submission]) -> None:
+        """One durable transaction for `batch`; AuditWriteError if the log cannot be written. The
+        duplicate check runs inside it, so that a read of the index costs no transaction of its own."""
+        if not batch:
+            return
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            seq, prev_hash = self.head = self._head()
+            batch = self._refuse_derived_duplicates(batch)
+            # the head this writer last wrote (it is the log's only writer; the log's own trigger
+            # refuses a stale one, and the head is read again after any failure)
+            seq, prev_hash = self.head
             rulesets = {r.digest: r for s in batch for r in s.rulesets if r.digest not in self._digests}
             conn.executemany("INSERT OR IGNORE INTO rulesets(digest, files) VALUES (?, ?)",
                              [(r.digest, r.files_json.decode()) for r in rulesets.values()])
@@ -168,12 +184,10 @@ class Appender:
             conn.execute("COMMIT")
         except sqlite3.Error as error:
             _roll_back(conn)
+            self.head = self._head()
             if isinstance(error, sqlite3.IntegrityError) and _NOT_AT_HEAD not in str(error):
-                raise Refused(f"cannot write decision log {self.path}: {error}") from None
+                raise RecordRefused(f"cannot write decision log {self.path}: {error}") from None
             raise AuditWriteError(f"cannot write decision log {self.path}: {error}") from None
-        except UnicodeDecodeError:
-            _roll_back(conn)
-            raise Refused(f"cannot write decision log {self.path}: a record that is not UTF-8") from None
         except BaseException:
             _roll_back(conn)
             raise

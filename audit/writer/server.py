@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from audit.checkpoints import AutomaticCheckpoints, CheckpointPolicy
-from audit.errors import AuditError, AuditWriteError
+from audit.errors import AuditError, AuditWriteError, RecordRefused
 from audit.files import create_or_open_owned, refuse_foreign
 from audit.tables import SCHEMA_VERSION
 from audit.writer import protocol
@@ -32,7 +32,7 @@ from audit.writer.endpoint import Endpoint, refuse_peer
 
 DERIVE_EVERY = 256  # records committed before their rows are derived, while callers keep the writer busy
 IDLE_S = 0.005  # or as soon as the writer has had nothing to do for this long
-_READ = 1 << 20
+_READ = 1 << 16  # per recv: larger reads allocate (and free) more than a request needs
 
 
 @dataclass(eq=False)
@@ -255,7 +255,7 @@ class Writer:
 def _error_reply(error: Exception) -> bytes:
     if isinstance(error, RulesetUnknown):
         return protocol.error(protocol.RULESET_UNKNOWN, str(error))
-    if isinstance(error, Refused):
+    if isinstance(error, (Refused, RecordRefused)):
         return protocol.error(protocol.REFUSED, str(error))
     return protocol.error(protocol.WRITE_FAILED, str(error))
 
