@@ -11,7 +11,7 @@ from rules.lazy import lazy_exports
 # Loaded on first use: `licit audit query` needs the queries, not the writer or verify.
 _EXPORTS = {
     "AuditError": "audit.errors", "AuditInputError": "audit.errors", "AuditWriteError": "audit.errors",
-    "RecordRefused": "audit.errors", "CheckpointPolicy": "audit.checkpoints",
+    "RecordRefused": "audit.errors", "CheckpointPolicy": "audit.checkpoints", "DecisionNotFound": "audit.errors",
     "DecisionLog": "audit.log", "Problem": "audit.problems", "VerifyReport": "audit.verify",
     "decision_stats": "audit.queries", "default_db_path": "audit.schema", "export_log": "audit.queries",
     "find_decisions": "audit.queries", "get_decision": "audit.queries", "load_ruleset": "audit.queries",

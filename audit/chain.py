@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from audit.canonical import GENESIS_HASH, load_json, record_body_v1, record_link_v1, record_text
 from audit.problems import RECORD_MISSING, ROWS_CHANGED, Problem
 
+Progress = Callable[[int, int], None]  # (records done, records in all), called as long work goes on
+PROGRESS_EVERY = 4096  # records between two calls: often enough for a bar, too rarely to cost
+
 # decision and flow are read as bytes: they are hashed as stored, without decoding
-_RECORDS = {
+RECORDS = {
     1: "SELECT d.seq, d.recorded_at, d.evaluated_at, d.duration_us, d.outcome, d.ruleset_digest, d.prev_hash, "
        "d.hash, CAST(d.decision AS BLOB), CAST(d.flow AS BLOB) FROM decisions AS d",
     # outcome and digest from the derived row (which verify checks against the record), or from the record itself
@@ -57,11 +61,11 @@ class Scan:
     first_use: dict[str, int] = field(default_factory=dict)  # rule-set digest -> first seq using it
 
 
-def scan(conn: sqlite3.Connection, version: int) -> Scan:
+def scan(conn: sqlite3.Connection, version: int, progress: Callable[[int], None] | None = None) -> Scan:
     """Check every record in chain order: its hash over its content, its sequence number
-    and its link to the record before."""
+    and its link to the record before; `progress` gets the count checked."""
     if version == 1:
-        return _scan_v1(conn)
+        return _scan_v1(conn, progress)
     result = Scan()
     expected_seq, expected_prev, last = 1, GENESIS_HASH, None
     # the chain's own columns only: the rule sets records use are read from the derived rows after
@@ -75,6 +79,8 @@ def scan(conn: sqlite3.Connection, version: int) -> Scan:
             break
         expected_seq, expected_prev, last = seq + 1, stored_hash, seq
         result.count += 1
+        if progress and not result.count % PROGRESS_EVERY:
+            progress(result.count)
     else:
         result.last = last and fetch(conn, 2, last)
     # every rule set a record up to the break uses, with the first seq using it
@@ -89,12 +95,12 @@ def scan(conn: sqlite3.Connection, version: int) -> Scan:
     return result
 
 
-def _scan_v1(conn: sqlite3.Connection) -> Scan:
+def _scan_v1(conn: sqlite3.Connection, progress: Callable[[int], None] | None) -> Scan:
     result = Scan()
-    findings = _RowsBySeq(conn, "SELECT seq, rule_id, jurisdiction, effect, evaluated_at, outcome FROM findings")
-    obligations = _RowsBySeq(conn, "SELECT seq, rule_id, action FROM obligations")
+    findings = RowsBySeq(conn, "SELECT seq, rule_id, jurisdiction, effect, evaluated_at, outcome FROM findings")
+    obligations = RowsBySeq(conn, "SELECT seq, rule_id, action FROM obligations")
     expected_seq, expected_prev, last = 1, GENESIS_HASH, None
-    for row in conn.execute(f"{_RECORDS[1]} ORDER BY d.seq"):
+    for row in conn.execute(f"{RECORDS[1]} ORDER BY d.seq"):
         seq, recorded_at, evaluated_at, duration_us, outcome, digest, prev_hash, stored_hash, decision, flow = row
         finding_rows = findings.take(seq)
         if any(r[4] != evaluated_at or r[5] != outcome for r in finding_rows):
@@ -109,6 +115,8 @@ def _scan_v1(conn: sqlite3.Connection) -> Scan:
         result.first_use.setdefault(digest, seq)
         expected_seq, expected_prev, last = seq + 1, stored_hash, record
         result.count += 1
+        if progress and not result.count % PROGRESS_EVERY:
+            progress(result.count)
     result.last = last
     result.orphans = sorted(set(findings.orphans() + obligations.orphans()))
     return result
@@ -180,28 +188,37 @@ def orphaned_rows(seq: int, last_written: int) -> Problem:
 
 
 def fetch(conn: sqlite3.Connection, version: int, seq: int) -> Record | None:
-    row = conn.execute(f"{_RECORDS[version]} WHERE d.seq = ?", (seq,)).fetchone()
+    row = conn.execute(f"{RECORDS[version]} WHERE d.seq = ?", (seq,)).fetchone()
     return Record._make(row) if row else None
 
 
 def link_problem(conn: sqlite3.Connection, version: int, record: Record) -> str | None:
     """Why `record` does not sit intact in the chain, or None if it does."""
     prev = fetch(conn, version, record.seq - 1)
-    if record.hash != hash_as(version, record, stored_rows(conn, version, record.seq)):
-        return "its stored hash does not match its content"
-    if record.prev_hash != (prev.hash if prev else GENESIS_HASH):
-        return f"it does not link to seq {record.seq - 1}"
     successor = fetch(conn, version, record.seq + 1)
-    if successor and successor.prev_hash != record.hash:
+    return link_fault(version, record, stored_rows(conn, version, record.seq), prev.hash if prev else None,
+                      successor.prev_hash if successor else None)
+
+
+def link_fault(version: int, record: Record, rows: Rows, prev_hash: str | None,
+               successor_prev_hash: str | None) -> str | None:
+    """Why `record` (with its findings and obligations `rows`, in version 1) does not sit intact
+    between the record before it (whose hash is `prev_hash`, None if there is none) and the one
+    after it (whose prev_hash is `successor_prev_hash`, None if there is none); None if it does."""
+    if record.hash != hash_as(version, record, rows):
+        return "its stored hash does not match its content"
+    if record.prev_hash != (GENESIS_HASH if prev_hash is None else prev_hash):
+        return f"it does not link to seq {record.seq - 1}"
+    if successor_prev_hash is not None and successor_prev_hash != record.hash:
         return f"seq {record.seq + 1} does not link to it"
     return None
 
 
-class _RowsBySeq:
+class RowsBySeq:
     """A version-1 normalised table read in (seq, position) order alongside the records."""
 
-    def __init__(self, conn: sqlite3.Connection, select: str):
-        self._rows = iter(conn.execute(f"{select} ORDER BY seq, position"))
+    def __init__(self, conn: sqlite3.Connection, select: str, params: tuple = ()):
+        self._rows = iter(conn.execute(f"{select} ORDER BY seq, position", params))
         self._next = next(self._rows, None)
         self._orphans: list[int] = []
 

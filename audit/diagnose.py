@@ -10,6 +10,7 @@ from typing import NamedTuple
 from audit.canonical import GENESIS_HASH
 from audit.chain import Record, Rows, fetch, hash_as, rows_from_json, stored_decision, stored_rows
 from audit.problems import CONTENT_CHANGED, RECORD_INSERTED, RECORD_MISSING, REORDERED, ROWS_CHANGED, Problem
+from rules.wording import counted
 
 _RENUMBERING_SEARCH = 16  # how far from a likely place a moved record is looked for
 
@@ -61,14 +62,16 @@ def _moved_or_changed(log: _Log, record: Record, json_rows: Rows, expected_prev:
         return Problem(
             origin.seq,
             RECORD_INSERTED,
-            f"record(s) inserted before the original seq {origin.seq}, now renumbered seq {record.seq}",
+            f"{counted(record.seq - origin.seq, 'record')} inserted before the original seq {origin.seq}, "
+            f"now renumbered seq {record.seq}",
         )
     if origin.own_link:
         # renumbered down: moved back past its predecessor, or the records between them are gone
         predecessor = _seq_with_hash(log.conn, record.prev_hash)
         if predecessor is None or predecessor < record.seq:
             removed = origin.seq - record.seq
-            return Problem(record.seq, RECORD_MISSING, f"{removed} record(s) removed here and later ones renumbered")
+            return Problem(record.seq, RECORD_MISSING,
+                           f"{counted(removed, 'record')} removed here and later ones renumbered")
     return Problem(record.seq, REORDERED, _whereabouts(log, record.seq, origin.seq))
 
 

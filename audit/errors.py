@@ -2,7 +2,7 @@
 
 from rules.errors import LicitError
 
-__all__ = ["AuditError", "AuditInputError", "AuditWriteError", "RecordRefused"]
+__all__ = ["AuditError", "AuditInputError", "AuditWriteError", "DecisionNotFound", "RecordRefused"]
 
 
 class AuditError(LicitError):
@@ -21,3 +21,7 @@ class AuditWriteError(AuditError):
 class RecordRefused(AuditWriteError):
     """The log refused these records themselves (a decision id it already holds, say),
     not the write: other callers' records may still be committed."""
+
+
+class DecisionNotFound(AuditError):
+    """The log holds no decision with the id asked for."""

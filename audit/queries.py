@@ -11,18 +11,19 @@ import json
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import IO, NamedTuple
 
 from audit.canonical import digest_of_stored_ruleset, load_json
-from audit.chain import fetch, link_problem
-from audit.errors import AuditError, AuditInputError
+from audit.chain import PROGRESS_EVERY, Progress, fetch, link_problem
+from audit.errors import AuditError, AuditInputError, DecisionNotFound
 from audit.outputs import write_output
 from audit.redaction import identifier_hash, log_key
 from audit.derived import drop_tail, materialize_tail
 from audit.schema import SQLITE_MAX_INTEGER, open_reader, read_meta, schema_version
-from audit.times import AFTER_ALL, BEFORE_ALL, lower_bound, upper_bound
+from audit.times import AFTER_ALL, BEFORE_ALL, When, lower_bound, upper_bound
 
 Log = str | os.PathLike | sqlite3.Connection
 SUMMARY_COLUMNS = ("seq", "decision_id", "evaluated_at", "jurisdiction", "outcome", "rules", "flow_id")
@@ -90,8 +91,8 @@ def reading(log: Log, *, derived: bool = True) -> Iterator[Reading]:
 def find_decisions(
     log: Log,
     *,
-    since: str | None = None,
-    until: str | None = None,
+    since: When | None = None,
+    until: When | None = None,
     outcome: str | None = None,
     rule: str | None = None,
     jurisdiction: str | None = None,
@@ -100,9 +101,10 @@ def find_decisions(
     limit: int | None = 100,
     key: bytes | None = None,
 ) -> list[dict]:
-    """Decisions matching every given filter, newest first. `since`/`until` are dates
-    (whole UTC days) or RFC 3339 timestamps; `applicant_id` is an id number in clear,
-    hashed here with the log's key (it is never stored or sent anywhere)."""
+    """Decisions matching every given filter, newest first, each with the ids of the rules that
+    fired as a list. `since`/`until` are dates (whole UTC days) or RFC 3339 timestamps, as text
+    or as date/datetime; `applicant_id` is an id number in clear, hashed here with the log's key
+    (it is never stored or sent anywhere)."""
     with reading(log) as read:  # a missing or foreign file is the first thing to report
         by_rule = rule is not None
         table = "f" if by_rule else "d"  # filter time and outcome on the driving index
@@ -140,9 +142,12 @@ def find_decisions(
             cursor = read.conn.execute(sql, params)
             names = [column[0] for column in cursor.description]
             rows += [dict(zip(names, row)) for row in cursor]
-        if len(read.parts) > 1:
-            rows.sort(key=lambda row: (row["evaluated_at"], row["seq"]), reverse=True)
-        return rows[:limit] if limit else rows
+    if len(read.parts) > 1:
+        rows.sort(key=lambda row: (row["evaluated_at"], row["seq"]), reverse=True)
+    rows = rows[:limit] if limit else rows
+    for row in rows:  # rule ids hold no space (rules.schema.RuleId)
+        row["rules"] = row["rules"].split(" ") if row["rules"] else []
+    return rows
 
 
 def get_decision(log: Log, decision_id: str) -> dict:
@@ -156,7 +161,7 @@ def get_decision(log: Log, decision_id: str) -> dict:
                 f"SELECT seq FROM {part.lookups} WHERE decision_id = ?", (decision_id,)).fetchone()
         record = fetch(read.conn, read.version, found[0]) if found else None
         if record is None:
-            raise AuditError(f"no decision {decision_id} in the log")
+            raise DecisionNotFound(f"no decision {decision_id} in the log")
         problem = link_problem(read.conn, read.version, record)
     try:
         decision, flow = load_json(record.decision), load_json(record.flow)
@@ -193,12 +198,19 @@ def load_ruleset(log: Log, digest: str) -> dict:
     return {"digest": digest, "files": json.loads(row[0])}
 
 
-def decision_stats(log: Log, *, since: str | None = None, until: str | None = None, top: int = 10) -> dict:
-    """Counts by outcome, jurisdiction and UTC day, and the rules that fire most with
-    the share of their firings in decisions that were denied."""
+PERIODS = ("day", "week", "month")
+
+
+def decision_stats(log: Log, *, since: When | None = None, until: When | None = None, top: int = 10,
+                   by: str = "day") -> dict:
+    """Counts by outcome, jurisdiction and UTC period (`by`: day 2026-11-24, ISO week 2026-W48 or
+    month 2026-11), and the rules that fire most with the share of their firings in decisions
+    that were denied."""
+    if by not in PERIODS:
+        raise AuditInputError(f"unknown period {by!r} (use day, week or month)")
     low = lower_bound(since) if since is not None else BEFORE_ALL
     high = upper_bound(until) if until is not None else AFTER_ALL
-    by_day, by_outcome, by_jurisdiction, firings, denied = Counter(), Counter(), Counter(), Counter(), Counter()
+    by_period, by_outcome, by_jurisdiction, firings, denied = Counter(), Counter(), Counter(), Counter(), Counter()
     with reading(log) as read:
         for part in read.parts:
             # One pass over the time index serves all three breakdowns.
@@ -206,7 +218,7 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
                 f"SELECT substr(evaluated_at, 1, 10), outcome, jurisdiction, count(*) FROM {part.lookups} "
                 "WHERE evaluated_at >= ? AND evaluated_at < ? GROUP BY 1, 2, 3", (low, high)
             ):
-                by_day[day] += count
+                by_period[_period(day, by)] += count
                 by_outcome[outcome] += count
                 by_jurisdiction[jurisdiction] += count
             for rule_id, count, deny in read.conn.execute(
@@ -217,10 +229,10 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
                 denied[rule_id] += deny
     top_rules = sorted(firings, key=lambda rule_id: (-firings[rule_id], rule_id))[:max(top, 0)]
     return {
-        "decisions": sum(by_day.values()),
+        "decisions": sum(by_period.values()),
         "by_outcome": dict(by_outcome.most_common()),
         "by_jurisdiction": dict(by_jurisdiction.most_common()),
-        "by_day": dict(sorted(by_day.items())),
+        f"by_{by}": dict(sorted(by_period.items())),
         "top_rules": [
             {"rule_id": rule_id, "firings": firings[rule_id], "deny_share": round(denied[rule_id] / firings[rule_id], 4)}
             for rule_id in top_rules
@@ -228,28 +240,42 @@ def decision_stats(log: Log, *, since: str | None = None, until: str | None = No
     }
 
 
-def export_log(log: Log, out: IO[str], fmt: str) -> tuple[int, int]:
+def _period(day: str, by: str) -> str:
+    """The UTC day `2026-11-24` as itself, its ISO week `2026-W48` or its month `2026-11`."""
+    if by == "month":
+        return day[:7]
+    if by == "week":
+        year, week, _ = date.fromisoformat(day).isocalendar()
+        return f"{year}-W{week:02d}"
+    return day
+
+
+def export_log(log: Log, out: IO[str], fmt: str, *, progress: Progress | None = None) -> tuple[int, int]:
     """Every record in chain order, as JSON lines (every rule set the log stores,
     then the full records: enough to re-verify the chain and replay any decision
     elsewhere) or CSV (one summary row per record). Returns (records, rule sets)."""
     if fmt not in _EXPORTERS:
         raise AuditInputError(f"unknown export format {fmt!r} (use jsonl or csv)")
     with reading(log, derived=fmt == "csv") as read:
-        return _EXPORTERS[fmt](read, out)
+        if progress is None:
+            return _EXPORTERS[fmt](read, out, None)
+        total = read.conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+        return _EXPORTERS[fmt](read, out, lambda done: progress(done, total))
 
 
 def export_file(
-    log: str | os.PathLike, target: str | os.PathLike, fmt: str, *, overwrite: bool = False
+    log: str | os.PathLike, target: str | os.PathLike, fmt: str, *, overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[int, int]:
     """export_log into the file `target`, which appears whole or not at all; an
     existing file is replaced only with `overwrite`, the log's own files never."""
     return write_output(
-        target, lambda out: export_log(log, out, fmt), log=log, what="export", overwrite=overwrite,
+        target, lambda out: export_log(log, out, fmt, progress=progress), log=log, what="export", overwrite=overwrite,
         exists_hint="pass --force to replace it",
     )  # fmt: skip
 
 
-def _export_jsonl(read: Reading, out: IO[str]) -> tuple[int, int]:
+def _export_jsonl(read: Reading, out: IO[str], progress: Callable[[int], None] | None) -> tuple[int, int]:
     conn = read.conn
     rulesets = 0
     for digest, files in conn.execute("SELECT digest, files FROM rulesets ORDER BY rowid"):
@@ -278,10 +304,12 @@ def _export_jsonl(read: Reading, out: IO[str]) -> tuple[int, int]:
             )
         )
         count += 1
+        if progress and not count % PROGRESS_EVERY:
+            progress(count)
     return count, rulesets
 
 
-def _export_csv(read: Reading, out: IO[str]) -> tuple[int, int]:
+def _export_csv(read: Reading, out: IO[str], progress: Callable[[int], None] | None) -> tuple[int, int]:
     writer = csv.DictWriter(out, EXPORT_COLUMNS)
     writer.writeheader()
     count = 0
@@ -294,6 +322,8 @@ def _export_csv(read: Reading, out: IO[str]) -> tuple[int, int]:
         ):
             writer.writerow(row)
             count += 1
+            if progress and not count % PROGRESS_EVERY:
+                progress(count)
     return count, 0
 
 

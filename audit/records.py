@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.canonical import MAX_SAFE_INTEGER, canonical_json, ruleset_digest
-from audit.errors import AuditError
-from audit.redaction import redact_flow
+from audit.errors import AuditError, AuditInputError
+from audit.redaction import MIN_IDENTIFIER_CHARS, appears_in, redact_flow
 from audit.times import normalize_instant
 
 OUTCOMES = ("deny", "review", "conditional", "allow")
@@ -56,6 +56,7 @@ def prepare_entry(decision: dict, flow: dict, duration_s: float, key: bytes) -> 
         raise AuditError(f"{what} ruleset.digest is missing")
     if not isinstance(duration_s, (int, float)) or not 0 <= duration_s <= _LONGEST_S:
         raise AuditError(f"{what} duration {duration_s!r} is not a number of seconds from 0 to {_LONGEST_S:g}")
+    _refuse_cut_lookups(decision, what)
     evaluated_at = normalize_instant(decision.get("evaluated_at"), f"{what} evaluated_at")
     # derived rows (audit.derived) need these as text; the log refuses a record without them
     _check_items(decision, "findings", ("rule_id", "jurisdiction", "effect"), what)
@@ -100,10 +101,22 @@ def _check_items(decision: dict, list_name: str, fields: tuple[str, ...], what: 
             raise AuditError(f"{what} {list_name}[{position}] needs string fields {', '.join(fields)}")
 
 
+def _refuse_cut_lookups(decision: dict, what: str) -> None:
+    """SQLite's JSON functions end a text at a NUL: a lookup column made from one would hold less than the
+    record (a query by flow_id would miss it, and verify, recomputing the column the same way, would not see it)."""
+    for name, value in decision.items():
+        if isinstance(value, str) and "\0" in value:
+            raise AuditInputError(f"{what} {name} holds a NUL character, which the log's lookup columns would cut "
+                                  f"short")
+
+
 def _refuse_clear_identifiers(identifiers: dict[str, str], texts: tuple[str, ...], what: str) -> None:
     """A flow_id or note built from an id number would otherwise leak it. Names are
-    not checked: a two-character name can be an ordinary word in a rule's message."""
+    not checked: a two-character name can be an ordinary word in a rule's message.
+    The record is refused as input: the engine refuses such a flow before deciding it, with the
+    same test, so what reaches here matched a rule's text or the decision's own id or time."""
     for field in ("id_number", "phone"):
         identifier = identifiers.get(field, "")
-        if len(identifier) >= 6 and any(identifier in text for text in texts):
-            raise AuditError(f"{what} the applicant's {field} appears in clear outside applicant.{field}")
+        if len(identifier) >= MIN_IDENTIFIER_CHARS and any(appears_in(identifier, text) for text in texts):
+            raise AuditInputError(f"{what} applicant.{field}: the applicant's {field} appears in clear outside "
+                                  f"applicant.{field}")

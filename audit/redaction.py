@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import unicodedata
 from pathlib import Path
 
 from audit.errors import AuditError, AuditWriteError
@@ -23,6 +24,7 @@ MIN_KEY_CHARS = 16
 IDENTIFIER_FIELDS = ("name", "id_number", "phone")
 HASH_PREFIX = "hmac-sha256:"
 _KEY_FILE_BYTES = 4096  # a key file holds one line of text
+MIN_IDENTIFIER_CHARS = 6  # an id number or phone this long is refused in clear anywhere in a record
 
 
 def key_file_path(db_path: str | os.PathLike) -> Path:
@@ -58,15 +60,30 @@ def key_check(key: bytes) -> str:
     return hmac.new(key, b"licit-audit/key-check", hashlib.sha256).hexdigest()
 
 
-def identifier_hash(key: bytes, field: str, value: object) -> str:
-    """HMAC-SHA256 over `field NUL value`; the field name keeps, say, a phone number
-    from matching an identical id number. Id numbers are compared upper-case
+def identifier_text(field: str, value: object) -> str:
+    """An identifier as it is hashed: without surrounding whitespace, an id number in upper case
     (a trailing check character is written x or X)."""
     text = str(value).strip()
-    if field == "id_number":
-        text = text.upper()
-    mac = hmac.new(key, f"{field}\0{text}".encode(), hashlib.sha256).hexdigest()
+    return text.upper() if field == "id_number" else text
+
+
+def identifier_hash(key: bytes, field: str, value: object) -> str:
+    """HMAC-SHA256 over `field NUL value`; the field name keeps, say, a phone number
+    from matching an identical id number."""
+    mac = hmac.new(key, f"{field}\0{identifier_text(field, value)}".encode(), hashlib.sha256).hexdigest()
     return HASH_PREFIX + mac
+
+
+def folded(text: str) -> str:
+    """Text as identifiers are searched in it: compatibility forms (full-width ４４０３) as their plain
+    characters, then case folded. Looser than the hash's own comparison, never stricter."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def appears_in(identifier: str, text: str) -> bool:
+    """Whether ``identifier`` (as identifier_text gives it) appears in ``text`` in any case or width: the log
+    refuses such a record, and the engine refuses such a flow before deciding it, with the same test."""
+    return folded(identifier) in folded(text)
 
 
 def redact_flow(flow: dict, key: bytes) -> tuple[dict, dict[str, str]]:
@@ -82,7 +99,7 @@ def redact_flow(flow: dict, key: bytes) -> tuple[dict, dict[str, str]]:
         value = applicant.get(field)
         if value is not None:
             redacted[field] = identifier_hash(key, field, value)
-            clear[field] = str(value).strip()
+            clear[field] = identifier_text(field, value)
     return {**flow, "applicant": redacted}, clear
 
 

@@ -43,6 +43,11 @@ def schema_version(meta: dict[str, str]) -> int:
     return int(meta["schema_version"])
 
 
+def log_version(conn: sqlite3.Connection) -> int:
+    """The schema version of the log open as `conn` (read_meta checked it when it was opened)."""
+    return int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+
+
 def schema_objects(conn: sqlite3.Connection) -> dict[str, str]:
     rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name != 'sqlite_sequence'")
     return dict(rows.fetchall())

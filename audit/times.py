@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, timedelta, timezone
 
 from audit.errors import AuditInputError
+from rules.timestamps import parse_when
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ONE_MICROSECOND = timedelta(microseconds=1)
 BEFORE_ALL = ""  # sorts before every instant the log can hold
 AFTER_ALL = "\uffff"  # sorts after every instant the log can hold
@@ -43,26 +42,35 @@ def normalize_instant(text: object, what: str) -> str:
         raise AuditInputError(f"{what} {text!r} is outside the years 0001-9999 in UTC") from None
 
 
-def lower_bound(text: str, what: str = "--since") -> str:
+When = str | date | datetime  # a date (a whole UTC day) or an instant; text as rules.timestamps.parse_when reads it
+
+
+def lower_bound(when: When, what: str = "--since") -> str:
     """Start of a filter range, inclusive: a date means 00:00 UTC that day."""
-    return _bound(_start(text, what), timedelta(0))
+    return _bound(_start(_when(when, what)), timedelta(0))
 
 
-def upper_bound(text: str, what: str = "--until") -> str:
+def upper_bound(when: When, what: str = "--until") -> str:
     """End of a filter range as an exclusive bound: a date includes that whole UTC day,
     a timestamp includes that instant."""
-    return _bound(_start(text, what), timedelta(days=1) if _DATE.match(text) else _ONE_MICROSECOND)
+    when = _when(when, what)
+    return _bound(_start(when), _ONE_MICROSECOND if isinstance(when, datetime) else timedelta(days=1))
 
 
-def _start(text: str, what: str) -> datetime:
-    """A date as 00:00 UTC that day, or a timestamp as given."""
-    if not _DATE.match(text):
-        return parse_instant(text, what)
+def _when(when: When, what: str) -> date | datetime:
+    if not isinstance(when, str):
+        if isinstance(when, datetime) and when.utcoffset() is None:
+            raise AuditInputError(f"{what} {when.isoformat()} has no UTC offset")
+        return when
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise AuditInputError(f"{what} {text!r} is not a valid date (YYYY-MM-DD)") from None
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        return parse_when(when)
+    except ValueError as error:
+        raise AuditInputError(f"{what} {when!r} {error}") from None
+
+
+def _start(when: date | datetime) -> datetime:
+    """A date as 00:00 UTC that day, or a timestamp as given."""
+    return when if isinstance(when, datetime) else datetime(when.year, when.month, when.day, tzinfo=timezone.utc)
 
 
 def _bound(moment: datetime, shift: timedelta) -> str:

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset
-from audit.chain import orphaned_rows, scan
+from audit.chain import Progress, orphaned_rows, scan
 from audit.checkpoints import read_checkpoint
 from audit.diagnose import diagnose
 from audit.errors import AuditError, AuditInputError
@@ -54,10 +54,11 @@ _SCAN_MMAP_BYTES = 1 << 40
 
 
 def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
-               public_key: str | os.PathLike | None = None) -> VerifyReport:
+               public_key: str | os.PathLike | None = None, *, progress: Progress | None = None) -> VerifyReport:
     """Verify the log at `path`; with `checkpoint`, also that it holds that head, and with
     `public_key` that the checkpoint is signed by that key and unchanged since (AuditError
-    otherwise, before the log is read)."""
+    otherwise, before the log is read). `progress`, if given, is called with (records checked,
+    records in all) as the chain is scanned."""
     if public_key is not None and checkpoint is None:
         raise AuditInputError("a public key checks a checkpoint's signature: give the checkpoint too")
     expected_head = read_checkpoint(checkpoint, public_key) if checkpoint is not None else None
@@ -73,7 +74,7 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
                              beside.submit(check_file, path, _SCAN_MMAP_BYTES)]
             # One snapshot for every check of the chain, while writers go on appending.
             conn.execute("BEGIN")
-            report = _verify(conn, version, str(path), expected_head, beside_checks)
+            report = _verify(conn, version, str(path), expected_head, beside_checks, progress)
         if expected_head is not None and public_key is not None:
             report.checkpoint_signed_by = expected_head["signature"]["key_id"]
         return report
@@ -84,9 +85,9 @@ def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = N
 
 
 def _verify(conn: sqlite3.Connection, version: int, path: str, expected_head: dict | None,
-            beside_checks: list[Future[list[Problem]]]) -> VerifyReport:
+            beside_checks: list[Future[list[Problem]]], progress: Progress | None) -> VerifyReport:
     records, max_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM decisions").fetchone()
-    chain = scan(conn, version)
+    chain = scan(conn, version, progress and (lambda done: progress(done, records)))
     problems = list(chain.problems)
     if chain.break_at is not None:
         problems.append(diagnose(conn, version, chain.last, chain.break_at))

@@ -15,8 +15,9 @@ from engine.durable import MAX_RULES_PER_RULESET, DurableError, DurableRuleset, 
 from engine.errors import EngineError, FieldError, FlowValidationError
 from engine.facts import flow_facts, flow_vocabulary
 from engine.flow import Flow
-from engine.inputs import parse_flow, rules_instant
+from engine.inputs import MAX_REQUEST_AGE, check_request_age, parse_flow, rules_instant
 from rules import CompiledJurisdiction, EffectiveRule, RuleTree, Segment, load_rules
+from rules.capacity import condition_size, pack
 from rules.ir import fact_keys
 
 __all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
@@ -67,16 +68,15 @@ def _finding(effective: EffectiveRule) -> Finding:
 
 
 def _compile_segment(label: str, segment: Segment) -> _CompiledSegment:
-    conditions, findings = {}, {}
+    conditions, findings, sizes = {}, {}, {}
     for index, effective in enumerate(segment.rules):
         condition = to_durable(effective.condition)
         if condition is not None:
             conditions[f"r{index}"] = condition
             findings[f"r{index}"] = _finding(effective)
-    names = list(conditions)
-    chunks = [names[start:start + MAX_RULES_PER_RULESET] for start in range(0, len(names), MAX_RULES_PER_RULESET)]
+            sizes[f"r{index}"] = condition_size(effective.condition)  # rulesets packed within durable's limits
     rulesets = [shared_ruleset(f"{label}-{number}", {name: conditions[name] for name in chunk})
-                for number, chunk in enumerate(chunks)]
+                for number, chunk in enumerate(pack(sizes, MAX_RULES_PER_RULESET))]
     return _CompiledSegment(rulesets, findings)
 
 
@@ -93,14 +93,23 @@ class Engine:
     """Decides flows against the rule packs in ``rules_dir``; logs each decision to ``audit_db`` if given.
 
     Loading refuses a rule tree with any error (:class:`rules.RuleSetError`). One engine may be
-    shared between threads. ``clock`` gives the instant a decision is made at (its evaluated_at
-    and the time in its id); only simulated traffic (``licit audit seed``) replaces the system clock.
+    shared between threads. A flow is decided when it is requested: one whose ``requested_at`` is more than
+    ``max_request_age`` before the clock, or more than 5 minutes after it, is refused unless the caller gives
+    ``as_of`` (re-dating a denied flow to a year with other rules must not make it allowed);
+    ``max_request_age=None`` turns that off, for historical and what-if work. ``clock`` gives the instant a
+    decision is made at (its evaluated_at and the time in its id); only simulated traffic (``licit audit seed``)
+    replaces the system clock.
     """
 
     def __init__(self, rules_dir: str | os.PathLike | None = None, audit_db: str | os.PathLike | None = None,
-                 *, sink: DecisionSink | None = None, clock: Clock = _system_clock):
+                 *, sink: DecisionSink | None = None, clock: Clock = _system_clock,
+                 max_request_age: dt.timedelta | None = MAX_REQUEST_AGE):
         if sink is not None and audit_db is not None:
             raise EngineError("give an Engine audit_db or sink, not both: decisions go to one place")
+        if max_request_age is not None and not (isinstance(max_request_age, dt.timedelta) and
+                                                max_request_age > dt.timedelta(0)):
+            raise EngineError(f"max_request_age must be a positive timedelta or None, not {max_request_age!r:.80}")
+        self.max_request_age = max_request_age
         self._clock = clock
         self.rules_dir = Path(rules_dir) if rules_dir is not None else default_rules_dir()
         self.tree: RuleTree = load_rules(self.rules_dir, flow_vocabulary())
@@ -134,12 +143,14 @@ class Engine:
                 "jurisdiction", f"no rule pack for {code!r}; known: {', '.join(self.jurisdictions)}")])
         return compiled
 
-    def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | None = None) -> Decision:
+    def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | dt.date | None = None) -> Decision:
         """Decide a flow; with a sink, the decision is recorded before it is returned."""
         started = time.perf_counter()
         model = parse_flow(flow)
+        if as_of is None and self.max_request_age is not None:
+            check_request_age(model.requested_at, self._decided_at(), self.max_request_age)
         compiled = self.jurisdiction(model.jurisdiction)
-        instant, day = rules_instant(model, as_of, compiled.local_date)
+        instant, day = rules_instant(model, as_of, compiled)
         index = compiled.segment_index(day)
         if not compiled.segments[index].rules:
             raise FlowValidationError([FieldError("requested_at" if as_of is None else "as_of",
@@ -171,6 +182,16 @@ class Engine:
         if not isinstance(now, dt.datetime) or now.utcoffset() is None:
             raise EngineError(f"the engine's clock must give a datetime with a UTC offset, got {now!r:.80}")
         return now.astimezone(dt.timezone.utc)
+
+    def remedies(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | None = None,
+                 max_remedies: int | None = None, timeout_ms: int | None = None):
+        """The cheapest changes that make a denied or referred flow allowed (or conditional), as JSON Patches,
+        each decided by this engine; never logged. See docs/remedies.md (engine.solver.remedy)."""
+        from engine.solver.remedy import find_remedies
+
+        options = {name: value for name, value in (("max_remedies", max_remedies), ("timeout_ms", timeout_ms))
+                   if value is not None}
+        return find_remedies(self, flow, as_of=as_of, **options)
 
     def fact_json(self, model: Flow) -> str:
         """The fact durable_rules is given: only the keys some rule reads."""

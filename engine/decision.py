@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict
 from rules.schema import Citation, Effect, LocalizedText
 
 __all__ = ["Decision", "Finding", "Obligation", "Outcome", "RulesetRef", "outcome_of", "new_decision_id",
-           "EFFECT_ORDER"]
+           "EFFECT_ORDER", "OUTCOME_OF_EFFECT"]
 
 Outcome = Literal["deny", "review", "conditional", "allow"]
 EFFECT_ORDER = {"deny": 0, "review": 1, "require": 2, "warn": 3}
-_OUTCOME_OF_EFFECT = {"deny": "deny", "review": "review", "require": "conditional", "warn": "allow"}
+OUTCOME_OF_EFFECT = {"deny": "deny", "review": "review", "require": "conditional", "warn": "allow"}
 
 
 class _Out(BaseModel):
@@ -66,7 +66,7 @@ def outcome_of(findings: list[Finding]) -> Outcome:
     """The strongest effect among the fired rules: deny > review > conditional > allow."""
     if not findings:
         return "allow"
-    return _OUTCOME_OF_EFFECT[min((finding.effect for finding in findings), key=EFFECT_ORDER.__getitem__)]
+    return OUTCOME_OF_EFFECT[min((finding.effect for finding in findings), key=EFFECT_ORDER.__getitem__)]
 
 
 _RANDOM_BITS = 80

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rules.wording import printable
 from rules.errors import LicitError
 
 __all__ = ["EngineError", "FieldError", "FlowValidationError", "LicitError"]
@@ -14,7 +15,7 @@ class FieldError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return printable(f"{self.path}: {self.message}")  # one line, whatever a caller's key or value holds
 
 
 class FlowValidationError(LicitError, ValueError):

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine.flow import PERSONAL_FIELDS, Flow, Payment, Product, ProductKind
+from engine.solver.changes import DEFAULT_CHANGES
 from rules.types import (BOOL, DATE, NUMBER, STRING, EnumType, FactField, Function, ListType, ObjectType, Type,
                          Vocabulary)
 
@@ -89,7 +90,7 @@ def flow_vocabulary() -> Vocabulary:
         "count": Function("count", "the number of items of a list", ListType(STRING), FactField(NUMBER),
                           lambda key: f"{key}{SEP}count"),
     }
-    return Vocabulary(_object_type(Flow), functions, SEP)
+    return Vocabulary(_object_type(Flow), functions, SEP, DEFAULT_CHANGES)
 
 
 def _scalar(value: Any) -> Any:

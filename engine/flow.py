@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field,
                       StringConstraints, ValidationInfo, ValidatorFunctionWrapHandler, WrapValidator, field_validator)
 
-from engine.timestamps import DATE_EXAMPLE, TIMESTAMP_EXAMPLE, parse_date, parse_timestamp
+from rules.schema import JURISDICTION_CODE
+from rules.timestamps import DATE_EXAMPLE, TIMESTAMP_EXAMPLE, parse_date, parse_timestamp
 
 __all__ = [
     "Applicant", "Channel", "ChannelKind", "Consent", "DataCategory", "DataSharing", "Flow", "Instrument",
@@ -145,6 +146,7 @@ def _places(places: int):
         if round(number, places) != number:
             raise ValueError(f"has more than {places} decimal places")
         return number
+    check.places = places  # engine.solver models a field by its precision
     return WrapValidator(check)
 
 
@@ -155,9 +157,20 @@ class _LaxEnum:
         return Annotated[enum, Field(strict=False)]
 
 
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        bad = next(char for char in value if not char.isprintable())
+        raise ValueError(f"holds the character {bad!r} (U+{ord(bad):04X}); an identifier is printable text: "
+                         f"no control characters (newline, escape, NUL …) and no whitespace other than a space")
+    return value
+
+
 Lax = _LaxEnum
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6}){0,3}$")]
+# the contract's identifiers (flow_id, platform_id, pilot_id, insurer id, payment provider): people read them
+# in decisions, logs and tables, and the log's lookup columns must hold them whole (SQLite's JSON stops at NUL)
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_printable)]
+Code = Annotated[str, StringConstraints(pattern=rf"^{JURISDICTION_CODE}$")]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), Field(strict=False)]
 Day = Annotated[dt.date, BeforeValidator(_iso_date), Field(strict=False)]
 Money = Annotated[float, Field(gt=0, le=10_000_000, allow_inf_nan=False), _places(2)]
@@ -172,14 +185,14 @@ class _Strict(BaseModel):
 
 class Channel(_Strict):
     kind: Lax[ChannelKind]
-    platform_id: Text | None
+    platform_id: Identifier | None
     platform_activities: Annotated[list[Lax[PlatformActivity]], AfterValidator(_unique), Field(max_length=7)]
     platform_licenses: Annotated[list[Lax[PlatformLicense]], AfterValidator(_unique), Field(max_length=4)]
-    pilot_id: Text | None
+    pilot_id: Identifier | None
 
 
 class Insurer(_Strict):
-    id: Text
+    id: Identifier
     branch_jurisdiction: Code
 
 
@@ -211,7 +224,7 @@ class Product(_Strict):
 class Payment(_Strict):
     covers: Annotated[list[Lax[ProductKind]], AfterValidator(_unique), Field(min_length=1, max_length=2)]
     instrument: Lax[Instrument]
-    provider: Text | None
+    provider: Identifier | None
     premium_installments: Annotated[int, Field(ge=1, le=60)]
     credit_installments: Annotated[int, Field(ge=1, le=360)]
     apr: Rate | None
@@ -236,7 +249,7 @@ class DataSharing(_Strict):
 class Flow(_Strict):
     """A proposed enrollment flow, as the enrollment service sends it."""
 
-    flow_id: Text
+    flow_id: Identifier
     requested_at: Timestamp
     jurisdiction: Code
     channel: Channel

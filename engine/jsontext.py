@@ -5,13 +5,14 @@ The json module keeps the last of two equal keys (``"payee": "platform_account",
 float (``950.000000000000000001`` reads as 950.0). Here a repeated key is an error
 with its field path, decimals stay exact (:class:`~decimal.Decimal`, checked by the
 flow model against each field's precision), and an integer too long to be any
-field's value is an error with its path instead of Python's digit-limit failure.
+field's value is an error with its path instead of Python's digit-limit failure, and so
+is a number whose exponent no decimal can hold (``1e1000000000000000000``).
 """
 from __future__ import annotations
 
 import json
 from collections import Counter
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from engine.errors import FieldError
 
@@ -29,11 +30,14 @@ class _RepeatedKeys(dict):
         self.repeated = [key for key, count in counts.items() if count > 1]
 
 
-class _LongInteger:
-    """Stands in for an integer literal of more than MAX_INTEGER_DIGITS digits."""
+class _OutOfRange:
+    """Stands in for a number no field can hold: an integer of more than MAX_INTEGER_DIGITS digits,
+    or a decimal whose exponent is past what Decimal holds."""
 
-    def __init__(self, text: str):
-        self.digits = len(text.lstrip("-"))
+    def __init__(self, text: str, integer: bool):
+        digits = len(text.lstrip("-"))
+        self.problem = (f"a number of {digits} digits is out of range" if integer else
+                        f"the number {text[:20] + '...' if len(text) > 20 else text} is out of range")
 
 
 def load_json(text: str | bytes) -> tuple[object, list[FieldError]]:
@@ -51,10 +55,17 @@ def load_json(text: str | bytes) -> tuple[object, list[FieldError]]:
     def make_integer(literal: str) -> object:
         if len(literal) <= MAX_INTEGER_DIGITS:
             return int(literal)
-        flawed.append(_LongInteger(literal))
+        flawed.append(_OutOfRange(literal, integer=True))
         return flawed[-1]
 
-    document = json.loads(text, object_pairs_hook=make_object, parse_int=make_integer, parse_float=Decimal)
+    def make_decimal(literal: str) -> object:
+        try:
+            return Decimal(literal)
+        except InvalidOperation:  # an exponent past Decimal's (10**18): it raises instead of overflowing
+            flawed.append(_OutOfRange(literal, integer=False))
+            return flawed[-1]
+
+    document = json.loads(text, object_pairs_hook=make_object, parse_int=make_integer, parse_float=make_decimal)
     return document, (_locate(document) if flawed else [])
 
 
@@ -66,8 +77,8 @@ def _locate(document: object) -> list[FieldError]:
         if isinstance(node, _RepeatedKeys):
             errors += [FieldError(_child(path, key), "appears more than once in its object; give each field once")
                        for key in node.repeated]
-        elif isinstance(node, _LongInteger):
-            errors.append(FieldError(path or "(flow)", f"a number of {node.digits} digits is out of range"))
+        elif isinstance(node, _OutOfRange):
+            errors.append(FieldError(path or "(flow)", node.problem))
         if isinstance(node, dict):
             pending += [(_child(path, key), value) for key, value in node.items()]
         elif isinstance(node, list):

@@ -10,16 +10,17 @@ import datetime as dt
 import difflib
 from typing import Iterable
 
-from rules.ir import ARITH
+from rules.ir import ARITH, finite
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Literal, Name, Quantifier, Unary
 from rules.typed import (TAnd, TArith, TCompare, TExpr, TIn, TListLit, TLit, TNot, TOr, TParam, TPresent,
                          TQuant, TRef, refs)
 from rules.types import (BOOL, DATE, NUMBER, STRING, EnumType, ListType, NullType, ObjectType, Type,
                          Vocabulary, comparable, describe)
 
-__all__ = ["CheckError", "check_condition", "suggest"]
+__all__ = ["CheckError", "MAX_LIST_ITEMS", "check_condition", "suggest"]
 
 _ORDERED = {"<", "<=", ">", ">="}
+MAX_LIST_ITEMS = 500  # in a list written in a condition, as in a list parameter's value
 
 
 class CheckError(Exception):
@@ -56,8 +57,9 @@ class _Checker:
 
     def _boolean(self, expr: Expr, scope: dict, depth: int) -> TExpr:
         if isinstance(expr, Binary) and expr.op in ("and", "or"):
-            children = (self.boolean(expr.left, scope, depth), self.boolean(expr.right, scope, depth))
-            return (TAnd if expr.op == "and" else TOr)(children, expr.pos)
+            operands, joins = _chain(expr)
+            children = tuple(self.boolean(operand, scope, depth) for operand in operands)
+            return (TAnd if expr.op == "and" else TOr)(children, expr.pos, joins)
         if isinstance(expr, Unary) and expr.op == "not":
             return TNot(self.boolean(expr.operand, scope, depth), expr.pos)
         if isinstance(expr, Quantifier):
@@ -167,6 +169,9 @@ class _Checker:
         if isinstance(expr, Literal):
             return TLit(expr.value, _literal_type(expr.value), expr.pos)
         if isinstance(expr, ListLiteral):
+            if len(expr.items) > MAX_LIST_ITEMS:
+                raise CheckError(expr.items[MAX_LIST_ITEMS].pos, "list_too_long",
+                                 f"a list of {len(expr.items):,} values; a list holds at most {MAX_LIST_ITEMS}")
             items = tuple(self.value(item, scope, depth) for item in expr.items)
             if not all(isinstance(item, TLit) for item in items):
                 raise CheckError(expr.pos, "type_error", "a list written in a condition may hold only constants")
@@ -197,7 +202,10 @@ class _Checker:
         if expr.op == "/" and isinstance(right, TLit) and right.value == 0:
             raise CheckError(expr.right.pos, "type_error", "division by zero")
         if isinstance(left, TLit) and isinstance(right, TLit):
-            return TLit(ARITH[expr.op](left.value, right.value), NUMBER, expr.pos)
+            value = ARITH[expr.op](left.value, right.value)  # of two finite numbers: may grow past, never raise
+            if not finite(value):
+                raise CheckError(expr.pos, "type_error", "this arithmetic overflows")
+            return TLit(value, NUMBER, expr.pos)
         return TArith(expr.op, left, right, NUMBER, expr.pos)
 
     def path(self, expr: Expr, scope: dict, depth: int) -> TExpr:
@@ -282,6 +290,17 @@ class _Checker:
             return TLit(dt.date.fromisoformat(call.args[0].value).toordinal(), DATE, call.pos)
         except ValueError:
             raise CheckError(call.args[0].pos, "invalid_date", f"{call.args[0].value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _chain(expr: Binary) -> tuple[list[Expr], tuple[int, ...]]:
+    """The operands of an ``and`` (or ``or``) chain, which the parser builds left-deep, and where each operator
+    stands: a + chain is bounded by the parser's depth limit, an ``or`` of hundreds of alternatives is not."""
+    op, operands, joins = expr.op, [], []
+    while isinstance(expr, Binary) and expr.op == op:
+        operands.append(expr.right)
+        joins.append(expr.pos)
+        expr = expr.left
+    return [expr, *reversed(operands)], tuple(reversed(joins))
 
 
 def _type(expr: TExpr) -> Type:

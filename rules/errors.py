@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rules.wording import printable
+
 __all__ = ["LicitError", "RuleError", "RuleSetError"]
 
 
@@ -22,7 +24,8 @@ class RuleError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.code}: {self.message}"
+        # a file name comes from a folder listing and a message may quote the file: one line, whatever they hold
+        return printable(f"{self.file}:{self.line}:{self.col}: {self.code}: {self.message}")
 
 
 class RuleSetError(LicitError):

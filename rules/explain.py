@@ -8,6 +8,7 @@ from rules.checker import suggest
 from rules.model import Override, Rule
 from rules.tree import RuleTree
 from rules.typed import params_used
+from rules.wording import LANGUAGES, shown
 
 __all__ = ["JurisdictionStatus", "RuleExplanation", "UnknownRuleError", "explain_rule", "explanation_text"]
 
@@ -31,11 +32,13 @@ class RuleExplanation:
     statuses: list[JurisdictionStatus]
 
 
-def explain_rule(tree: RuleTree, rule_id: str, day: dt.date) -> RuleExplanation:
+def explain_rule(tree: RuleTree, rule_id: str, when: dt.date | dt.datetime) -> RuleExplanation:
+    """The rule and its status in every jurisdiction on a day (an instant: its day where the rule is defined)."""
     rule = tree.rule(rule_id)
     if rule is None:
         known = [rule.id for jurisdiction in tree.jurisdictions.values() for rule in jurisdiction.rules]
         raise UnknownRuleError(f"no rule {rule_id} in {tree.root}{suggest(rule_id, known)}")
+    day = tree.compiled[rule.jurisdiction].day_of(when)
     overrides = [override for jurisdiction in tree.jurisdictions.values() for override in jurisdiction.overrides
                  if override.target == rule.id]
     statuses = [_status(tree, rule, code, day) for code in sorted(tree.jurisdictions)]
@@ -49,7 +52,7 @@ def _status(tree: RuleTree, rule: Rule, code: str, day: dt.date) -> Jurisdiction
     effective = next((item for item in segment.rules if item.rule.id == rule.id), None)
     if effective is not None:
         names = sorted({parameter.name for parameter in params_used(effective.version.typed)})
-        values = ", ".join(f"{name} = {segment.parameters[name]!r} from {_setter(tree, code, name, day)}"
+        values = ", ".join(f"{name} = {shown(segment.parameters[name])} from {_setter(tree, code, name, day)}"
                            for name in names)
         detail = f"with {values}" if values else ""
         if effective.exceptions:
@@ -77,13 +80,13 @@ def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def explanation_text(explanation: RuleExplanation) -> str:
+def explanation_text(explanation: RuleExplanation, languages: tuple[str, ...] = LANGUAGES) -> str:
+    """The explanation for a person; the rule's message in each of ``languages``."""
     rule, spec, day = explanation.rule, explanation.rule.spec, explanation.day
     effect = f"{spec.effect} {spec.action}" if spec.action else spec.effect
     lines = [f"{rule.id} — {spec.title}",
              f"  effect: {effect}; defined in {rule.jurisdiction} at {rule.location}",
-             f"  message (zh): {_one_line(spec.message.zh)}",
-             f"  message (en): {_one_line(spec.message.en)}",
+             *(f"  message ({language}): {_one_line(getattr(spec.message, language))}" for language in languages),
              f"  remedy: {_one_line(spec.remedy)}"]
     if spec.replaces is not None:
         lines.append(f"  replaces {spec.replaces.rule}: {_one_line(spec.replaces.reason)}")

@@ -8,12 +8,13 @@ the item itself, for lists of strings).
 """
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 __all__ = [
-    "ARITH", "COMPARE", "FACT", "ITEM", "And", "Arith", "Compare", "Const", "Condition", "Lit", "Operand", "Or",
+    "ARITH", "COMPARE", "FACT", "ITEM", "And", "finite", "Arith", "Compare", "Const", "Condition", "Lit", "Operand", "Or",
     "Present", "Quant", "Ref", "evaluate", "fact_keys", "negate_op", "flip_op",
 ]
 
@@ -87,6 +88,15 @@ COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operato
 ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
+
+
+def finite(value: float) -> bool:
+    """A number a condition may hold: a float that is not infinite or NaN, an integer within a float's range
+    (math.isfinite raises for a larger one; arithmetic on it would, or would grow past what can be printed)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def negate_op(op: str) -> str:

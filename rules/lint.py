@@ -23,8 +23,10 @@ from rules.parser import ParseError, parse
 from rules.scenarios import TESTS_FOLDER, load_scenarios, scenario_files
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Name, Quantifier, Unary
 from rules.tree import RuleTree
+from rules.treefiles import TreeFiles
 from rules.types import Vocabulary
-from rules.yamlsource import SourceFile, load_yaml
+from rules.wording import counted
+from rules.yamlsource import UNREAD, SourceFile, load_yaml
 
 __all__ = ["LINT_CODES", "LintReport", "lint_rules", "lint_text"]
 
@@ -84,7 +86,7 @@ def _restated(load_error: RuleError, lint_errors: list[RuleError]) -> bool:
 
 def lint_text(report: LintReport) -> str:
     lines = [str(error) for error in report.errors] + [str(warning) for warning in report.warnings]
-    summary = f"{len(report.errors)} errors, {len(report.warnings)} warnings"
+    summary = f"{counted(len(report.errors), 'error')}, {counted(len(report.warnings), 'warning')}"
     if not report.tree_loaded:
         summary += " (the rule tree does not load: checks of effective rule sets were skipped)"
     return "\n".join(lines + [summary])
@@ -103,8 +105,8 @@ class _RawPass:
     def run(self) -> None:
         if not self.root.is_dir():
             return
-        folders = sorted(path for path in self.root.iterdir() if path.is_dir() and JURISDICTION_CODE.match(path.name))
-        with_rules = {folder.name for folder in folders if rule_files(folder)}
+        folders = [path for path in TreeFiles(self.root).folders()[0] if JURISDICTION_CODE.fullmatch(path.name)]
+        with_rules = {folder.name for folder in folders if rule_files(self.root, folder)}
         for folder in folders:
             self.ignored_files(folder)
             self.folder(folder, with_rules)
@@ -113,7 +115,7 @@ class _RawPass:
     def folder(self, folder: Path, with_rules: set[str]) -> None:
         code, where = folder.name, display_path(self.root, folder)
         if code not in with_rules:
-            if scenario_files(folder):
+            if scenario_files(self.root, folder):
                 self.findings.append(RuleError(where, 1, 1, "no_rule_files",
                                                f"{code} has scenario tests but no rule file, so there is no rule pack "
                                                f"for it: add a rule file (it may hold only the jurisdiction's name)"))
@@ -125,15 +127,15 @@ class _RawPass:
                                            f"{code} has no parent folder {parent}; it inherits from "
                                            f"{' → '.join(inherits) or 'no jurisdiction at all'}"))
         self.parameters_read[code], self.parameters_set[code] = set(), []
-        for path in rule_files(folder):
+        for path in rule_files(self.root, folder):
             source, errors = load_yaml(path, display_path(self.root, path))
-            if any(error.code == "yaml_syntax_error" for error in errors) or not isinstance(source.data, dict):
+            if any(error.code in UNREAD for error in errors) or not isinstance(source.data, dict):
                 continue
             self.rule_file(code, source)
 
     def ignored_files(self, folder: Path) -> None:
         """YAML files nothing reads: rule files sit directly in the folder, scenario files in its tests/."""
-        read = set(rule_files(folder)) | set(scenario_files(folder))
+        read = set(rule_files(self.root, folder)) | set(scenario_files(self.root, folder))
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
             hidden = any(part.startswith(".") for part in relative.parts)  # editors' and tools' own folders
@@ -228,22 +230,21 @@ def _source_of(citation: dict) -> str:
 
 
 def _parameters_in(expr: Expr) -> Iterator[str]:
-    if isinstance(expr, Attribute) and isinstance(expr.base, Name) and expr.base.name == "params":
-        yield expr.name
-        return
-    children: tuple = ()
-    if isinstance(expr, Attribute):
-        children = (expr.base,)
-    elif isinstance(expr, (Call, ListLiteral)):
-        children = expr.args if isinstance(expr, Call) else expr.items
-    elif isinstance(expr, Unary):
-        children = (expr.operand,)
-    elif isinstance(expr, Binary):
-        children = (expr.left, expr.right)
-    elif isinstance(expr, Quantifier):
-        children = (expr.collection, expr.body)
-    for child in children:
-        yield from _parameters_in(child)
+    pending = [expr]  # a stack, not recursion: an and/or chain is as long as the condition
+    while pending:
+        expr = pending.pop()
+        if isinstance(expr, Attribute) and isinstance(expr.base, Name) and expr.base.name == "params":
+            yield expr.name
+        elif isinstance(expr, Attribute):
+            pending.append(expr.base)
+        elif isinstance(expr, (Call, ListLiteral)):
+            pending += expr.args if isinstance(expr, Call) else expr.items
+        elif isinstance(expr, Unary):
+            pending.append(expr.operand)
+        elif isinstance(expr, Binary):
+            pending += (expr.left, expr.right)
+        elif isinstance(expr, Quantifier):
+            pending += (expr.collection, expr.body)
 
 
 # effective rule sets ------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import typing
 from pathlib import Path
@@ -10,27 +9,34 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from rules.checker import check_condition, suggest
+from rules.checker import MAX_LIST_ITEMS, check_condition, suggest
+from rules.wording import brief
 from rules.errors import RuleError, RuleSetError
+from rules.ir import finite
 from rules.lower import check_matchable
 from rules.model import Jurisdiction, Location, Override, ParameterValueDef, Period, Rule, Version
 from rules.parser import ParseError, parse
+from rules.schema import JURISDICTION_CODE as _CODE
 from rules.schema import Parameter, RuleFile
 from rules.tree import RuleTree
+from rules.treefiles import TreeFiles, display_path
 from rules.types import BOOL, DATE, NUMBER, STRING, ListType, Type, Vocabulary
-from rules.yamlsource import PathKey, SourceFile, load_yaml
+from rules.yamlsource import UNREAD, PathKey, SourceFile, load_yaml
 
 __all__ = ["load_rules", "JURISDICTION_CODE", "display_path", "rule_files"]
 
-JURISDICTION_CODE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,6})*$")
+JURISDICTION_CODE = re.compile(_CODE)  # use with fullmatch: a folder "CN\n" is no code
+# the work of loading grows with this (each dated entry may start a segment of time): a cap, with a located error
+MAX_DATED_ENTRIES = 1000  # per jurisdiction folder: rule versions, exceptions, disables, parameter values
 _UNRESOLVED = {"unknown_rule", "undefined_parameter", "missing_type"}  # a name another file may declare
 _PARAMETER_TYPES: dict[str, Type] = {"number": NUMBER, "string": STRING, "bool": BOOL, "date": DATE,
                                      "list[string]": ListType(STRING), "list[number]": ListType(NUMBER)}
 
 
-def rule_files(directory: Path) -> list[Path]:
-    """The rule files of one jurisdiction folder (scenario tests live in its tests/ subfolder)."""
-    return sorted(path for pattern in ("*.yaml", "*.yml") for path in directory.glob(pattern) if path.is_file())
+def rule_files(root: Path, folder: Path) -> list[Path]:
+    """The rule files of the jurisdiction folder ``folder`` of the tree ``root`` (scenario tests live in its
+    tests/ subfolder) that the tree may hold; the loader reports the entries it may not (rules.treefiles)."""
+    return TreeFiles(root).yaml_files(folder)[0]
 
 
 def load_rules(directory: str | Path, vocabulary: Vocabulary) -> RuleTree:
@@ -48,14 +54,6 @@ def load_rules(directory: str | Path, vocabulary: Vocabulary) -> RuleTree:
     return tree
 
 
-def display_path(root: Path, path: Path) -> str:
-    """A path as a person typed it: relative to the working folder when it is below it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 class _Loader:
     def __init__(self, root: Path, vocabulary: Vocabulary):
         self.root = root
@@ -66,13 +64,19 @@ class _Loader:
     def load(self) -> RuleTree:
         jurisdictions: dict[str, Jurisdiction] = {}
         parsed: dict[str, list[tuple[SourceFile, RuleFile]]] = {}
-        for directory in sorted(path for path in self.root.iterdir() if path.is_dir()):
-            files = rule_files(directory)
-            if not files:
+        entries = TreeFiles(self.root)
+        folders, refused = entries.folders()
+        self.errors.extend(refused)
+        for directory in folders:
+            files, refused = entries.yaml_files(directory)
+            if not files and not refused:
                 continue
-            if not JURISDICTION_CODE.match(directory.name):
+            self.errors.extend(refused)
+            if not JURISDICTION_CODE.fullmatch(directory.name):
                 self.errors.append(RuleError(display_path(self.root, directory), 1, 1, "invalid_jurisdiction_code",
-                                             f"folder {directory.name!r} is not a jurisdiction code like CN or CN-GD-SZ"))
+                                             f"folder {directory.name!r} is not a jurisdiction code like CN or "
+                                             f"CN-GD-SZ (two capital letters, then at most three -PART of 1-6 "
+                                             f"capitals or digits)"))
                 continue
             jurisdiction = Jurisdiction(directory.name, str(directory))
             jurisdictions[directory.name] = jurisdiction
@@ -82,7 +86,7 @@ class _Loader:
                 source, errors = load_yaml(path, display_path(self.root, path))
                 jurisdiction.files[relative] = source.text
                 self.errors.extend(errors)
-                if any(error.code == "yaml_syntax_error" for error in errors):
+                if any(error.code in UNREAD for error in errors):
                     continue
                 refused = {(error.line, error.col) for error in errors}
                 rule_file = self.validate(source, {path[:2] for path, place in source.values.items()
@@ -102,7 +106,9 @@ class _Loader:
             for source, rule_file in parsed[code]:
                 self.define(tree, jurisdictions[code], source, rule_file)
         self.errors.extend(tree.conflicting_overrides())
-        broken = {Path(error.file).parent.name for error in self.errors if error.code == "yaml_syntax_error"}
+        self.errors.extend(_too_many_entries(jurisdiction) for jurisdiction in jurisdictions.values()
+                           if _dated_entries(jurisdiction)[MAX_DATED_ENTRIES:])
+        broken = {Path(error.file).parent.name for error in self.errors if error.code in UNREAD}
         if broken:
             # what a file that does not parse would have declared is unknown: names it may have held are not errors
             self.errors = [error for error in self.errors if error.code not in _UNRESOLVED or
@@ -121,11 +127,15 @@ class _Loader:
                                             f"disabled, jurisdiction; this one is a {type(source.data).__name__}"))
             return None
         try:
-            return RuleFile.model_validate(source.data)
+            rule_file = RuleFile.model_validate(source.data)
         except ValidationError as exc:
             self.errors.extend(_schema_error(source, error) for error in exc.errors()
                                if tuple(error["loc"])[:2] not in refused_items)
-            return _valid_parts(source.data)
+            rule_file = _valid_parts(source.data)
+        # a parameter value may be anything to the schema: one YAML refused reads as null, and is no value to check
+        return rule_file.model_copy(update={"parameters": {
+            name: parameter for name, parameter in rule_file.parameters.items()
+            if ("parameters", name) not in refused_items}})
 
     def declare(self, tree: RuleTree, jurisdiction: Jurisdiction, source: SourceFile, rule_file: RuleFile) -> None:
         if "jurisdiction" in (source.data or {}):
@@ -138,6 +148,7 @@ class _Loader:
         if rule_file.jurisdiction is not None:
             jurisdiction.name = rule_file.jurisdiction.name or jurisdiction.name
             jurisdiction.utc_offset = rule_file.jurisdiction.utc_offset or jurisdiction.utc_offset
+            self.declare_changes(jurisdiction, source, rule_file.jurisdiction.changes)
         inherited = tree.parameter_types(tree.parent(jurisdiction.code)) if tree.parent(jurisdiction.code) else {}
         for name, parameter in rule_file.parameters.items():
             path = ("parameters", name)
@@ -164,12 +175,31 @@ class _Loader:
                 problem = _value_problem(value.value, param_type)
                 if problem:
                     self.errors.append(source.error(path + ("values", original, "value"), "type_error", problem))
+                elif isinstance(value.value, list) and len(value.value) > MAX_LIST_ITEMS:
+                    self.errors.append(source.error(path + ("values", original, "value", MAX_LIST_ITEMS),
+                                                    "list_too_long", f"a list of {len(value.value):,} values; a list "
+                                                                     f"holds at most {MAX_LIST_ITEMS}"))
                 if values and values[-1].start == value.from_:
                     self.errors.append(source.error(path + ("values", original, "from"), "overlapping_values",
                                                     f"two values of {name!r} start on {value.from_}"))
                 values.append(ParameterValueDef(value.from_, value.value, value.citation,
                                                 self.location(source, path + ("values", original))))
             jurisdiction.parameter_values[name] = values
+
+    def declare_changes(self, jurisdiction: Jurisdiction, source: SourceFile, changes: dict[str, Any]) -> None:
+        """A pack's remedy costs: each path one the vocabulary declares, never a fact about the person or request."""
+        declared = self.vocabulary.changes
+        for path, cost in changes.items():
+            where = ("jurisdiction", "changes", path)
+            if path not in declared:
+                self.errors.append(source.error(where, "unknown_change", f"{path!r} is not a field a remedy may "
+                                                f"change{suggest(path, list(declared))}", key=True))
+            elif declared[path].fact and cost != "fixed":
+                self.errors.append(source.error(where, "fact_not_changeable",
+                                                f"{path} is a fact about the person or the request: no remedy "
+                                                f"changes it ({declared[path].note})"))
+            else:
+                jurisdiction.changes[path] = None if cost == "fixed" else cost
 
     def check_duplicates(self, parsed: dict[str, list[tuple[SourceFile, RuleFile]]]) -> None:
         seen: dict[str, Location] = {}
@@ -284,10 +314,26 @@ def _valid_parts(data: dict) -> RuleFile:
     return RuleFile.model_construct(jurisdiction=None, **parts)
 
 
+def _dated_entries(jurisdiction: Jurisdiction) -> list[Location]:
+    """Where each dated entry of a jurisdiction is declared, in file order (a replacement is its rule's version)."""
+    places = [version.location for rule in jurisdiction.rules for version in rule.versions]
+    places += [override.location for override in jurisdiction.overrides if override.kind != "replacement"]
+    places += [value.location for values in jurisdiction.parameter_values.values() for value in values]
+    return sorted(places, key=lambda place: (place.file, place.line, place.col))
+
+
+def _too_many_entries(jurisdiction: Jurisdiction) -> RuleError:
+    entries = _dated_entries(jurisdiction)
+    first_over = entries[MAX_DATED_ENTRIES]
+    return RuleError(first_over.file, first_over.line, first_over.col, "too_many_entries",
+                     f"{jurisdiction.code} holds {len(entries):,} rule versions, exceptions, disables and parameter "
+                     f"values; a jurisdiction holds at most {MAX_DATED_ENTRIES:,}, and this is the first past them")
+
+
 def _value_problem(value: Any, param_type: Type) -> str | None:
     def fits(item: Any, item_type: Type) -> bool:
         if item_type == NUMBER:
-            return isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item)
+            return isinstance(item, (int, float)) and not isinstance(item, bool) and finite(item)
         if item_type == STRING:
             return isinstance(item, str)
         if item_type == BOOL:
@@ -299,9 +345,9 @@ def _value_problem(value: Any, param_type: Type) -> str | None:
     if fits(value, param_type):
         return None
     items = value if isinstance(value, list) else [value]
-    if any(isinstance(item, float) and not math.isfinite(item) for item in items):
-        return f"value {value!r} is not a finite number"
-    return f"value {value!r} is not of the parameter's type"
+    if any(isinstance(item, (int, float)) and not isinstance(item, bool) and not finite(item) for item in items):
+        return f"value {brief(value)} is not a finite number within a float's range (±1.8e308)"
+    return f"value {brief(value)} is not of the parameter's type"
 
 
 def _schema_error(source: SourceFile, error: dict) -> RuleError:

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 from dataclasses import replace
 from typing import Any
 
 from rules.ir import (ARITH, COMPARE, FACT, ITEM, And, Arith, Compare, Condition, Const, Lit, Operand, Or,
-                      Present, Quant, Ref, flip_op, negate_op)
+                      Present, Quant, Ref, finite, flip_op, negate_op)
 from rules.typed import TAnd, TArith, TCompare, TExpr, TIn, TListLit, TLit, TNot, TOr, TParam, TPresent, TQuant, TRef
 from rules.types import ListType, ObjectType, Vocabulary
 
 __all__ = ["LowerError", "check_matchable", "lower", "negate", "simplify"]
 
 _MAX_PARTS = 64  # a quantifier that splits into more parts than this is refused, not compiled
+_MAX_CASES = 64  # case splits lifting the flow's tests out of one condition's quantifiers (each may double it)
 
 
 class LowerError(Exception):
@@ -64,6 +64,7 @@ class _Lowerer:
     def __init__(self, parameters: dict[str, Any], vocabulary: Vocabulary):
         self.parameters = parameters
         self.vocabulary = vocabulary
+        self.cases = 0
 
     def condition(self, expr: TExpr, depth: int) -> Condition:
         if isinstance(expr, (TLit, TParam)):
@@ -84,8 +85,8 @@ class _Lowerer:
         if isinstance(expr, TQuant):
             collection = self.ref(expr.collection, depth)
             body = simplify(self.condition(expr.body, expr.depth))
-            return _lift(Quant(expr.kind, collection, self.vocabulary.count_key(collection.key), body,
-                               expr.collection.type.non_empty, expr.pos))
+            return self.lift(Quant(expr.kind, collection, self.vocabulary.count_key(collection.key), body,
+                                   expr.collection.type.non_empty, expr.pos))
         raise LowerError(expr.pos, "type_error", "not a condition")
 
     def membership(self, expr: TIn, depth: int) -> Condition:
@@ -93,13 +94,30 @@ class _Lowerer:
         if isinstance(expr.collection, TRef):
             collection = self.ref(expr.collection, depth)
             body = compare("==", Ref(ITEM, ""), element)
-            return _lift(Quant("any", collection, self.vocabulary.count_key(collection.key), body,
-                               expr.collection.type.non_empty, expr.pos))
+            return self.lift(Quant("any", collection, self.vocabulary.count_key(collection.key), body,
+                                   expr.collection.type.non_empty, expr.pos))
         collection = self.operand(expr.collection, depth)
         # an open parameter (see _OpenLowerer) stands for a list of any length: two values show its shape
         values = [Lit(value) for value in collection.value] if isinstance(collection, Lit) else \
             [collection, replace(collection, key=collection.key + "'")]
         return Or(tuple(compare("==", element, value) for value in values))
+
+    def lift(self, quant: Quant) -> Condition:
+        """The quantifier with each test of the flow in its body moved out by case split. Each split may
+        double the condition, so their number is bounded: a condition past the bound is refused, not
+        expanded for minutes (and would exceed what the engine compiles anyway)."""
+        atom = _find_fact_atom(quant.body)
+        if atom is None:
+            return simplify(quant)
+        self.cases += 1
+        if self.cases > _MAX_CASES:
+            raise LowerError(quant.pos, "unsupported_condition",
+                             f"this quantifier tests the flow (outside its item) in too many ways: lifting those "
+                             f"tests out takes more than {_MAX_CASES} case splits; move them out of the quantifier")
+        cases = [(atom, True), (negate(atom), False)]
+        return simplify(Or(tuple(And((guard, self.lift(replace(quant, body=simplify(_substitute(quant.body, atom,
+                                                                                                   value))))))
+                                 for guard, value in cases)))
 
     def presence(self, ref: TRef, depth: int) -> Ref:
         """The field whose presence says whether ``ref`` is null: an object (``product("commercial")``) is
@@ -129,7 +147,7 @@ class _Lowerer:
             if expr.op == "/" and isinstance(right, Lit) and right.value == 0:
                 raise LowerError(expr.right.pos, "type_error", "division by a parameter whose value is zero")
             result = _arith(expr.op, left, right)
-            if isinstance(result, Lit) and not math.isfinite(result.value):
+            if isinstance(result, Lit) and not finite(result.value):
                 raise LowerError(expr.pos, "type_error", "this arithmetic overflows with the parameter values in force")
             return result
         raise LowerError(expr.pos, "type_error", "a condition cannot be used as a value here")
@@ -195,10 +213,24 @@ def negate(condition: Condition) -> Condition:
     if isinstance(condition, And):
         return simplify(Or(tuple(negate(child) for child in condition.children)))
     if isinstance(condition, Or):
+        left = _one_nullable_field(condition)
+        if left is not None:  # x not in [a, b, …]: x is null, or differs from each (one guard, not one per value)
+            return simplify(Or((Present(left, False), And(tuple(Compare(negate_op(child.op), child.left, child.right)
+                                                                for child in condition.children)))))
         return simplify(And(tuple(negate(child) for child in condition.children)))
     if isinstance(condition, Const):
         return Const(not condition.value)
     return replace(condition, kind="all" if condition.kind == "any" else "any", body=simplify(negate(condition.body)))
+
+
+def _one_nullable_field(condition: Or) -> Ref | None:
+    """The nullable field every branch compares with a constant, if there is one."""
+    first = condition.children[0]
+    if not (isinstance(first, Compare) and first.left.nullable):
+        return None
+    same = all(isinstance(child, Compare) and child.left == first.left and isinstance(child.right, Lit)
+               for child in condition.children)
+    return first.left if same else None
 
 
 def simplify(condition: Condition) -> Condition:
@@ -251,13 +283,6 @@ def _substitute(condition: Condition, atom: Condition, value: bool) -> Condition
     return condition
 
 
-def _lift(quant: Quant) -> Condition:
-    atom = _find_fact_atom(quant.body)
-    if atom is None:
-        return simplify(quant)
-    cases = [(atom, True), (negate(atom), False)]
-    return simplify(Or(tuple(And((guard, _lift(replace(quant, body=simplify(_substitute(quant.body, atom, value))))))
-                             for guard, value in cases)))
 
 
 def _split_all(condition: Condition) -> Condition:

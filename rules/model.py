@@ -5,6 +5,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from rules.wording import printable
 from rules.ir import Condition
 from rules.schema import Citation, LocalizedText, RuleSpec
 from rules.typed import TExpr
@@ -21,7 +22,7 @@ class Location:
     col: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
+        return printable(f"{self.file}:{self.line}:{self.col}")  # a file name may hold anything
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Jurisdiction:
     parameter_types: dict[str, Type] = field(default_factory=dict)
     parameter_values: dict[str, list[ParameterValueDef]] = field(default_factory=dict)
     parameter_locations: dict[str, Location] = field(default_factory=dict)
+    changes: dict[str, int | None] = field(default_factory=dict)  # remedy costs set here (None: fixed)
 
 
 @dataclass

@@ -14,13 +14,17 @@ Grammar (lowest precedence first)::
     postfix     := primary ("." NAME)*
     primary     := NUMBER | STRING | true | false | null | "[" [expr ("," expr)*] "]"
                  | NAME "(" [expr ("," expr)*] ")" | NAME | "(" expr ")"
+
+A condition nests at most MAX_DEPTH levels: each parenthesis, quantifier, ``not`` and unary ``-``
+opens one, and so does each ``+ - * /`` and ``.`` of a chain (``a + b + c`` builds ``(a + b) + c``).
+An ``and``/``or`` chain is one level however long. Every walker of a condition may then recurse.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
+from rules.ir import finite
 from rules.syntax import Attribute, Binary, Call, Expr, ListLiteral, Literal, Name, Quantifier, Unary
 
 __all__ = ["ParseError", "parse", "MAX_LENGTH", "MAX_DEPTH"]
@@ -112,10 +116,11 @@ class _Parser:
     def _found(self) -> str:
         return "end of condition" if self.token.kind == "end" else repr(self.token.text)
 
-    def _nest(self) -> None:
+    def _nest(self, pos: int | None = None) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise ParseError(self.token.pos, "expression_too_deep", f"condition nests deeper than {MAX_DEPTH} levels")
+            raise ParseError(self.token.pos if pos is None else pos, "expression_too_deep",
+                             f"condition nests deeper than {MAX_DEPTH} levels")
 
     def expr(self) -> Expr:
         self._nest()
@@ -174,18 +179,24 @@ class _Parser:
         return left
 
     def sum(self) -> Expr:
-        left = self.product()
-        while self.at("+", "-"):
-            token = self.advance()
-            left = Binary(token.text, left, self.product(), token.pos)
-        return left
+        return self._chain(("+", "-"), self.product)
 
     def product(self) -> Expr:
-        left = self.unary()
-        while self.at("*", "/"):
-            token = self.advance()
-            left = Binary(token.text, left, self.unary(), token.pos)
-        return left
+        return self._chain(("*", "/"), self.unary)
+
+    def _chain(self, operators: tuple[str, ...], operand) -> Expr:
+        """``a + b - c``: each operator nests the expression before it one level deeper (((a + b) - c)),
+        so each counts toward MAX_DEPTH; ``and``/``or`` chains do not (the checker reads them flat)."""
+        start = self.depth
+        try:
+            left = operand()
+            while self.at(*operators):
+                token = self.advance()
+                self._nest(token.pos)
+                left = Binary(token.text, left, operand(), token.pos)
+            return left
+        finally:
+            self.depth = start
 
     def unary(self) -> Expr:
         if self.at("-"):
@@ -198,22 +209,28 @@ class _Parser:
         return self.postfix()
 
     def postfix(self) -> Expr:
-        expr = self.primary()
-        while self.at("."):
-            self.advance()
-            if self.token.kind != "name":
-                raise ParseError(self.token.pos, "parse_error", f"expected a field name after '.', found {self._found()}")
-            name = self.advance()
-            expr = Attribute(expr, name.text, name.pos)
-        return expr
+        start = self.depth
+        try:
+            expr = self.primary()
+            while self.at("."):
+                self._nest(self.advance().pos)  # a.b.c is ((a).b).c: each field nests one level, as an operator does
+                if self.token.kind != "name":
+                    raise ParseError(self.token.pos, "parse_error",
+                                     f"expected a field name after '.', found {self._found()}")
+                name = self.advance()
+                expr = Attribute(expr, name.text, name.pos)
+            return expr
+        finally:
+            self.depth = start
 
     def primary(self) -> Expr:
         token = self.token
         if token.kind == "number":
             self.advance()
             value = float(token.text) if any(c in token.text for c in ".eE") else int(token.text)
-            if not math.isfinite(value):
-                raise ParseError(token.pos, "type_error", f"{token.text} is too large to be a number")
+            if not finite(value):
+                raise ParseError(token.pos, "type_error", f"{token.text[:20]}{'…' if len(token.text) > 20 else ''} "
+                                                          f"is too large to be a number")
             return Literal(value, token.pos)
         if token.kind == "string":
             self.advance()

@@ -28,7 +28,7 @@ FlowMapping = Annotated[dict[str, Any], WithJsonSchema(_FLOW_MARK)]
 
 def _flow_reference(value: Any) -> Any:
     # checked here so a bad base gets one message rather than one per member of the union
-    if isinstance(value, dict) or (isinstance(value, str) and re.match(_FLOW_NAME, value)):
+    if isinstance(value, dict) or (isinstance(value, str) and re.fullmatch(_FLOW_NAME, value)):
         return value
     raise ValueError("base is the name of a flow (lowercase letters, digits, - and _) or a full flow mapping")
 
@@ -115,7 +115,7 @@ def _point_at_flow(schema: Any) -> Any:
 # field paths -------------------------------------------------------------------------------------------
 def parse_field_path(text: str) -> tuple[str | int, ...]:
     """``payments[1].apr`` → ("payments", 1, "apr"); raises ValueError on anything else."""
-    if not re.match(_FIELD_PATH, text):
+    if not re.fullmatch(_FIELD_PATH, text):
         raise ValueError(f"{text!r} is not a field path like applicant.age or payments[1].apr")
     return tuple(name if name else int(index) for name, index in _STEP.findall(text))
 

@@ -27,7 +27,6 @@ from pydantic import ValidationError
 
 from rules.checker import suggest
 from rules.errors import RuleError
-from rules.loader import display_path, rule_files
 from rules.scenariofile import (
     CaseSpec,
     Expectation,
@@ -37,8 +36,9 @@ from rules.scenariofile import (
     set_field,
     show_field_path,
 )
-from rules.tree import DEFAULT_UTC_OFFSET, RuleTree
-from rules.yamlsource import PathKey, SourceFile, load_yaml
+from rules.tree import DEFAULT_UTC_OFFSET, RuleTree, at_local_noon
+from rules.treefiles import TreeFiles, display_path
+from rules.yamlsource import UNREAD, PathKey, SourceFile, load_yaml
 
 __all__ = ["ScenarioCase", "ScenarioSuite", "TESTS_FOLDER", "load_scenarios", "scenario_files"]
 
@@ -106,9 +106,10 @@ class ScenarioSuite:
     unloaded: list[str] = field(default_factory=list)  # ids of the cases written that a located error left out
 
 
-def scenario_files(folder: Path) -> list[Path]:
-    """The scenario files of one jurisdiction folder."""
-    return rule_files(folder / TESTS_FOLDER)
+def scenario_files(root: Path, folder: Path) -> list[Path]:
+    """The scenario files of the jurisdiction folder ``folder`` of the tree ``root`` that the tree may hold;
+    load_scenarios reports the entries it may not."""
+    return TreeFiles(root).yaml_files(folder / TESTS_FOLDER)[0]
 
 
 def load_scenarios(tree: RuleTree, jurisdictions: Iterable[str] | None = None) -> ScenarioSuite:
@@ -117,7 +118,10 @@ def load_scenarios(tree: RuleTree, jurisdictions: Iterable[str] | None = None) -
     Files of their parents are read too, for the flows they name. Every problem is a located error;
     a case with a problem is left out.
     """
-    folders = sorted(path.name for path in tree.root.iterdir() if path.is_dir() and scenario_files(path))
+    entries = TreeFiles(tree.root)
+    # a folder whose tests/ holds only refused entries is read too, so that its errors are reported
+    folders = sorted(path.name for path in entries.folders()[0]
+                     if any(found for found in entries.yaml_files(path / TESTS_FOLDER)))
     wanted = None if jurisdictions is None else set(jurisdictions)
     selected = [code for code in folders if wanted is None or code in wanted]
     return _SuiteLoader(tree, folders).load(selected)
@@ -163,11 +167,13 @@ class _SuiteLoader:
         if code in self.files:
             return self.files[code]
         self.files[code], self.flows[code], self.sources[code] = [], {}, []
-        for path in scenario_files(self.tree.root / code):
+        paths, refused = TreeFiles(self.tree.root).yaml_files(self.tree.root / code / TESTS_FOLDER)
+        self.errors.extend(refused)
+        for path in paths:
             source, errors = load_yaml(path, display_path(self.tree.root, path))
             self.sources[code].append(source)
             self.errors.extend(errors)
-            if any(error.code == "yaml_syntax_error" for error in errors):
+            if any(error.code in UNREAD for error in errors):
                 continue
             scenario_file = self.validate(source, {(error.line, error.col) for error in errors})
             if scenario_file is None:
@@ -242,9 +248,9 @@ class _SuiteLoader:
             return None
         offset = self.utc_offset(flow.get("jurisdiction"))
         if spec.requested_at is not None:
-            flow["requested_at"] = _at(spec.requested_at, offset).isoformat()
+            flow["requested_at"] = at_local_noon(spec.requested_at, offset).isoformat()
             changes.append(_Origin(("requested_at",), source, path + ("requested_at",)))
-        as_of = _at(spec.as_of, offset) if spec.as_of is not None else None
+        as_of = at_local_noon(spec.as_of, offset) if spec.as_of is not None else None
         return ScenarioCase(_case_id(code, source, spec.name), spec.name, code, source,
                             path, flow, as_of, self.day(flow, as_of), spec.expect,
                             _Origin((), base_source, base_path), changes)
@@ -335,12 +341,6 @@ def _valid_parts(data: dict) -> ScenarioFile | None:
     cases = data["cases"] if isinstance(data.get("cases"), list) else []
     # invalid cases stay as None so the valid ones keep the index that locates them
     return head.model_copy(update={"cases": [valid(case) for case in cases]})
-
-
-def _at(value: dt.date, utc_offset: str) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(f"{value.isoformat()}T12:00:00{utc_offset}")
 
 
 def _schema_error(source: SourceFile, error: dict) -> RuleError:

@@ -9,19 +9,31 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WrapValidator,
+                      model_validator)
 
 __all__ = [
     "Citation", "DisabledRule", "Effect", "JurisdictionInfo", "LocalizedText", "Parameter",
     "ParameterValue", "Replacement", "RuleException", "RuleFile", "RuleSpec", "RuleVersion",
-    "PARAMETER_TYPES",
+    "JURISDICTION_CODE", "PARAMETER_TYPES",
 ]
 
 Effect = Literal["deny", "review", "require", "warn"]
 PARAMETER_TYPES = ("number", "string", "bool", "date", "list[string]", "list[number]")
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True)]
-RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,6})*(\.[A-Z0-9_]+)+$")]
+def _readable(value: str) -> str:
+    # people read rule texts in decisions and listings: lines of printable text, nothing that drives a terminal
+    bad = next((char for char in value if not char.isprintable() and char != "\n"), None)
+    if bad is not None:
+        raise ValueError(f"holds the character {bad!r} (U+{ord(bad):04X}); write printable text (new lines allowed)")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=4000, strip_whitespace=True),
+                 AfterValidator(_readable)]
+# a jurisdiction code: a country, then at most three levels below it (CN-GD-SZ); always matched whole
+JURISDICTION_CODE = r"[A-Z]{2}(-[A-Z0-9]{1,6}){0,3}"
+RuleId = Annotated[str, StringConstraints(pattern=rf"^{JURISDICTION_CODE}(\.[A-Z0-9_]+)+$")]
 ActionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Condition = Annotated[str, StringConstraints(min_length=1)]
 
@@ -165,15 +177,28 @@ _UTC_OFFSET = r"^[+-](0\d|1[0-4]):[0-5]\d$"  # real offsets run from -12:00 to +
 
 
 def _utc_offset(value: str) -> str:
-    if not re.match(_UTC_OFFSET, value):
+    if not re.fullmatch(_UTC_OFFSET, value):
         raise ValueError(f"{value!r} is not a UTC offset like +08:00 (hours 00 to 14, minutes 00 to 59)")
     return value
+
+
+def _change_cost(value: Any, _handler: Any) -> Any:
+    # one message for both forms (a union would report each alternative's complaint)
+    if value == "fixed" or (type(value) is int and 1 <= value <= 1000):
+        return value
+    raise ValueError(f"a cost is a whole number from 1 to 1000, or fixed; not {value!r}")
+
+
+ChangeCost = Annotated[int | Literal["fixed"], WrapValidator(_change_cost)]
 
 
 class JurisdictionInfo(_Model):
     name: LocalizedText | None = None
     utc_offset: Annotated[str, AfterValidator(_utc_offset), Field(json_schema_extra={"pattern": _UTC_OFFSET})] | None \
         = Field(None, description="local time used to date flows; inherited; +08:00 at the root by default")
+    changes: dict[str, ChangeCost] = Field(
+        {}, description="what a remedy may change in a flow here and at what cost (1-1000), or fixed; by flow path "
+                        "(payments.apr; payments.add, payments.remove for an item); inherited, nearest wins")
 
 
 class RuleFile(_Model):

@@ -21,15 +21,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rules.capacity import size_problem
 from rules.errors import RuleError
 from rules.ir import And, Condition
 from rules.lower import LowerError, lower, simplify
 from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule, Segment
 from rules.types import Type, Vocabulary
 
-__all__ = ["RuleTree", "CompiledJurisdiction"]
+__all__ = ["RuleTree", "CompiledJurisdiction", "at_local_noon"]
 
 DEFAULT_UTC_OFFSET = "+08:00"
+
+
+def at_local_noon(value: dt.date, utc_offset: str) -> dt.datetime:
+    """A timestamp as it is; a date as noon that day at `utc_offset` (a jurisdiction's local time):
+    rules are dated by local day, so a date names the rules in force all that day."""
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(f"{value.isoformat()}T12:00:00{utc_offset}")
 
 Unlowered = tuple[Location, str, str, str]  # a condition the engine cannot run: where, code, whose, why
 
@@ -58,6 +67,16 @@ class CompiledJurisdiction:
         """The calendar day of ``instant`` in this jurisdiction: rules are dated in local time."""
         return instant.astimezone(self._zone).date()
 
+    def day_of(self, when: dt.date | dt.datetime) -> dt.date:
+        """A day as given, or the local day of an instant (what a command's ``--as-of`` names)."""
+        return self.local_date(when) if isinstance(when, dt.datetime) else when
+
+    def instant_of(self, when: dt.date | dt.datetime) -> dt.datetime:
+        """An instant as given, or for a day its noon in local time, as scenario tests date their cases."""
+        if isinstance(when, dt.datetime):
+            return when
+        return dt.datetime.combine(when, dt.time(12), self._zone)
+
 
 class RuleTree:
     def __init__(self, root: Path, jurisdictions: dict[str, Jurisdiction], vocabulary: Vocabulary):
@@ -83,6 +102,15 @@ class RuleTree:
             for name, param_type in self.jurisdictions[member].parameter_types.items():
                 types.setdefault(name, param_type)
         return types
+
+    def changes(self, code: str) -> dict[str, int | None]:
+        """What a remedy may change in ``code`` and at what cost (None: never): the vocabulary's defaults, then
+        each jurisdiction of the chain's own, the nearest winning."""
+        costs = {path: change.cost for path, change in self.vocabulary.changes.items()}
+        for member in self.chain(code):
+            if member in self.jurisdictions:
+                costs.update(self.jurisdictions[member].changes)
+        return costs
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((rule for jurisdiction in self.jurisdictions.values() for rule in jurisdiction.rules
@@ -201,7 +229,12 @@ class RuleTree:
                     except LowerError as error:
                         problems.append((location, error.code, what, error.message))
                 if len(parts) == len(declarations):
-                    effective.append(EffectiveRule(rule, version, simplify(And(tuple(parts))), exceptions))
+                    condition = simplify(And(tuple(parts)))
+                    problem = size_problem(condition)
+                    if problem is not None:
+                        problems.append((version.location, "condition_too_large", rule.id, problem))
+                        continue
+                    effective.append(EffectiveRule(rule, version, condition, exceptions))
         return effective, parameters, problems
 
     def compile(self) -> list[RuleError]:

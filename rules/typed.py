@@ -84,12 +84,14 @@ class TIn(TExpr):
 class TAnd(TExpr):
     children: tuple[TExpr, ...]
     pos: int
+    joins: tuple[int, ...] = ()  # where each ``and`` between two children is written, when they were
 
 
 @dataclass(frozen=True)
 class TOr(TExpr):
     children: tuple[TExpr, ...]
     pos: int
+    joins: tuple[int, ...] = ()  # where each ``or`` between two children is written, when they were
 
 
 @dataclass(frozen=True)

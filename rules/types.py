@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 __all__ = [
-    "BOOL", "DATE", "NUMBER", "STRING", "EnumType", "FactField", "Function", "ListType", "NullType",
+    "BOOL", "DATE", "NUMBER", "STRING", "Change", "EnumType", "FactField", "Function", "ListType", "NullType",
     "ObjectType", "ScalarType", "Type", "Vocabulary", "comparable", "describe",
 ]
 
@@ -78,11 +78,24 @@ class Function:
     key: Callable[[str], str]
 
 
+@dataclass(frozen=True)
+class Change:
+    """Whether a remedy may change a field of the flow (or add or remove an item of a list), and at what cost.
+
+    ``cost`` None: a remedy leaves it as it is. ``fact``: it is a fact about the person or the request,
+    which no pack may make changeable."""
+
+    cost: int | None
+    note: str = ""
+    fact: bool = False
+
+
 @dataclass
 class Vocabulary:
     root: ObjectType
     functions: dict[str, Function]
     key_separator: str = "__"
+    changes: dict[str, Change] = field(default_factory=dict)  # by flow path (payments.apr, payments.add)
 
     def fact_key(self, *parts: str) -> str:
         return self.key_separator.join(parts)

@@ -117,7 +117,7 @@ def quantifier_engine(tmp_path_factory):
     rules = "".join(rule_yaml(rule_id, json.dumps(text, ensure_ascii=False), effect="warn", start="2005-01-01")
                     for rule_id, (text, _) in ACCEPTED.items())
     (root / "CN" / "quantifiers.yaml").write_text("rules:\n" + rules, encoding="utf-8")
-    engine = Engine(rules_dir=root)
+    engine = Engine(rules_dir=root, max_request_age=None)
     yield engine
     engine.close()
 
@@ -136,7 +136,7 @@ def test_or_inside_some_fires_on_a_later_item(write_tree, compliant_flow):
     # the compliant flow pays the commercial premium (payments[1]) with consumer credit at 18 %
     root = write_tree({"CN/a.yaml": "rules:\n" + rule_yaml(
         "CN.Q.OR", "'some p in payments satisfies p.instrument == \"consumer_credit\" or p.apr >= 0.2'")})
-    engine = Engine(rules_dir=root)
+    engine = Engine(rules_dir=root, max_request_age=None)
     try:
         compliant_flow["jurisdiction"] = "CN"
         assert "CN.Q.OR" in {finding.rule_id for finding in engine.evaluate(compliant_flow).findings}
@@ -174,7 +174,8 @@ def test_an_exception_is_checked_as_the_rule_uses_it_negated(write_tree):
 ])
 def test_a_derived_object_is_null_exactly_when_the_flow_lacks_it(write_tree, compliant_flow, when, with_commercial,
                                                                  without):
-    engine = Engine(rules_dir=write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.Q.NULL", json.dumps(when))}))
+    engine = Engine(rules_dir=write_tree({"CN/a.yaml": "rules:\n" + rule_yaml("CN.Q.NULL", json.dumps(when))}),
+                    max_request_age=None)
     try:
         compliant_flow["jurisdiction"] = "CN"
         fired = "CN.Q.NULL" in {finding.rule_id for finding in engine.evaluate(compliant_flow).findings}

@@ -88,7 +88,7 @@ def ran(tmp_path_factory) -> dict[str, list[Block]]:
 def test_every_runnable_block_runs(ran):
     runnable = {name: len(page_blocks) for name, page_blocks in ran.items()}
     assert all(runnable[page] for page in ("README.md", "getting-started.md", "writing-rules.md",
-                                           "decision-log.md", "python-api.md")), runnable
+                                           "decision-log.md", "python-api.md", "replay-and-impact.md")), runnable
 
 
 def test_the_marker_is_the_one_design_md_documents():
@@ -135,7 +135,7 @@ def test_the_decision_logs_examples_find_what_they_look_for(ran):
         elif "--format csv" in text:
             found = len(out.splitlines()) - 1
         else:
-            found = int(out.splitlines()[-1].split()[0])  # "N decision(s)"
+            found = int(out.splitlines()[-1].split()[0])  # "N decisions" (or "1 decision")
         # A fixed window of the past is left out: empty once the seeded year has moved beyond it.
         assert found > 0 or "--until 2026-03-31" in text, text
         if EXAMPLE_PERSON["id_number"] in text:
@@ -145,9 +145,17 @@ def test_the_decision_logs_examples_find_what_they_look_for(ran):
     stats = next(out for text, out in outputs.items() if text.startswith("licit audit stats"))
     assert not stats.startswith("decisions: 0\n")
     verified = next(out for text, out in outputs.items() if "licit audit verify" in text)
-    assert "intact: 2000 record(s)" in verified and "holds checkpoint head seq 2000" in verified
+    assert "intact: 2000 records" in verified and "holds checkpoint head seq 2000" in verified
     replayed = next(out for text, out in outputs.items() if text.startswith("licit audit replay"))
     assert "identical" in replayed
+
+
+def test_the_replay_and_impact_examples_do_what_they_say(ran):
+    outputs = [block.stdout for block in ran["replay-and-impact.md"]]
+    assert "replayed 2,000 decisions: 2,000 identical, 0 different, 0 not replayable\n" in outputs
+    impact = next(out for out in outputs if out.startswith("impact of the draft"))
+    assert "decided under the draft" in impact and " → deny" in impact and "CN-SH.CREDIT.APR_CAP" in impact
+    assert outputs[-1].strip() == "1 case: 1 passed, 0 failed"
 
 
 def test_the_readme_examples_decide_as_they_say(ran):

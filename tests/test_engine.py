@@ -221,7 +221,7 @@ def test_an_engine_stamps_decisions_with_its_clock_and_refuses_a_reading_without
     taken as this machine's local time, silently, so it fails the evaluation instead."""
     readings = iter([dt.datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=dt.timezone(dt.timedelta(hours=8))),
                      dt.datetime(2026, 3, 1, 12, 0, 0), "2026-03-01T12:00:00Z"])
-    engine = Engine(rules_dir=PACKS, clock=lambda: next(readings))
+    engine = Engine(rules_dir=PACKS, clock=lambda: next(readings), max_request_age=None)
     assert engine.evaluate(example("student-on-credit")).evaluated_at == "2026-03-01T04:00:00.250000Z"
     for _ in range(2):
         with pytest.raises(EngineError, match="the engine's clock must give a datetime with a UTC offset"):
@@ -240,8 +240,9 @@ def test_module_level_evaluate_uses_licit_rules_and_logs_like_the_cli(monkeypatc
         monkeypatch.delenv("LICIT_AUDIT_DB", raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(engine, "_default", None)
-    try:
-        decision = evaluate(example("student-on-credit"))
+    try:  # the default engine is a service's: it decides a flow when it is requested
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        decision = evaluate(dict(example("student-on-credit"), requested_at=now))
         assert decision.outcome == "deny"
         assert engine.default_engine().rules_dir == PACKS
     finally:
@@ -293,7 +294,7 @@ class _Kept(list):
 
 def test_a_sink_of_ones_own_gets_each_decision_its_flow_and_rule_set_before_evaluate_returns():
     kept = _Kept()
-    with Engine(PACKS, sink=kept) as engine:
+    with Engine(PACKS, sink=kept, max_request_age=None) as engine:
         flow = example("baitiao-ctpl-premium-installments")
         decision = engine.evaluate(flow)
         [(logged, logged_flow, ruleset, duration_s)] = kept
@@ -308,7 +309,7 @@ def test_a_sink_that_cannot_store_a_decision_keeps_it_from_the_caller():
         def record(self, *item):
             raise OSError(28, "No space left on device")
 
-    engine = Engine(PACKS, sink=Full())
+    engine = Engine(PACKS, sink=Full(), max_request_age=None)
     with pytest.raises(OSError, match="No space"):
         engine.evaluate(example("baitiao-ctpl-premium-installments"))
 

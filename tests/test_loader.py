@@ -231,7 +231,8 @@ def test_a_second_jurisdiction_block_in_one_folder_is_refused(write_tree):
 
 @pytest.mark.parametrize("when, where", [
     ("applicant.age < 18", "5:12: yaml_syntax_error: this quoted text is never closed"),  # the file ends inside it
-    ('"applicant.age < 18"', "5:12: yaml_syntax_error: this quote looks unclosed (at 7:"),  # its quote closes it
+    ('"applicant.age < 18"',  # its quote closes it
+     "5:12: yaml_syntax_error: this quote looks unclosed (noticed at 7:"),
 ])
 def test_an_unclosed_quote_is_reported_at_the_quote_without_errors_it_causes_elsewhere(write_tree, when, where):
     broken = ("parameters:\n  cap: {type: number, values: [{from: 2020-01-01, value: 1}]}\nrules:\n"

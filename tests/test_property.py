@@ -46,7 +46,7 @@ def construct_engine(tmp_path_factory):
         "parameters:\n  cap: {type: number, values: [{from: 2005-01-01, value: 0.3}]}\n"
         "  pilots: {type: 'list[string]', values: [{from: 2005-01-01, value: [OTHER]}]}\n"
         "rules:\n" + rules, encoding="utf-8")
-    engine = Engine(rules_dir=root)
+    engine = Engine(rules_dir=root, max_request_age=None)
     yield engine
     engine.close()
 

@@ -16,7 +16,7 @@ from tests.conftest import EXAMPLES, PACKS, example
 def logged(tmp_path, monkeypatch):
     monkeypatch.setenv("LICIT_AUDIT_KEY", "test-key-0123456789abcdef")
     db = tmp_path / "log.db"
-    with Engine(rules_dir=PACKS, audit_db=db) as engine:
+    with Engine(rules_dir=PACKS, audit_db=db, max_request_age=None) as engine:
         decisions = [engine.evaluate(example(name)) for name in ("platform-collects-premium", "apr-not-disclosed")]
     return db, decisions
 

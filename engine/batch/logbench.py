@@ -31,7 +31,7 @@ def run_audit_bench(engine: Engine, jurisdiction: str, count: int, directory: st
     flows = bench_flows(jurisdiction)
     count = min(count, 5000)  # each logged decision is a durable commit: keep the run short
     place = Path(directory)
-    logged = Engine(rules_dir=engine.rules_dir, audit_db=place / "callers.db")
+    logged = Engine(rules_dir=engine.rules_dir, audit_db=place / "callers.db", max_request_age=None)
     for flow in flows:  # warm up, and store the rule set
         logged.evaluate(flow)
     measures = {
@@ -98,7 +98,7 @@ def _engine_processes(rules_dir, log_path: Path, flows: list[dict], processes: i
 
 def _decide(rules_dir, log_path: Path, flows: list[dict], name: str, commands, barrier) -> None:
     numbers = itertools.count()
-    with Engine(rules_dir=rules_dir, audit_db=log_path) as engine:
+    with Engine(rules_dir=rules_dir, audit_db=log_path, max_request_age=None) as engine:
         for flow in flows:  # warm up, and store the rule set
             engine.evaluate(flow)
 
@@ -126,7 +126,7 @@ class _Held(list):
 def _traffic_items(rules_dir: Path, count: int) -> list[tuple]:
     """What the engine hands its log about `count` flows of synthetic traffic (as seeded logs hold)."""
     held = _Held()
-    engine = Engine(rules_dir=rules_dir, sink=held)
+    engine = Engine(rules_dir=rules_dir, sink=held, max_request_age=None)  # a year of traffic
     end = dt.datetime.now(dt.timezone.utc)
     for _, flow in synthetic_flows(engine.jurisdictions, count, start=end - dt.timedelta(days=365), end=end, seed=1):
         engine.evaluate(flow)

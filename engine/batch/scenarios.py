@@ -13,9 +13,10 @@ from engine.errors import FlowValidationError, LicitError
 from rules.errors import RuleError
 from rules.scenariofile import Expectation
 from rules.scenarios import ScenarioCase, load_scenarios
+from rules.wording import counted
 
-__all__ = ["CaseResult", "RuleCoverage", "ScenarioRun", "expectation_failures", "run_case", "run_scenarios",
-           "run_text"]
+__all__ = ["COVERAGE_HEADER", "CaseResult", "RuleCoverage", "ScenarioRun", "coverage_rows", "coverage_summary",
+           "expectation_failures", "run_case", "run_scenarios", "run_text"]
 
 
 @dataclass
@@ -145,31 +146,39 @@ def _coverage(engine: Engine, scope: list[str], results: list[CaseResult]) -> li
     return coverage
 
 
-def run_text(run: ScenarioRun, *, show_coverage: bool) -> str:
-    """Problems first (one located line each, by file, line and column), then the summary, then the coverage."""
+def run_text(run: ScenarioRun) -> str:
+    """Problems first (one located line each, by file, line and column), then the summary."""
     problems = run.file_errors + [problem for result in run.failed for problem in result.problems()]
     lines = [str(problem) for problem in sorted(problems)]
     passed = len(run.results) - len(run.failed)
     mismatched = sum(1 for result in run.results if result.failure is not None)
-    summary = f"{run.total} cases: {passed} passed, {mismatched} failed"
+    summary = f"{counted(run.total, 'case')}: {passed} passed, {mismatched} failed"
     if run.could_not_run:
         summary += f", {run.could_not_run} could not run"
     if not run.total:
         summary = (f"no case ran: -k {run.pattern!r} matches no case id (FOLDER/tests/FILE::name)" if run.pattern
                    else "no case ran: no scenario case in " + ", ".join(f"{code}/tests/" for code in run.jurisdictions))
     if run.file_errors:
-        summary += f"; {len(run.file_errors)} errors in scenario files"
+        summary += f"; {counted(len(run.file_errors), 'error')} in scenario files"
     lines.append(summary)
-    if not show_coverage:
-        return "\n".join(lines)
-    lines += ["", "coverage (cases where each rule fired / was evaluated and did not fire):"]
-    width = max((len(rule.rule_id) for rule in run.coverage), default=0)
+    return "\n".join(lines)
+
+
+COVERAGE_HEADER = ("jurisdiction", "rule", "fired", "not fired", "note")
+
+
+def coverage_rows(run: ScenarioRun) -> list[tuple]:
+    """A row per rule of each jurisdiction in scope: the cases where it fired and where it was evaluated and
+    did not fire, marked when it never fired; a jurisdiction with no rules of its own says so."""
+    rows = []
     for code in run.jurisdictions:
         own = [rule for rule in run.coverage if rule.jurisdiction == code]
-        lines.append(code + ("" if own else "  (no rules of its own)"))
-        lines += [f"  {rule.rule_id:<{width}}  fired {rule.fired:>3}  not fired {rule.not_fired:>3}"
-                  + ("" if rule.fired else "  ← never fired") for rule in own]
+        rows += [(code, rule.rule_id, rule.fired, rule.not_fired, "" if rule.fired else "← never fired")
+                 for rule in own] or [(code, "(no rules of its own)", None, None, "")]
+    return rows
+
+
+def coverage_summary(run: ScenarioRun) -> str:
     covered = sum(1 for rule in run.coverage if rule.fired)
-    lines.append(f"coverage: {covered}/{len(run.coverage)} rules fired in at least one case "
-                 f"({run.coverage_percent:.1f} %)")
-    return "\n".join(lines)
+    return (f"coverage: {covered} of {counted(len(run.coverage), 'rule')} fired in at least one case "
+            f"({run.coverage_percent:.1f} %)")

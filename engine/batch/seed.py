@@ -34,11 +34,12 @@ def seed_log(
     key: bytes | None = None,
     seed: int | None = None,
     days: float = 365.0,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Write a new log of `count` decisions about synthetic flows spread over `days` days up
     to now, each decided by the engine on the rules of `rules_dir` in force when it was
     requested and logged with that rule set, so that it replays; returns the head seq.
+    `progress`, if given, is called with (decisions written, `count`) after each batch.
     Refuses an existing file, checks the key before it creates anything, and if it fails
     removes every file it created (audit.seed.new_log)."""
     if not (isinstance(days, (int, float)) and math.isfinite(days) and MIN_DAYS <= days <= MAX_DAYS):
@@ -47,8 +48,10 @@ def seed_log(
         raise AuditInputError(f"count must be a whole number from 1 to {MAX_COUNT}, got {count!r}")
     with new_log(path, key=key) as log:
         clock = _SpanClock()
-        sink = BatchSink(log, progress=progress)
-        engine = Engine(rules_dir, sink=sink, clock=clock)
+        sink = BatchSink(log, progress=progress and (lambda written: progress(written, count)))
+        if progress:
+            progress(0, count)
+        engine = Engine(rules_dir, sink=sink, clock=clock, max_request_age=None)  # each flow at its own instant
         end = clock.now
         start = end - dt.timedelta(days=days)
         _refuse_days_before_the_rules(engine, start, end, days)

@@ -1,4 +1,4 @@
-"""The ``licit`` command. One module per command group (evaluate, schema, rules, bench, audit);
+"""The ``licit`` command. One module per command group (evaluate, remedy, schema, rules, bench, audit, serve);
 each command stays thin: parse options, call one library function, render.
 
 Each command imports what it uses when it runs: ``licit audit query`` must not pay
@@ -16,19 +16,20 @@ import sys
 
 import click
 
-from engine.cli import audit, bench, evaluate, rules, schema
+from engine.cli import audit, bench, evaluate, remedy, rules, schema, serve
 from engine.cli.errors import LicitGroup
 
 __all__ = ["main", "cli"]
 
 
-@click.group(cls=LicitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("licit", cls=LicitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="licit", prog_name="licit")
 def cli() -> None:
     """Licit: decide insurance enrollment flows against jurisdiction rule packs, and audit the decisions."""
 
 
-for _command in (evaluate.evaluate, schema.schema, rules.rules_group, bench.bench, audit.audit_group):
+for _command in (evaluate.evaluate, remedy.remedy, schema.schema, rules.rules_group, bench.bench, audit.audit_group,
+                 serve.serve):
     cli.add_command(_command)
 
 

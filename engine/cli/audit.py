@@ -1,5 +1,5 @@
-"""``licit audit``: the auditor's commands on the decision log, and the two that run the engine on it
-(replay, seed). Each parses options, calls one library function and renders the result."""
+"""``licit audit``: the auditor's commands on the decision log, and those that run the engine on it
+(replay, to-scenario, seed). Each parses options, calls one library function and renders the result."""
 
 from __future__ import annotations
 
@@ -11,29 +11,28 @@ from pathlib import Path
 import click
 
 from audit.errors import AuditError
-from audit.schema import default_db_path
-from audit.queries import SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions, get_decision
+from audit.queries import (PERIODS, SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions,
+                           get_decision)
 from audit.records import OUTCOMES
+from audit.schema import default_db_path
 from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
 from engine.cli.errors import library_errors
-from engine.cli.options import db_option, format_option, rules_option
+from engine.cli.options import db_option, format_option, lang_option, rules_option, time_filters, workers_option
+from engine.cli.output import print_table, progress_bar
+from rules.wording import counted
 
 __all__ = ["audit_group"]
 
 
-def _time_filters(command):
-    command = click.option("--until", help="Up to this date (whole UTC day) or RFC 3339 timestamp, inclusive.")(command)
-    return click.option("--since", help="From this date (YYYY-MM-DD, UTC) or RFC 3339 timestamp, inclusive.")(command)
-
-
 @click.group("audit")
 def audit_group():
-    """Query, verify, checkpoint and replay the tamper-evident decision log; seed a demo log."""
+    """Query, verify, checkpoint and replay the tamper-evident decision log, pin a logged decision as a scenario
+    test; seed a demo log."""
 
 
 @audit_group.command()
 @db_option()
-@_time_filters
+@time_filters
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="Only decisions with this outcome.")
 @click.option("--rule", metavar="RULE_ID", help="Only decisions in which this rule fired.")
 @click.option("--jurisdiction", metavar="CODE", help="Only decisions for this jurisdiction (e.g. CN-GD-SZ).")
@@ -72,35 +71,43 @@ def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, 
     )  # fmt: skip
     if output_format == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-    elif output_format == "csv":
+        return
+    flat = [{**row, "rules": " ".join(row["rules"])} for row in rows]  # a cell of text: ids hold no space
+    if output_format == "csv":
         writer = csv.DictWriter(sys.stdout, SUMMARY_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(flat)
     else:
-        click.echo(_table(SUMMARY_COLUMNS, [[row[c] for c in SUMMARY_COLUMNS] for row in rows]))
-        click.echo(f"{len(rows)} decision(s)")
+        print_table(SUMMARY_COLUMNS, [[row[c] for c in SUMMARY_COLUMNS] for row in flat], numeric=[0])
+        click.echo(counted(len(rows), "decision"))
 
 
 @audit_group.command()
 @db_option()
 @click.argument("decision_id")
 @format_option("text", "json")
+@lang_option
 @library_errors
-def show(db, decision_id, output_format):
+def show(db, decision_id, output_format, languages):
     """Show one decision in full, with its citations and whether its chain link verifies."""
+    from audit.render import record_text
+
     record = get_decision(db or default_db_path(), decision_id)
-    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if output_format == "json" else _render_record(record))
+    click.echo(json.dumps(record, ensure_ascii=False, indent=2) if output_format == "json"
+               else record_text(record, languages))
 
 
 @audit_group.command()
 @db_option()
-@_time_filters
+@time_filters
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True, help="How many rules to list.")
+@click.option("--by", "period", type=click.Choice(PERIODS), default="day", show_default=True,
+              help="count decisions by UTC day, ISO week (2026-W48) or month")
 @format_option("table", "json")
 @library_errors
-def stats(db, since, until, top, output_format):
-    """Counts by outcome, jurisdiction and day; the rules that fire most and their deny share."""
-    result = decision_stats(db or default_db_path(), since=since, until=until, top=top)
+def stats(db, since, until, top, period, output_format):
+    """Counts by outcome, jurisdiction and day, week or month; the rules that fire most and their deny share."""
+    result = decision_stats(db or default_db_path(), since=since, until=until, top=top, by=period)
     if output_format == "json":
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -108,11 +115,12 @@ def stats(db, since, until, top, output_format):
     for title, counts in (
         ("outcome", result["by_outcome"]),
         ("jurisdiction", result["by_jurisdiction"]),
-        ("day (UTC)", result["by_day"]),
+        (f"{period} (UTC)", result[f"by_{period}"]),
     ):
-        click.echo(_table([title, "decisions"], list(counts.items())) + "\n")
+        print_table([title, "decisions"], list(counts.items()), numeric=[1])
+        click.echo()
     rules = [[r["rule_id"], r["firings"], f"{r['deny_share']:.1%}"] for r in result["top_rules"]]
-    click.echo(_table(["rule", "firings", "in denied decisions"], rules))
+    print_table(["rule", "firings", "in denied decisions"], rules, numeric=[1, 2])
 
 
 @audit_group.command()
@@ -129,12 +137,14 @@ def export(db, output_format, output, force):
     """Export every record in chain order (JSON lines: after every rule set)."""
     path = db or default_db_path()
     if output is not None and str(output) != "-":
-        records, rulesets = export_file(path, output, output_format, overwrite=force)
-        with_rulesets = f" and {rulesets} rule set(s)" if output_format == "jsonl" else ""
-        click.echo(f"exported {records} record(s){with_rulesets} to {output}", err=True)
+        with progress_bar("exporting") as progress:
+            records, rulesets = export_file(path, output, output_format, overwrite=force, progress=progress)
+        with_rulesets = f" and {counted(rulesets, 'rule set')}" if output_format == "jsonl" else ""
+        click.echo(f"exported {counted(records, 'record')}{with_rulesets} to {output}", err=True)
         return
     try:
-        export_log(path, sys.stdout, output_format)
+        with progress_bar("exporting") as progress:
+            export_log(path, sys.stdout, output_format, progress=progress)
         sys.stdout.flush()
     except BrokenPipeError:
         raise  # the reader stopped early: licit ends quietly (engine/cli/errors.py)
@@ -159,21 +169,23 @@ def verify(db, checkpoint, public_key):
     """Recompute the hash chain and check rows, rule sets and schema. Exit 0 only if intact."""
     from audit.verify import verify_log  # with its thread pool, only when verifying
 
-    report = verify_log(db or default_db_path(), checkpoint, public_key)
+    with progress_bar("verifying") as progress:
+        report = verify_log(db or default_db_path(), checkpoint, public_key, progress=progress)
     uncovered = ("meta not covered: the checkpoint predates meta digests"
                  if report.checkpoint_covers_meta is False else None)
     if report.ok:
         held = f"; holds checkpoint head seq {report.checkpoint_seq}" if checkpoint else ""
         signed = f", signed by {report.checkpoint_signed_by}" if report.checkpoint_signed_by else ""
         click.echo(
-            f"intact: {report.records} record(s), head seq {report.head_seq} hash {report.head_hash}, "
-            f"{len(report.ruleset_digests)} rule set(s){held}{signed}{f' ({uncovered})' if uncovered else ''}"
+            f"intact: {counted(report.records, 'record')}, head seq {report.head_seq} hash {report.head_hash}, "
+            f"{counted(len(report.ruleset_digests), 'rule set')}{held}{signed}"
+            f"{f' ({uncovered})' if uncovered else ''}"
         )
         return
     first, *others = report.problems
     # where the chain itself broke, what precedes the break is sound; other problems sit beside a whole chain
-    verified = (f"{report.intact} record(s) verified before it" if first.seq == report.intact + 1
-                else f"the hash chain verified {report.intact} of {report.records} record(s)")
+    verified = (f"{counted(report.intact, 'record')} verified before it" if first.seq == report.intact + 1
+                else f"the hash chain verified {report.intact} of {counted(report.records, 'record')}")
     click.echo(f"BROKEN at {first} ({verified})")
     for problem in others:
         click.echo(f"also {problem}")
@@ -220,21 +232,79 @@ def keygen(private_key, public_key):
 
 
 @audit_group.command()
-@click.argument("decision_id")
+@click.argument("decision_id", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="replay every logged decision the filters match")
 @db_option()
+@time_filters
+@click.option("--jurisdiction", "-j", metavar="CODE", help="with --all: only decisions for this jurisdiction")
+@workers_option
 @format_option("text", "json")
 @library_errors
-def replay(decision_id: str, db: Path | None, output_format: str) -> None:
-    """Re-decide a logged decision under exactly the rule files it was made with; exit 1 if it differs."""
+def replay(decision_id: str | None, replay_all: bool, db: Path | None, since: str | None, until: str | None,
+           jurisdiction: str | None, workers: int | None, output_format: str) -> None:
+    """Re-decide logged decisions under exactly the rule files they were made with, at the instants they were
+    made: DECISION_ID, or with --all every one the filters match. Exit 1 unless every one is identical.
+    Nothing is written to the log."""
+    if replay_all == (decision_id is not None):
+        raise click.UsageError("give a DECISION_ID or --all, not both")
+    if not replay_all and (since or until or jurisdiction or workers):
+        raise click.UsageError("--since, --until, --jurisdiction and --workers go with --all")
+    if replay_all:
+        from audit.spans import Selection
+
+        sys.exit(_replay_all(db or default_db_path(), Selection(since, until, jurisdiction), workers,
+                             output_format))
+    from audit.render import replay_text
     from engine.batch.replay import replay_decision
 
     result = replay_decision(db or default_db_path(), decision_id)
-    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else
-               f"{decision_id}: logged {result['logged']['outcome']} {result['logged']['rule_ids']}, "
-               f"replayed {result['replayed']['outcome']} {result['replayed']['rule_ids']} under "
-               f"{result['ruleset_digest']} — {'identical' if result['identical'] else 'DIFFERENT'}")
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if output_format == "json" else replay_text(result))
     if not result["identical"]:
         sys.exit(1)
+
+
+def _replay_all(db: Path, selection, workers: int | None, output_format: str) -> int:
+    """Each decision that is not identical is printed as soon as its span is done (text lines, or items of
+    one JSON document), then the counts; returns the exit code: 0 only if every one is identical."""
+    from engine.batch.replay import replay_log
+    from engine.batch.replay_reports import replay_item_text, replay_summary_text
+
+    as_json, shown = output_format == "json", 0
+
+    def show(item) -> None:
+        nonlocal shown
+        if as_json:
+            click.echo(("\n" if not shown else ",\n") + json.dumps(item.to_json(), ensure_ascii=False), nl=False)
+        else:
+            click.echo(replay_item_text(item))  # above the bar: rich's live display takes what stdout is sent
+        shown += 1
+
+    if as_json:
+        head = json.dumps({"log": str(db), "selection": selection.to_json()}, ensure_ascii=False)
+        click.echo(head[:-1] + ', "not_identical": [', nl=False)
+    with progress_bar("replay") as progress:
+        summary = replay_log(db, selection, workers=workers, on_item=show, progress=progress)
+    ok = summary.all_identical and summary.replayed > 0
+    if as_json:
+        counts = json.dumps({**summary.to_json(), "all_identical": ok}, ensure_ascii=False)
+        click.echo(("\n" if shown else "") + '], "summary": ' + counts + "}")
+    else:
+        click.echo(replay_summary_text(summary) if summary.replayed else
+                   "no logged decision matches: nothing was replayed")
+    return 0 if ok else 1
+
+
+@audit_group.command("to-scenario")
+@click.argument("decision_id")
+@db_option()
+@click.option("--name", help="the case's name (default: 'logged decision ID (FLOW_ID)')")
+@library_errors
+def to_scenario(decision_id: str, db: Path | None, name: str | None) -> None:
+    """Print a scenario-test case (the format of `licit rules test`) made of a logged decision's redacted flow
+    and the decision it got, to pin a real case before a rule changes."""
+    from engine.batch.logged_scenario import scenario_from_decision
+
+    click.echo(scenario_from_decision(db or default_db_path(), decision_id, name=name), nl=False)
 
 
 @audit_group.command()
@@ -250,9 +320,9 @@ def seed(db: Path | None, count: int, days: float, random_seed: int | None, rule
     from engine.batch.seed import seed_log
 
     path = db or default_db_path()
-    head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed,
-                    progress=lambda written: click.echo(f"{written} decisions", err=True))
-    click.echo(f"seeded {path} with {count} decision(s) about synthetic flows, head seq {head}")
+    with progress_bar("seeding") as progress:
+        head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed, progress=progress)
+    click.echo(f"seeded {path} with {counted(count, 'decision')} about synthetic flows, head seq {head}")
 
 
 def _first_line(file) -> str:
@@ -261,46 +331,3 @@ def _first_line(file) -> str:
     if not line:
         raise click.BadParameter(f"{file.name} holds no id number on its first line", param_hint="--applicant-id-file")
     return line
-
-
-def _table(header: list[str] | tuple[str, ...], rows: list) -> str:
-    cells = [[str(c) for c in header]] + [["" if v is None else str(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _render_record(record: dict) -> str:
-    decision = record["decision"]
-    link = "verified" if record["chain_link_verified"] else f"BROKEN: {record['chain_link_problem']}"
-    lines = [
-        f"decision      {record['decision_id']}",
-        f"seq           {record['seq']} (chain link {link})",
-        f"flow          {decision.get('flow_id')}",
-        f"jurisdiction  {decision.get('jurisdiction')} (chain {' > '.join(decision.get('jurisdiction_chain', []))})",
-        f"outcome       {decision.get('outcome')}",
-        f"evaluated at  {record['evaluated_at']} (rules as of {decision.get('as_of')})",
-        f"recorded at   {record['recorded_at']}, took {record['duration_s'] * 1000:.1f} ms",
-        f"rule set      {record['ruleset_digest']}",
-        f"engine        {decision.get('engine_version')}",
-        f"hash          {record['hash']}",
-        f"prev hash     {record['prev_hash']}",
-        "",
-        f"findings ({len(decision.get('findings', []))})",
-    ]
-    for number, finding in enumerate(decision.get("findings", []), 1):
-        citation = finding.get("citation") or {}
-        message = finding.get("message") or {}
-        lines += [
-            f"  {number}. {finding['rule_id']} [{finding['effect']}, {finding['jurisdiction']}] "
-            f"{finding.get('title', '')}",
-            *(f"     {lang}: {text}" for lang, text in message.items()),
-            f"     cited: {citation.get('source', '')} {citation.get('article', '')} "
-            f"({citation.get('status', 'unstated')})"
-            + (f" {citation['url']}" if citation.get("url") else ""),
-            f"     remedy: {finding.get('remedy', '')}",
-        ]
-    lines.append(f"obligations ({len(decision.get('obligations', []))})")
-    lines += [f"  - {o['rule_id']}: {o['action']}" for o in decision.get("obligations", [])]
-    return "\n".join(lines)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import click
 
-__all__ = ["REGENERATE", "reference"]
+__all__ = ["CONVENTIONS", "REGENERATE", "reference"]
 
 REGENERATE = "python -m engine.cli.reference > docs/commands.md"
 
@@ -54,6 +54,57 @@ def _section(path: tuple[str, ...], context: click.Context) -> list[str]:
     return lines
 
 
+CONVENTIONS = """\
+## Conventions
+
+Every command keeps these, so that people, scripts and CI can rely on them.
+
+- **Results on stdout, errors on stderr, in one form.** Each error is a line `licit: error: …`; a
+  usage error adds how the command is called and where its help is, and a rule tree that does not
+  load adds its errors, one `file:line:col: code: message` per line. Counts agree with their number:
+  `1 error`, `2 errors`.
+- **Exit codes.** `0` done; `1` the rules, the log or an evaluation failed, or a check found what it
+  checks for (a failing test, lint errors, a broken log, a replay that differs, `rules diff` finding a
+  difference); `2` bad input or usage; `3` `evaluate --fail-on` met a decision at or above its
+  outcome. Every case is in [guarantees.md](guarantees.md#exit-codes).
+- **Terminals and scripts.** On a terminal, tables have a ruled header and long work (`audit seed`,
+  `verify`, `export`) shows a progress bar with its rate and the time left, on stderr. Anywhere else
+  (a pipe, a file, CI) a table is plain text, columns under a line of dashes with no trailing
+  spaces and no colour, and no bar is drawn. Scripts should prefer `--format json` (or `csv`,
+  `jsonl`, `junit`, `sarif`) where a command has it.
+- **Languages.** Rule messages are written in Chinese and English; text output shows both, and
+  `--lang zh` or `--lang en` shows one (`evaluate --format text`, `audit show`, `rules explain`).
+
+### Dates
+
+Every date option (`--as-of`, `--since`, `--until`) reads the same two forms, with one parser (the
+one that reads the flow's `requested_at`):
+
+| form | example | means |
+|---|---|---|
+| a date | `2026-11-24` | a whole day: for rules (`evaluate`, `rules list`, `rules explain`) the \
+day in the jurisdiction's local time, which its noon stands for; for the log (`audit query`, \
+`audit stats`) the UTC day |
+| an RFC 3339 timestamp with offset | `2026-11-24T10:15:00+08:00`, `2026-11-24T02:15:00.5Z` | that \
+instant (seconds required, a fraction allowed) |
+
+Anything else is refused with exit 2: a timestamp without seconds or offset, `20261124`, week dates,
+Unix times, words such as `today`. Without the option, rules are those in force now (`rules list`,
+`rules explain`) or at the flow's `requested_at` (`evaluate`), and the log is not filtered.
+
+### Shell completion
+
+click completes commands, options and their choices in bash, zsh and fish; enable it once per shell
+(see [getting-started.md](getting-started.md#shell-completion)):
+
+| shell | add to | line |
+|---|---|---|
+| bash | `~/.bashrc` | `eval "$(_LICIT_COMPLETE=bash_source licit)"` |
+| zsh | `~/.zshrc` | `eval "$(_LICIT_COMPLETE=zsh_source licit)"` |
+| fish | `~/.config/fish/completions/licit.fish` | the output of `_LICIT_COMPLETE=fish_source licit` |
+"""
+
+
 def _anchor(path: tuple[str, ...]) -> str:
     return "-".join(path)  # GitHub's anchor of a heading `licit rules test` is licit-rules-test
 
@@ -68,6 +119,7 @@ def reference() -> str:
              "the other pages of docs/ show the commands at work. Every command also takes `-h` or `--help`.", "",
              f"This page is generated from the click definitions in `engine/cli/`: after changing a command, "
              f"regenerate it with `{REGENERATE}` (a test fails while it is stale).", ""]
+    lines += CONVENTIONS.splitlines() + [""]
     for path, context in _commands(cli, ("licit",)):
         lines += _section(path, context)
     return "\n".join(lines).rstrip() + "\n"

@@ -38,13 +38,18 @@ def audit_key(monkeypatch):
     return TEST_KEY.encode()
 
 
+# Read once, when the tests are collected: a test that drops root in a forked child (to see file modes
+# bite) cannot read the checkout when it lies in a folder only root may enter.
+_EXPECTED = (EXAMPLES / "expected.json").read_text()
+_FLOWS = {name: (EXAMPLES / f"{name}.json").read_text() for name in json.loads(_EXPECTED)}
+
+
 def example_flows() -> dict[str, dict]:
-    expected = json.loads((EXAMPLES / "expected.json").read_text())
-    return {name: json.loads((EXAMPLES / f"{name}.json").read_text()) for name in expected}
+    return {name: json.loads(text) for name, text in _FLOWS.items()}
 
 
 def expected_outcomes() -> dict[str, dict]:
-    return json.loads((EXAMPLES / "expected.json").read_text())
+    return json.loads(_EXPECTED)
 
 
 def make_ruleset(release: int = 1) -> dict:
@@ -156,5 +161,6 @@ def assert_one_line_error(result, fragment, exit_code=1):
     """Exit 1 when the log or a file failed, 2 for bad input (docs/guarantees.md: exit codes)."""
     assert result.exit_code == exit_code, result.output
     assert "Traceback" not in result.output
-    error_lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    # on stderr, in licit's one form of an error (engine/cli/errors.py)
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("licit: error: ")]
     assert len(error_lines) == 1 and fragment in error_lines[0], result.output

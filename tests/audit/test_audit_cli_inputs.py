@@ -139,7 +139,7 @@ def test_a_seed_that_fails_midway_removes_what_it_created(tmp_path):
     path = tmp_path / "s.db"
     (tmp_path / "notes.txt").write_text("not the seed's")
 
-    def fail(_written):
+    def fail(_written, _total):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

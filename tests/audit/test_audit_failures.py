@@ -3,7 +3,6 @@ closed), naming the file and the cause, and no half-written record is left."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import resource
 import shutil
@@ -17,30 +16,7 @@ import pytest
 from conftest import example_items
 
 from audit import AuditWriteError, DecisionLog, verify_log
-
-FORK = multiprocessing.get_context("fork")
-NOBODY = 65534
-
-
-def outcome_in_child(action, *args, as_nobody: bool = False) -> str:
-    """Run `action` in a forked child (dropping root, which ignores file modes,
-    when asked) and return 'ok' or the error it raised, as 'Type: message'."""
-    results = FORK.Queue()
-
-    def child():
-        try:
-            if as_nobody and os.geteuid() == 0:
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-            action(*args)
-            results.put("ok")
-        except Exception as error:  # the parent asserts on what was raised
-            results.put(f"{type(error).__name__}: {error}")
-
-    process = FORK.Process(target=child)
-    process.start()
-    process.join(60)
-    return results.get(timeout=5)
+from tests.privileges import outcome_in_child
 
 
 def record_one(path: Path, start: int = 100) -> None:

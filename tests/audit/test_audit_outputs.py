@@ -119,13 +119,13 @@ def test_export_to_a_full_standard_output_is_one_line(filled_log):
             stdout=full, stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
         )  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr == "Error: cannot write the export to standard output: No space left on device\n"
+    assert result.stderr == "licit: error: cannot write the export to standard output: No space left on device\n"
 
 
 def test_jsonl_export_carries_every_rule_set_as_stored(filled_log, tmp_path):
     out = tmp_path / "log.jsonl"
     result = run("export", "--db", filled_log, "--output", out)
-    assert "exported 12 record(s) and 1 rule set(s)" in result.output
+    assert "exported 12 records and 1 rule set to" in result.output
     first = out.read_text(encoding="utf-8").splitlines()[0]
     ruleset = json.loads(first)
     assert ruleset["type"] == "ruleset"
@@ -144,10 +144,10 @@ export_log = audit.queries.export_log
 stop = getattr(signal, sys.argv.pop(1))
 
 
-def stopped_while_writing(log, out, fmt):
+def stopped_while_writing(log, out, fmt, **options):
     out.write("a first line\\n")
     os.kill(os.getpid(), stop)
-    return export_log(log, out, fmt)
+    return export_log(log, out, fmt, **options)
 
 
 audit.queries.export_log = stopped_while_writing

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
+from engine.cli.errors import LicitGroup
 from engine.cli.rules import rules_group
 
 PACKS = Path(__file__).resolve().parents[2] / "jurisdictions"
@@ -15,8 +16,9 @@ PACKS = Path(__file__).resolve().parents[2] / "jurisdictions"
 
 @pytest.fixture(scope="session")
 def authoring_cli() -> click.Group:
-    """`licit rules` alone, with the authoring commands (test, lint, explain, diff)."""
-    return rules_group
+    """`licit rules` alone, with the authoring commands (test, lint, explain, diff), reporting errors as licit
+    does (engine/cli/errors.py)."""
+    return LicitGroup("rules", commands=rules_group.commands)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
 """`licit rules test`: one line per failure saying what differed, a summary, coverage, and the exit code."""
 from __future__ import annotations
 
+import re
+
 from click.testing import CliRunner
 
 from tests.authoring.conftest import PACKS, rule, write
@@ -42,7 +44,7 @@ def test_jurisdiction_and_pattern_select_the_cases(authoring_cli, packs_copy):
     only_beijing = run(authoring_cli, packs_copy, "--jurisdiction", "CN-BJ")
     assert only_beijing.exit_code == 0 and "wrong.yaml" not in only_beijing.output
     picked = run(authoring_cli, packs_copy, "-k", "student on credit is only")
-    assert picked.exit_code == 1 and picked.output.splitlines()[-1] == "1 cases: 0 passed, 1 failed"
+    assert picked.exit_code == 1 and picked.output.splitlines()[-1] == "1 case: 0 passed, 1 failed"
     unknown = run(authoring_cli, packs_copy, "--jurisdiction", "CN-XX")
     assert unknown.exit_code == 2 and "no rule pack 'CN-XX'" in unknown.output
 
@@ -52,13 +54,12 @@ def test_coverage_counts_fired_and_evaluated_cases_per_rule(authoring_cli, packs
     result = run(authoring_cli, packs_copy, "--coverage")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    untested = next(line for line in lines if "CN-SH.EXTRA.UNTESTED" in line)
-    assert "fired   0" in untested and "← never fired" in untested
-    assert "not fired   0" not in untested  # every CN-SH case evaluated it
-    cap = next(line for line in lines if line.strip().startswith("CN-SH.CREDIT.APR_CAP"))
-    assert "fired   2" in cap
-    assert "CN-BJ  (no rules of its own)" in lines
-    assert lines[-1] == "coverage: 20/21 rules fired in at least one case (95.2 %)"
+    rows = {line.split()[1]: line.split()[2:] for line in lines if re.match(r"CN(-[A-Z]+)* +CN", line)}
+    assert rows["CN-SH.EXTRA.UNTESTED"][0] == "0" and rows["CN-SH.EXTRA.UNTESTED"][-2:] == ["never", "fired"]
+    assert rows["CN-SH.EXTRA.UNTESTED"][1] != "0"  # every CN-SH case evaluated it
+    assert rows["CN-SH.CREDIT.APR_CAP"] == ["2", "5"]
+    assert any(line.split() == ["CN-BJ", "(no", "rules", "of", "its", "own)"] for line in lines)
+    assert lines[-1] == "coverage: 20 of 21 rules fired in at least one case (95.2 %)"
 
 
 def test_min_coverage_fails_below_the_threshold(authoring_cli, packs_copy):

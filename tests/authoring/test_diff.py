@@ -35,7 +35,7 @@ def test_rules_added_removed_and_changed_and_parameter_values(authoring_cli, pac
     write(packs_copy, {"CN-SH/disabled.yaml": "disabled:\n  - {rule: CN.AUTO.CROSS_REGION, reason: local pilot}\n"})
 
     text = diff(authoring_cli, PACKS, packs_copy)
-    assert text.exit_code == 0, text.output
+    assert text.exit_code == 1, text.output  # they differ, as diff(1) says it
     lines = text.output.splitlines()
     assert "  ~ CN.CREDIT.MIN_AGE" in lines
     assert any("condition:" in line and "applicant.age < 18 → " in line and "applicant.age < 16" in line
@@ -67,4 +67,5 @@ def test_a_new_jurisdiction_is_listed_whole(authoring_cli, packs_copy):
 def test_a_tree_that_does_not_load_fails_the_diff(authoring_cli, packs_copy):
     write(packs_copy, {"CN-ZJ/rules.yaml": "rules: [\n"})
     result = diff(authoring_cli, PACKS, packs_copy)
-    assert result.exit_code == 1 and "CN-ZJ/rules.yaml:2:1: yaml_syntax_error" in result.output
+    assert result.exit_code == 2 and "CN-ZJ/rules.yaml:2:1: yaml_syntax_error" in result.stderr  # trouble, as diff(1)
+    assert result.stderr.startswith("licit: error: the rule set does not load (1 error):")

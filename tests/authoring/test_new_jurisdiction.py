@@ -96,7 +96,7 @@ def test_a_province_added_with_files_only(licit_cli, packs_copy, tmp_path):
     test = runner.invoke(licit_cli, ["rules", "test", str(packs_copy), "--jurisdiction", "CN-ZJ", "--coverage"])
     assert test.exit_code == 0, test.output
     assert "5 cases: 5 passed, 0 failed" in test.output
-    assert "coverage: 1/1 rules fired in at least one case (100.0 %)" in test.output
+    assert "coverage: 1 of 1 rule fired in at least one case (100.0 %)" in test.output
 
     evaluate = runner.invoke(licit_cli, ["evaluate", str(zhejiang_flow(tmp_path)), "--rules", str(packs_copy),
                                          "--no-audit"])

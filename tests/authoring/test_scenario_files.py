@@ -141,7 +141,7 @@ def test_a_flow_made_invalid_by_a_change_is_located_at_the_change(packs_copy):
         """})
     from engine import Engine
 
-    with Engine(rules_dir=packs_copy) as engine:
+    with Engine(rules_dir=packs_copy, max_request_age=None) as engine:
         run = run_scenarios(engine, jurisdiction="CN-SH", pattern="t.yaml")
     problems = [str(problem) for result in run.failed for problem in result.problems()]
     assert any(problem.endswith("t.yaml:4:30: invalid_flow: negative rate: payments[1].apr: Input should be greater "

@@ -1,0 +1,109 @@
+"""One worker's engine and decision log: decides flows, reloads the rule tree, knows whether the
+log is taking decisions. Calls block (rule matching, the log's durable commit): the app runs them
+on worker threads, so that decisions waiting on one commit share it."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+
+from audit import AuditError, AuditWriteError, DecisionLog
+from engine.core import Engine
+from engine.decision import Decision
+from engine.errors import EngineError, FieldError, FlowValidationError
+from engine.service.eventlog import log_event
+from engine.service.problems import ServiceProblem
+from engine.service.settings import ServiceSettings
+from rules.errors import RuleSetError
+
+__all__ = ["Decider", "ReloadOutcome"]
+
+LOG_FAILURE_HOLD_S = 5.0  # /ready reports a failed log write for this long, then lets traffic try again
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    reloaded: bool
+    digests: dict[str, str]  # the rule sets in force afterwards, by jurisdiction
+    loaded_at: str
+    errors: list[FieldError]  # why a tree was refused: file:line:col and code: message
+
+
+class Decider:
+    def __init__(self, settings: ServiceSettings):
+        self.settings = settings
+        self._reload_lock = threading.Lock()
+        self.log = DecisionLog(settings.audit_db)
+        try:
+            self.engine = self._build()
+        except BaseException:
+            self.log.close()
+            raise
+        self.loaded_at = _now()
+        self._log_failed_at: float | None = None
+
+    def _build(self) -> Engine:
+        return Engine(self.settings.rules_dir, sink=self.log, max_request_age=self.settings.max_request_age)
+
+    @property
+    def digests(self) -> dict[str, str]:
+        engine = self.engine
+        return {code: engine.tree.compiled[code].digest for code in engine.jurisdictions}
+
+    def decide(self, flow: bytes | dict, as_of: dt.datetime | None = None) -> Decision:
+        """The decision, logged; or a ServiceProblem saying why there is none."""
+        try:
+            decision = self.engine.evaluate(flow, as_of=as_of)
+        except FlowValidationError as error:
+            raise ServiceProblem(422, "invalid_flow", "the flow is not valid: every field error is listed",
+                                 error.errors) from None
+        except AuditWriteError as error:
+            self._log_failed_at = time.monotonic()
+            log_event("log_write_failed", level="error", reason=str(error))
+            raise ServiceProblem(503, "log_unavailable", "the decision could not be logged, so none is returned; "
+                                 "retry later", headers={"Retry-After": "5"}) from None
+        except (EngineError, AuditError) as error:
+            log_event("decision_failed", level="error", reason=str(error))
+            raise ServiceProblem(500, "engine_error", "the flow could not be decided; nothing was logged") from None
+        self._log_failed_at = None
+        return decision
+
+    def not_ready(self) -> list[str]:
+        """Why this worker should not be sent decisions now; empty when it should."""
+        failed_at = self._log_failed_at
+        if failed_at is not None and time.monotonic() - failed_at < LOG_FAILURE_HOLD_S:
+            return ["the decision log refused the last write"]
+        return []
+
+    def reload(self, trigger: str) -> ReloadOutcome:
+        """Load the rule tree again; a tree that does not load whole is refused and the last good one kept."""
+        with self._reload_lock:
+            before = self.digests
+            try:
+                engine = self._build()
+            except RuleSetError as error:
+                errors = [FieldError(f"{item.file}:{item.line}:{item.col}", f"{item.code}: {item.message}")
+                          for item in error.errors]
+                return self._refused(trigger, errors)
+            except EngineError as error:
+                return self._refused(trigger, [FieldError(str(self.settings.rules_dir), str(error))])
+            self.engine = engine  # requests under way finish on the engine they started with
+            self.loaded_at = _now()
+            after = self.digests
+            changed = sorted(code for code in after.keys() | before.keys() if after.get(code) != before.get(code))
+            log_event("rules_reloaded", trigger=trigger, changed=changed, digests=after)
+            return ReloadOutcome(True, after, self.loaded_at, [])
+
+    def _refused(self, trigger: str, errors: list[FieldError]) -> ReloadOutcome:
+        log_event("rules_reload_refused", level="error", trigger=trigger, rules=str(self.settings.rules_dir),
+                  errors=[str(error) for error in errors[:20]], error_count=len(errors),
+                  kept_loaded_at=self.loaded_at)
+        return ReloadOutcome(False, self.digests, self.loaded_at, errors)
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
