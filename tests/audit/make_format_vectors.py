@@ -27,7 +27,7 @@ out.mkdir(exist_ok=True)
 log = out / "vectors.db"
 for name in ("vectors.db", "vectors.checkpoint.json", "vectors.public.pem", "vectors.json"):
     (out / name).unlink(missing_ok=True)
-with Engine(rules_dir=REPO / "jurisdictions", sink=DecisionLog(log)) as engine:
+with Engine(rules_dir=REPO / "jurisdictions", sink=DecisionLog(log), max_request_age=None) as engine:
     for example in ("student-on-credit", "apr-not-disclosed", "baitiao-split-compliant"):
         engine.evaluate(json.loads((REPO / "examples" / f"{example}.json").read_text(encoding="utf-8")))
 with tempfile.TemporaryDirectory() as private:

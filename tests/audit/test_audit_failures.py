@@ -16,7 +16,7 @@ import pytest
 from conftest import example_items
 
 from audit import AuditWriteError, DecisionLog, verify_log
-from tests.privileges import outcome_in_child
+from tests.privileges import NOBODY, outcome_in_child
 
 
 def record_one(path: Path, start: int = 100) -> None:
