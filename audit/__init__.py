@@ -11,12 +11,12 @@ from rules.lazy import lazy_exports
 # Loaded on first use: `licit audit query` needs the queries, not the writer or verify.
 _EXPORTS = {
     "AuditError": "audit.errors", "AuditInputError": "audit.errors", "AuditWriteError": "audit.errors",
-    "DecisionNotFound": "audit.errors",
-    "DecisionLog": "audit.log", "Problem": "audit.chain", "VerifyReport": "audit.verify",
-    "decision_stats": "audit.queries", "default_db_path": "audit.log", "export_log": "audit.queries",
+    "RecordRefused": "audit.errors", "CheckpointPolicy": "audit.checkpoints", "DecisionNotFound": "audit.errors",
+    "DecisionLog": "audit.log", "Problem": "audit.problems", "VerifyReport": "audit.verify",
+    "decision_stats": "audit.queries", "default_db_path": "audit.schema", "export_log": "audit.queries",
     "find_decisions": "audit.queries", "get_decision": "audit.queries", "load_ruleset": "audit.queries",
-    "read_checkpoint": "audit.verify", "ruleset_digest": "audit.canonical", "verify_log": "audit.verify",
-    "write_checkpoint": "audit.verify",
+    "generate_keys": "audit.signing", "read_checkpoint": "audit.checkpoints", "ruleset_digest": "audit.canonical",
+    "verify_log": "audit.verify", "write_checkpoint": "audit.checkpoints",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,10 @@
-"""Benchmarks for `licit bench --audit`: what logging a decision costs, measured
-against the bare durable commit rate of the same disk in the same run."""
+"""Benchmarks for `licit bench --audit`: what logging a decision costs, measured against the
+bare durable commit rate of the same disk in the same run.
+
+This machine's disk and cores are shared: the time a durable commit takes can change tenfold
+within seconds. So every figure is measured in rounds taken in turn (interleaved): each round
+runs every measure for a share of its work, and a slow moment falls on all of them alike.
+"""
 
 from __future__ import annotations
 
@@ -7,92 +12,124 @@ import multiprocessing
 import os
 import secrets
 import sqlite3
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from audit.log import DecisionLog
 from audit.records import Item, prepare_entry
 
-_FORK = multiprocessing.get_context("fork")  # workers inherit their prepared decisions
+_FORK = multiprocessing.get_context("fork")  # record workers inherit their prepared decisions
+
+
+class Measure(Protocol):
+    def run(self, units: int) -> float:
+        """Seconds to do `units` more of its work."""
+
+    def close(self) -> None: ...
+
+
+def interleaved(measures: dict[str, Measure], units: int, rounds: int = 10) -> dict[str, float]:
+    """Units per second of each measure, each doing `units` in `rounds` rounds taken in turn."""
+    share = max(units // rounds, 1)
+    elapsed = dict.fromkeys(measures, 0.0)
+    for _ in range(rounds):
+        for name, measure in measures.items():
+            elapsed[name] += measure.run(share)
+    return {name: share * rounds / seconds for name, seconds in elapsed.items()}
 
 
 def typical_row_bytes(items: list[Item]) -> int:
     """Bytes of the decisions row the typical one of `items` is stored as."""
     key = secrets.token_bytes(16)
     entries = [prepare_entry(d, f, s, key) for d, f, _, s in items]
-    # hashes, timestamps and generated lookup columns come to about 400 bytes
-    return round(sum(len(e.decision_json.encode()) + len(e.flow_json.encode()) for e in entries) / len(entries)) + 400
+    # hashes and timestamps come to about 200 bytes
+    return round(sum(len(e.decision_json) + len(e.flow_json) for e in entries) / len(entries)) + 200
 
 
-def bare_commit_rate(beside: str | os.PathLike, *, row_bytes: int, commits: int = 2000) -> float:
-    """Durable commits per second with the log's settings (WAL, synchronous=FULL),
-    one row of `row_bytes` per commit, in a temporary file in the log's directory."""
-    row = os.urandom(row_bytes)
-    with tempfile.TemporaryDirectory(dir=_directory(beside)) as scratch:
-        conn = sqlite3.connect(Path(scratch, "bare.db"), isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-            started = time.perf_counter()
-            for _ in range(commits):
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT INTO rows(body) VALUES (?)", (row,))
-                conn.execute("COMMIT")
-            return commits / (time.perf_counter() - started)
-        finally:
-            conn.close()
+class BareCommits:
+    """Durable commits with the log's settings (WAL, synchronous=FULL), one row of `row_bytes`
+    each, in `directory` (the log's disk)."""
 
+    def __init__(self, directory: Path, row_bytes: int):
+        self._row = os.urandom(row_bytes)
+        self._conn = sqlite3.connect(directory / "bare.db", isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
 
-def record_rate(beside: str | os.PathLike, items: list[Item], *, processes: int = 1) -> float:
-    """Decisions logged per second by DecisionLog.record, all `processes` together,
-    each with its own DecisionLog on one fresh log in the log's directory, each
-    recording its share of `items` (whose decision ids must differ)."""
-    key = secrets.token_hex(16).encode()
-    with tempfile.TemporaryDirectory(dir=_directory(beside)) as scratch:
-        path = Path(scratch, "bench.db")
-        DecisionLog(path, key=key).close()
-        shares = [items[number::processes] for number in range(processes)]
-        start = _FORK.Barrier(processes + 1)
-        workers = [
-            _FORK.Process(target=_record_worker, args=(path, key, shares[number], start))
-            for number in range(processes)
-        ]
-        for worker in workers:
-            worker.start()
-        start.wait()
+    def run(self, units: int) -> float:
         started = time.perf_counter()
-        for worker in workers:
-            worker.join()
-        elapsed = time.perf_counter() - started
-        if any(worker.exitcode for worker in workers):
-            raise RuntimeError("a benchmark writer failed")
-        return len(items) / elapsed
+        for _ in range(units):
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("INSERT INTO rows(body) VALUES (?)", (self._row,))
+            self._conn.execute("COMMIT")
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self._conn.close()
 
 
-def audit_benchmark(beside: str | os.PathLike, items: list[Item], *, processes: int = 4) -> dict:
-    """The numbers `licit bench --audit` reports about logging `items`, and the targets
-    they are held to: a logged decision costs at most 1.5 bare commits; `processes`
-    writers log at least 1.5 times as many decisions per second as one."""
-    bare = bare_commit_rate(beside, row_bytes=typical_row_bytes(items[:200]), commits=len(items))
-    one = record_rate(beside, items, processes=1)
-    many = record_rate(beside, items, processes=processes)
-    return {
-        "bare_commits_per_s": round(bare),
-        "records_per_s_1_process": round(one),
-        f"records_per_s_{processes}_processes": round(many),
-        "record_cost_in_bare_commits": round(bare / one, 2),
-        f"speedup_{processes}_processes": round(many / one, 2),
-    }
+class Workers:
+    """`count` worker processes, each made by `start_worker(number, commands, barrier)`, told how
+    many units to do each round; a round is timed from their release to the last one's end."""
+
+    def __init__(self, context, count: int, start_worker: Callable):
+        self._barrier = context.Barrier(count + 1)
+        pipes = [context.Pipe() for _ in range(count)]
+        self._commands = [ours for ours, _ in pipes]
+        self._processes = [start_worker(number, theirs, self._barrier) for number, (_, theirs) in enumerate(pipes)]
+        for process in self._processes:
+            process.start()
+        self._barrier.wait()  # each is ready (its log open, its engine loaded)
+
+    def run(self, units: int) -> float:
+        for number, commands in enumerate(self._commands):
+            commands.send(units // len(self._commands) + (number < units % len(self._commands)))
+        self._barrier.wait()
+        started = time.perf_counter()
+        self._barrier.wait()
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        for commands in self._commands:
+            commands.send(None)
+        for process in self._processes:
+            process.join()
+        if any(process.exitcode for process in self._processes):
+            raise RuntimeError("a benchmark worker failed")
 
 
-def _record_worker(path: Path, key: bytes, items: list[Item], start) -> None:
+def serve_rounds(commands, barrier, do: Callable[[int], None]) -> None:
+    """A worker's loop: ready, then each round `do(units)` between the barrier's two waits."""
+    barrier.wait()
+    while (units := commands.recv()) is not None:
+        barrier.wait()
+        do(units)
+        barrier.wait()
+
+
+def recording_processes(path: Path, key: bytes, items: list[Item], processes: int) -> Workers:
+    """DecisionLog.record alone, from `processes` processes, each with its own DecisionLog on the
+    log at `path`, each recording its share of `items` (whose decision ids must differ)."""
+    shares = [items[number::processes] for number in range(processes)]
+    return Workers(_FORK, processes, lambda number, commands, barrier: _FORK.Process(
+        target=_record_worker, args=(path, key, shares[number], commands, barrier)))
+
+
+def _record_worker(path: Path, key: bytes, items: list[Item], commands, barrier) -> None:
+    pending = iter(items)
     with DecisionLog(path, key=key, timeout=60) as log:
-        start.wait()
-        for item in items:
-            log.record(*item)
+        serve_rounds(commands, barrier, lambda units: [log.record(*next(pending)) for _ in range(units)])
 
 
-def _directory(beside: str | os.PathLike) -> Path:
-    return Path(beside).resolve().parent
+def record_measures(directory: Path, items: list[Item], processes: int) -> dict[str, Measure]:
+    """Bare commits of a row of `items`' size, and DecisionLog.record alone from one process and
+    from `processes`."""
+    key = secrets.token_hex(16).encode()
+    for name in ("records-1.db", "records-n.db"):
+        DecisionLog(directory / name, key=key).close()
+    return {"bare": BareCommits(directory, typical_row_bytes(items[:200])),
+            "record 1": recording_processes(directory / "records-1.db", key, items, 1),
+            "record n": recording_processes(directory / "records-n.db", key, items, processes)}

@@ -2,7 +2,7 @@
 
 from rules.errors import LicitError
 
-__all__ = ["AuditError", "AuditInputError", "AuditWriteError", "DecisionNotFound"]
+__all__ = ["AuditError", "AuditInputError", "AuditWriteError", "DecisionNotFound", "RecordRefused"]
 
 
 class AuditError(LicitError):
@@ -16,6 +16,11 @@ class AuditInputError(AuditError):
 
 class AuditWriteError(AuditError):
     """A decision could not be durably logged; nothing of it was written."""
+
+
+class RecordRefused(AuditWriteError):
+    """The log refused these records themselves (a decision id it already holds, say),
+    not the write: other callers' records may still be committed."""
 
 
 class DecisionNotFound(AuditError):

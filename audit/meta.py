@@ -14,12 +14,10 @@ import re
 import sqlite3
 
 from audit.canonical import canonical_json
-from audit.chain import Problem
+from audit.problems import META_CHANGED, Problem
 from audit.errors import AuditInputError
-from audit.schema import FORMAT, SCHEMA_VERSION
+from audit.tables import FORMAT, READABLE_VERSIONS
 from audit.times import normalize_instant
-
-META_CHANGED = "meta changed"
 
 
 def _is_instant(value: str | None) -> bool:
@@ -33,7 +31,8 @@ def _is_instant(value: str | None) -> bool:
 # key -> (valid, what it must be), as audit.log writes them
 _EXPECTED = {
     "format": (lambda v: v == FORMAT, repr(FORMAT)),
-    "schema_version": (lambda v: v == str(SCHEMA_VERSION), repr(str(SCHEMA_VERSION))),
+    "schema_version": (lambda v: v in [str(version) for version in READABLE_VERSIONS],
+                       " or ".join(repr(str(version)) for version in READABLE_VERSIONS)),
     "created_at": (_is_instant, "an instant in the log's form, like 2026-11-24T02:15:00.123456Z"),
     "hash_algorithm": (lambda v: v == "sha256", "'sha256'"),
     # audit.redaction.key_check: an HMAC-SHA256 in lowercase hex
@@ -65,7 +64,8 @@ def check_meta(conn: sqlite3.Connection) -> list[Problem]:
 
 
 def meta_digest(conn: sqlite3.Connection) -> str:
-    """`sha256:` + SHA-256 of the canonical JSON of the meta rows as {key: value}."""
+    """`sha256:` + SHA-256 of the canonical JSON of the meta rows as {key: value} (text only:
+    its version-1 and RFC 8785 forms are the same)."""
     return "sha256:" + hashlib.sha256(canonical_json(_meta_rows(conn)).encode()).hexdigest()
 
 

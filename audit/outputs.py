@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from audit.errors import AuditError, AuditInputError
-from audit.groupcommit import spool_directory
 from audit.redaction import key_file_path
+from audit.writer.endpoint import socket_name
 
 T = TypeVar("T")
 
@@ -26,7 +26,7 @@ T = TypeVar("T")
 def log_files(log: str | os.PathLike) -> list[Path]:
     """The log and everything SQLite and Licit keep beside it."""
     return [Path(log), *(Path(f"{os.fspath(log)}{suffix}") for suffix in ("-wal", "-shm", "-journal")),
-            key_file_path(log), spool_directory(Path(log))]  # fmt: skip
+            key_file_path(log), Path(log).parent / socket_name(Path(log))]  # fmt: skip
 
 
 def write_output(
@@ -85,13 +85,11 @@ def _write_new(target: Path, write: Callable[[IO[str]], T], *, replace: bool, wh
 
 
 def _refuse_log_file(target: Path, log: str | os.PathLike, what: str) -> None:
-    """By name (after symlinks, also the log's), as another name of the same file, or inside the spool."""
+    """By name (after symlinks, also the log's), or as another name of the same file."""
     resolved = target.resolve()
     for name in {Path(log), Path(log).resolve()}:
-        spool = spool_directory(name)
         for own in log_files(name):
-            inside = own == spool and own.resolve() in resolved.parents
-            if inside or resolved == own.resolve() or _same_file(target, own):
+            if resolved == own.resolve() or _same_file(target, own):
                 raise AuditInputError(f"{what} {target} would write into the decision log's own files ({own})")
 
 

@@ -14,14 +14,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import IO
+from typing import IO, NamedTuple
 
 from audit.canonical import digest_of_stored_ruleset, load_json
 from audit.chain import PROGRESS_EVERY, Progress, fetch, link_problem
 from audit.errors import AuditError, AuditInputError, DecisionNotFound
 from audit.outputs import write_output
 from audit.redaction import identifier_hash, log_key
-from audit.schema import SQLITE_MAX_INTEGER, open_reader, read_meta
+from audit.derived import drop_tail, materialize_tail
+from audit.schema import SQLITE_MAX_INTEGER, open_reader, read_meta, schema_version
 from audit.times import AFTER_ALL, BEFORE_ALL, When, lower_bound, upper_bound
 
 Log = str | os.PathLike | sqlite3.Connection
@@ -30,22 +31,61 @@ EXPORT_COLUMNS = (
     "seq", "decision_id", "evaluated_at", "recorded_at", "flow_id", "jurisdiction", "outcome", "rules",
     "obligations", "ruleset_digest", "engine_version", "duration_us", "applicant", "prev_hash", "hash",
 )  # fmt: skip
-_RULES = "(SELECT group_concat(rule_id, ' ') FROM findings WHERE findings.seq = d.seq) AS rules"
-_ACTIONS = "(SELECT group_concat(action, ' ') FROM obligations WHERE obligations.seq = d.seq) AS obligations"
+
+
+class Tables(NamedTuple):
+    """Where one part of the log's records has its lookup, findings and obligations rows."""
+
+    lookups: str
+    findings: str
+    obligations: str
+
+    def rules(self) -> str:
+        return f"(SELECT group_concat(x.rule_id, ' ') FROM {self.findings} AS x WHERE x.seq = d.seq) AS rules"
+
+    def actions(self) -> str:
+        return f"(SELECT group_concat(x.action, ' ') FROM {self.obligations} AS x WHERE x.seq = d.seq) AS obligations"
+
+
+class Reading(NamedTuple):
+    """A log open for one consistent read: its connection, schema version, and the parts of
+    its records to query, in seq order: in version 2 the derived rows, then (if some records
+    are not derived yet) the rows computed from those records (audit.derived)."""
+
+    conn: sqlite3.Connection
+    version: int
+    parts: list[Tables]
 
 
 @contextmanager
-def reading(log: Log) -> Iterator[sqlite3.Connection]:
-    if isinstance(log, sqlite3.Connection):
-        yield log
-        return
-    conn, _ = open_reader(log)
+def reading(log: Log, *, derived: bool = True) -> Iterator[Reading]:
+    """`log` opened read-only (or the connection given) for one snapshot of it; without
+    `derived`, for reading its records and rule sets only (no parts)."""
+    owned = not isinstance(log, sqlite3.Connection)
+    conn = open_reader(log)[0] if owned else log
+    began = False
     try:
-        yield conn
+        version = schema_version(read_meta(conn, log if owned else "the log"))
+        if not conn.in_transaction:
+            conn.execute("BEGIN")  # the derived rows and the records as of one moment
+            began = True
+        parts = [Tables("decisions", "findings", "obligations")] if version == 1 else \
+            [Tables("decision_lookups", "findings", "obligations")]
+        if derived and version != 1 and materialize_tail(conn):
+            parts.append(Tables("temp.tail_decision_lookups", "temp.tail_findings", "temp.tail_obligations"))
+        yield Reading(conn, version, parts)
     except sqlite3.Error as error:
         raise AuditError(f"cannot read decision log {log}: {error}") from None
     finally:
-        conn.close()
+        try:
+            if version != 1:
+                drop_tail(conn)
+            if began:
+                conn.execute("ROLLBACK")
+        except (sqlite3.Error, UnboundLocalError):
+            pass
+        if owned:
+            conn.close()
 
 
 def find_decisions(
@@ -65,7 +105,7 @@ def find_decisions(
     fired as a list. `since`/`until` are dates (whole UTC days) or RFC 3339 timestamps, as text
     or as date/datetime; `applicant_id` is an id number in clear, hashed here with the log's key
     (it is never stored or sent anywhere)."""
-    with reading(log) as conn:  # a missing or foreign file is the first thing to report
+    with reading(log) as read:  # a missing or foreign file is the first thing to report
         by_rule = rule is not None
         table = "f" if by_rule else "d"  # filter time and outcome on the driving index
         conditions, params = [], []
@@ -87,19 +127,24 @@ def find_decisions(
         if flow_id is not None:
             where("d.flow_id = ?", flow_id)
         if applicant_id is not None:
-            where("d.applicant = ?", identifier_hash(_key_for(conn, key), "id_number", applicant_id))
-        source = "findings AS f JOIN decisions AS d ON d.seq = f.seq" if by_rule else "decisions AS d"
-        sql = (
-            f"SELECT d.seq, d.decision_id, d.evaluated_at, d.jurisdiction, d.outcome, {_RULES}, d.flow_id FROM {source}"
-            + (" WHERE " + " AND ".join(conditions) if conditions else "")
-            + f" ORDER BY {table}.evaluated_at DESC, d.seq DESC"
-        )
+            where("d.applicant = ?", identifier_hash(_key_for(read.conn, key), "id_number", applicant_id))
         if limit:
-            sql += " LIMIT ?"
             params.append(min(limit, SQLITE_MAX_INTEGER))  # a larger limit means the same: all
-        cursor = conn.execute(sql, params)
-        names = [column[0] for column in cursor.description]
-        rows = [dict(zip(names, row)) for row in cursor]
+        rows = []
+        for part in read.parts:
+            source = f"{part.findings} AS f JOIN {part.lookups} AS d ON d.seq = f.seq" if by_rule \
+                else f"{part.lookups} AS d"
+            sql = (
+                f"SELECT d.seq, d.decision_id, d.evaluated_at, d.jurisdiction, d.outcome, {part.rules()}, d.flow_id "
+                f"FROM {source}" + (" WHERE " + " AND ".join(conditions) if conditions else "")
+                + f" ORDER BY {table}.evaluated_at DESC, d.seq DESC" + (" LIMIT ?" if limit else "")
+            )
+            cursor = read.conn.execute(sql, params)
+            names = [column[0] for column in cursor.description]
+            rows += [dict(zip(names, row)) for row in cursor]
+    if len(read.parts) > 1:
+        rows.sort(key=lambda row: (row["evaluated_at"], row["seq"]), reverse=True)
+    rows = rows[:limit] if limit else rows
     for row in rows:  # rule ids hold no space (rules.schema.RuleId)
         row["rules"] = row["rules"].split(" ") if row["rules"] else []
     return rows
@@ -109,11 +154,15 @@ def get_decision(log: Log, decision_id: str) -> dict:
     """The full stored record: the decision as the engine returned it, the redacted
     flow it was made for (enough to replay it under `load_ruleset`), and whether
     its link in the hash chain verifies."""
-    with reading(log) as conn:
-        record = fetch(conn, "decision_id = ?", (decision_id,))
+    with reading(log) as read:
+        found = None
+        for part in read.parts:
+            found = found or read.conn.execute(
+                f"SELECT seq FROM {part.lookups} WHERE decision_id = ?", (decision_id,)).fetchone()
+        record = fetch(read.conn, read.version, found[0]) if found else None
         if record is None:
             raise DecisionNotFound(f"no decision {decision_id} in the log")
-        problem = link_problem(conn, record)
+        problem = link_problem(read.conn, read.version, record)
     try:
         decision, flow = load_json(record.decision), load_json(record.flow)
     except ValueError as error:
@@ -138,8 +187,8 @@ def get_decision(log: Log, decision_id: str) -> dict:
 def load_ruleset(log: Log, digest: str) -> dict:
     """{"digest", "files": {path: full source}} as stored; with a decision's
     jurisdiction and chain (get_decision) it is all a replay needs."""
-    with reading(log) as conn:
-        row = conn.execute("SELECT files FROM rulesets WHERE digest = ?", (digest,)).fetchone()
+    with reading(log, derived=False) as read:
+        row = read.conn.execute("SELECT files FROM rulesets WHERE digest = ?", (digest,)).fetchone()
     if row is None:
         raise AuditError(f"no rule set {digest} in the log")
     if digest_of_stored_ruleset(row[0]) != digest:
@@ -159,33 +208,34 @@ def decision_stats(log: Log, *, since: When | None = None, until: When | None = 
     that were denied."""
     if by not in PERIODS:
         raise AuditInputError(f"unknown period {by!r} (use day, week or month)")
-    with reading(log) as conn:
-        low = lower_bound(since) if since is not None else BEFORE_ALL
-        high = upper_bound(until) if until is not None else AFTER_ALL
-        # One pass over the time index serves all three breakdowns.
-        groups = conn.execute(
-            "SELECT substr(evaluated_at, 1, 10), outcome, jurisdiction, count(*) FROM decisions "
-            "WHERE evaluated_at >= ? AND evaluated_at < ? GROUP BY 1, 2, 3",
-            (low, high),
-        ).fetchall()
-        rules = conn.execute(
-            "SELECT rule_id, count(*), sum(outcome = 'deny') FROM findings "
-            "WHERE evaluated_at >= ? AND evaluated_at < ? GROUP BY rule_id ORDER BY 2 DESC, 1 LIMIT ?",
-            (low, high, min(top, SQLITE_MAX_INTEGER)),
-        ).fetchall()
-    by_period, by_outcome, by_jurisdiction = Counter(), Counter(), Counter()
-    for day, outcome, jurisdiction, count in groups:
-        by_period[_period(day, by)] += count
-        by_outcome[outcome] += count
-        by_jurisdiction[jurisdiction] += count
+    low = lower_bound(since) if since is not None else BEFORE_ALL
+    high = upper_bound(until) if until is not None else AFTER_ALL
+    by_period, by_outcome, by_jurisdiction, firings, denied = Counter(), Counter(), Counter(), Counter(), Counter()
+    with reading(log) as read:
+        for part in read.parts:
+            # One pass over the time index serves all three breakdowns.
+            for day, outcome, jurisdiction, count in read.conn.execute(
+                f"SELECT substr(evaluated_at, 1, 10), outcome, jurisdiction, count(*) FROM {part.lookups} "
+                "WHERE evaluated_at >= ? AND evaluated_at < ? GROUP BY 1, 2, 3", (low, high)
+            ):
+                by_period[_period(day, by)] += count
+                by_outcome[outcome] += count
+                by_jurisdiction[jurisdiction] += count
+            for rule_id, count, deny in read.conn.execute(
+                f"SELECT rule_id, count(*), sum(outcome = 'deny') FROM {part.findings} "
+                "WHERE evaluated_at >= ? AND evaluated_at < ? GROUP BY rule_id", (low, high)
+            ):
+                firings[rule_id] += count
+                denied[rule_id] += deny
+    top_rules = sorted(firings, key=lambda rule_id: (-firings[rule_id], rule_id))[:max(top, 0)]
     return {
         "decisions": sum(by_period.values()),
         "by_outcome": dict(by_outcome.most_common()),
         "by_jurisdiction": dict(by_jurisdiction.most_common()),
         f"by_{by}": dict(sorted(by_period.items())),
         "top_rules": [
-            {"rule_id": rule_id, "firings": firings, "deny_share": round(denied / firings, 4)}
-            for rule_id, firings, denied in rules
+            {"rule_id": rule_id, "firings": firings[rule_id], "deny_share": round(denied[rule_id] / firings[rule_id], 4)}
+            for rule_id in top_rules
         ],
     }
 
@@ -206,11 +256,11 @@ def export_log(log: Log, out: IO[str], fmt: str, *, progress: Progress | None = 
     elsewhere) or CSV (one summary row per record). Returns (records, rule sets)."""
     if fmt not in _EXPORTERS:
         raise AuditInputError(f"unknown export format {fmt!r} (use jsonl or csv)")
-    with reading(log) as conn:
+    with reading(log, derived=fmt == "csv") as read:
         if progress is None:
-            return _EXPORTERS[fmt](conn, out, None)
-        total = conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
-        return _EXPORTERS[fmt](conn, out, lambda done: progress(done, total))
+            return _EXPORTERS[fmt](read, out, None)
+        total = read.conn.execute("SELECT count(*) FROM decisions").fetchone()[0]
+        return _EXPORTERS[fmt](read, out, lambda done: progress(done, total))
 
 
 def export_file(
@@ -225,7 +275,8 @@ def export_file(
     )  # fmt: skip
 
 
-def _export_jsonl(conn: sqlite3.Connection, out: IO[str], progress: Callable[[int], None] | None) -> tuple[int, int]:
+def _export_jsonl(read: Reading, out: IO[str], progress: Callable[[int], None] | None) -> tuple[int, int]:
+    conn = read.conn
     rulesets = 0
     for digest, files in conn.execute("SELECT digest, files FROM rulesets ORDER BY rowid"):
         # Stored JSON is canonical already: splice it instead of re-serialising, so that
@@ -258,24 +309,25 @@ def _export_jsonl(conn: sqlite3.Connection, out: IO[str], progress: Callable[[in
     return count, rulesets
 
 
-def _export_csv(conn: sqlite3.Connection, out: IO[str], progress: Callable[[int], None] | None) -> tuple[int, int]:
+def _export_csv(read: Reading, out: IO[str], progress: Callable[[int], None] | None) -> tuple[int, int]:
     writer = csv.DictWriter(out, EXPORT_COLUMNS)
     writer.writeheader()
     count = 0
-    for row in _database(conn).query(_EXPORT_CSV_SQL):
-        writer.writerow(row)
-        count += 1
-        if progress and not count % PROGRESS_EVERY:
-            progress(count)
+    database = _database(read.conn)
+    for part in read.parts:  # in seq order
+        for row in database.query(
+            "SELECT r.seq, d.decision_id, r.evaluated_at, r.recorded_at, d.flow_id, d.jurisdiction, d.outcome, "
+            f"{part.rules()}, {part.actions()}, d.ruleset_digest, d.engine_version, r.duration_us, d.applicant, "
+            f"r.prev_hash, r.hash FROM decisions AS r JOIN {part.lookups} AS d ON d.seq = r.seq ORDER BY r.seq"
+        ):
+            writer.writerow(row)
+            count += 1
+            if progress and not count % PROGRESS_EVERY:
+                progress(count)
     return count, 0
 
 
 _EXPORTERS = {"jsonl": _export_jsonl, "csv": _export_csv}
-_EXPORT_CSV_SQL = (
-    "SELECT d.seq, d.decision_id, d.evaluated_at, d.recorded_at, d.flow_id, d.jurisdiction, d.outcome, "
-    f"{_RULES}, {_ACTIONS}, d.ruleset_digest, d.engine_version, d.duration_us, d.applicant, d.prev_hash, d.hash "
-    "FROM decisions AS d ORDER BY d.seq"
-)
 
 
 def _database(conn: sqlite3.Connection):

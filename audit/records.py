@@ -1,21 +1,22 @@
 """Turning what the engine hands over into what the log stores.
 
-All of this runs before the write lock is taken: validation, redaction of the
-applicant's identifiers, canonical JSON. Bad input raises AuditError and writes
-nothing (the engine then fails closed).
+All of this runs in the caller's process, in parallel with other callers, before
+the record goes to the log's writer: validation, redaction of the applicant's
+identifiers, canonical JSON. Bad input raises AuditError and writes nothing (the
+engine then fails closed).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from audit.canonical import canonical_json, record_body, ruleset_digest
+from audit.canonical import MAX_SAFE_INTEGER, canonical_json, ruleset_digest
 from audit.errors import AuditError, AuditInputError
 from audit.redaction import MIN_IDENTIFIER_CHARS, appears_in, redact_flow
 from audit.times import normalize_instant
 
 OUTCOMES = ("deny", "review", "conditional", "allow")
+_LONGEST_S = MAX_SAFE_INTEGER / 1_000_000  # a duration is stored in whole µs, a JSON-safe integer
 Item = tuple[dict, dict, dict, float]  # (decision, flow, ruleset, duration_s), as the engine hands them over
 
 
@@ -24,18 +25,17 @@ class Entry:
     """One decision, ready to be appended to the chain."""
 
     decision_id: str
-    decision_json: str
-    flow_json: str
-    evaluated_at: str
+    decision_json: bytes  # canonical JSON (audit.canonical), UTF-8
+    flow_json: bytes  # the redacted flow, likewise
+    evaluated_at: str  # audit.times' fixed-width UTC form
     duration_us: int
     ruleset_digest: str
-    body: bytes  # the record's canonical text up to its chain link (audit.canonical.record_body)
 
 
 @dataclass(frozen=True)
 class StoredRuleset:
     digest: str
-    files_json: str
+    files_json: bytes  # canonical JSON of {path: source}, UTF-8
 
 
 def prepare_entry(decision: dict, flow: dict, duration_s: float, key: bytes) -> Entry:
@@ -54,30 +54,23 @@ def prepare_entry(decision: dict, flow: dict, duration_s: float, key: bytes) -> 
     digest = ruleset.get("digest") if isinstance(ruleset, dict) else None
     if not isinstance(digest, str):
         raise AuditError(f"{what} ruleset.digest is missing")
-    if not isinstance(duration_s, (int, float)) or not math.isfinite(duration_s) or duration_s < 0:
-        raise AuditError(f"{what} duration {duration_s!r} is not a non-negative number of seconds")
+    if not isinstance(duration_s, (int, float)) or not 0 <= duration_s <= _LONGEST_S:
+        raise AuditError(f"{what} duration {duration_s!r} is not a number of seconds from 0 to {_LONGEST_S:g}")
     _refuse_cut_lookups(decision, what)
     evaluated_at = normalize_instant(decision.get("evaluated_at"), f"{what} evaluated_at")
-    finding_rows = _rows(decision, "findings", ("rule_id", "jurisdiction", "effect"), what)
-    obligation_rows = _rows(decision, "obligations", ("rule_id", "action"), what)
+    # derived rows (audit.derived) need these as text; the log refuses a record without them
+    _check_items(decision, "findings", ("rule_id", "jurisdiction", "effect"), what)
+    _check_items(decision, "obligations", ("rule_id", "action"), what)
 
     redacted, clear_identifiers = redact_flow(flow, key)
     try:
-        decision_json = canonical_json(decision)
-        flow_json = canonical_json(redacted)
-    except (TypeError, ValueError) as error:
-        raise AuditError(f"{what} not JSON-serialisable ({error})") from None
-    _refuse_clear_identifiers(clear_identifiers, (decision_json, flow_json), what)
-    duration_us = round(duration_s * 1_000_000)
-    body = record_body(
-        decision_json=decision_json.encode(),
-        duration_us=duration_us,
-        evaluated_at=evaluated_at,
-        finding_rows=finding_rows,
-        flow_json=flow_json.encode(),
-        obligation_rows=obligation_rows,
-    )
-    return Entry(decision_id, decision_json, flow_json, evaluated_at, duration_us, digest, body)
+        decision_text = canonical_json(decision)
+        flow_text = canonical_json(redacted)
+        _refuse_clear_identifiers(clear_identifiers, (decision_text, flow_text), what)
+        decision_json, flow_json = decision_text.encode(), flow_text.encode()
+    except (TypeError, ValueError) as error:  # UnicodeEncodeError (a lone surrogate) is a ValueError
+        raise AuditError(f"{what} not JSON-serialisable in canonical form ({error})") from None
+    return Entry(decision_id, decision_json, flow_json, evaluated_at, round(duration_s * 1_000_000), digest)
 
 
 def prepare_ruleset(ruleset: dict, expected_digest: str) -> StoredRuleset:
@@ -93,20 +86,19 @@ def prepare_ruleset(ruleset: dict, expected_digest: str) -> StoredRuleset:
     computed = ruleset_digest(files)
     if computed != digest:
         raise AuditError(f"rule set rejected: digest {digest} does not match its files (they hash to {computed})")
-    return StoredRuleset(digest, canonical_json(files))
+    try:
+        return StoredRuleset(digest, canonical_json(files).encode())
+    except ValueError as error:
+        raise AuditError(f"rule set {digest} rejected: not JSON-serialisable in canonical form ({error})") from None
 
 
-def _rows(decision: dict, list_name: str, fields: tuple[str, ...], what: str) -> tuple:
+def _check_items(decision: dict, list_name: str, fields: tuple[str, ...], what: str) -> None:
     items = decision.get(list_name, [])
     if not isinstance(items, list):
         raise AuditError(f"{what} {list_name} must be a list")
-    rows = []
     for position, item in enumerate(items):
-        row = tuple(item.get(field) if isinstance(item, dict) else None for field in fields)
-        if not all(isinstance(value, str) and value for value in row):
+        if not (isinstance(item, dict) and all(isinstance(item.get(f), str) and item.get(f) for f in fields)):
             raise AuditError(f"{what} {list_name}[{position}] needs string fields {', '.join(fields)}")
-        rows.append(row)
-    return tuple(rows)
 
 
 def _refuse_cut_lookups(decision: dict, what: str) -> None:

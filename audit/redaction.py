@@ -9,21 +9,21 @@ with neither gets a key file holding 64 random hex characters, created owner-onl
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import os
 import secrets
-import stat
 import unicodedata
 from pathlib import Path
 
 from audit.errors import AuditError, AuditWriteError
+from audit.files import read_regular_file, write_new_file
 
 KEY_ENV = "LICIT_AUDIT_KEY"
 MIN_KEY_CHARS = 16
 IDENTIFIER_FIELDS = ("name", "id_number", "phone")
 HASH_PREFIX = "hmac-sha256:"
+_KEY_FILE_BYTES = 4096  # a key file holds one line of text
 MIN_IDENTIFIER_CHARS = 6  # an id number or phone this long is refused in clear anywhere in a record
 
 
@@ -39,7 +39,7 @@ def resolve_key(db_path: str | os.PathLike, key: bytes | None = None, *, create:
     if text is not None:
         return _checked(text.strip().encode(), KEY_ENV)
     path = key_file_path(db_path)
-    if create and not path.exists():
+    if create and not os.path.lexists(path):
         _create_key_file(path)
     return _read_key_file(path)
 
@@ -110,44 +110,16 @@ def _checked(key: bytes, source: str) -> bytes:
 
 
 def _create_key_file(path: Path) -> None:
-    """Write a fresh key to a private temporary file, then link it into place: the
-    key file appears complete or not at all, and if another process won the race
-    its key is kept."""
-    temp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, (secrets.token_hex(32) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        with contextlib.suppress(FileExistsError):  # another process's key is as good
-            os.link(temp, path)
-        _fsync_directory(path.parent)
-    except OSError as error:
-        raise AuditWriteError(f"cannot create audit key file {path}: {error.strerror}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
+    """A fresh key, written whole (audit.files): if another process won the race, its key is kept
+    (and checked like any key file when it is read)."""
+    write_new_file(path, (secrets.token_hex(32) + "\n").encode(), "audit key file", 0o600, keep_existing=True,
+                   error=AuditWriteError)
 
 
 def _read_key_file(path: Path) -> bytes:
-    try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise AuditError(
-                f"audit key file {path} is accessible to other users (mode {stat.S_IMODE(mode):04o}): chmod 600 it"
-            )
-        return _checked(path.read_text().strip().encode(), str(path))
-    except FileNotFoundError:
-        raise AuditError(f"no audit key: set {KEY_ENV} or provide the key file {path}") from None
-    except OSError as error:
-        raise AuditError(f"cannot read audit key file {path}: {error.strerror}") from None
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """The key in `path`, a regular file owned by this user that no one else may read: a key
+    file planted beside the log by another user, or a symlink there, is refused."""
+    if not os.path.lexists(path):
+        raise AuditError(f"no audit key: set {KEY_ENV} or provide the key file {path}")
+    text = read_regular_file(path, "audit key file", _KEY_FILE_BYTES, owned=True, private=True, error=AuditError)
+    return _checked(text.strip(), str(path))

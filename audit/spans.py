@@ -18,10 +18,16 @@ from datetime import date
 from typing import NamedTuple
 
 from audit.canonical import load_json
-from audit.chain import _RECORD_COLUMNS, Record, RowsBySeq, link_fault
+from audit.chain import RECORDS, Record, RowsBySeq, link_fault
+from audit.schema import log_version
 from audit.times import AFTER_ALL, BEFORE_ALL, lower_bound, upper_bound
 
 __all__ = ["CHAIN_LINK", "UNREADABLE", "LoggedRecord", "Selection", "Span", "plan_spans", "read_span"]
+
+# a record's decision id and jurisdiction: in version 2 from its derived row, or (not derived yet) itself
+_DECISION_ID = {1: "d.decision_id", 2: "coalesce(l.decision_id, json_extract(d.decision, '$.decision_id'))"}
+_JURISDICTION = {1: "d.jurisdiction", 2: "coalesce(l.jurisdiction, json_extract(d.decision, '$.jurisdiction'))"}
+_SOURCE = {1: "decisions AS d", 2: "decisions AS d LEFT JOIN decision_lookups AS l ON l.seq = d.seq"}
 
 # why a record cannot be used (LoggedRecord.problem_kind)
 CHAIN_LINK = "chain link does not verify"
@@ -49,11 +55,13 @@ class Selection:
         high = upper_bound(self.until) if self.until is not None else AFTER_ALL
         return low, high
 
-    def _where(self) -> tuple[str, tuple]:
+    def _where(self, version: int) -> tuple[str, tuple]:
+        """A condition on `decisions AS d` (and, in version 2, `decision_lookups AS l` joined to it)."""
         low, high = self.bounds()
         if self.jurisdiction is None:
-            return "evaluated_at >= ? AND evaluated_at < ?", (low, high)
-        return "evaluated_at >= ? AND evaluated_at < ? AND jurisdiction = ?", (low, high, self.jurisdiction)
+            return "d.evaluated_at >= ? AND d.evaluated_at < ?", (low, high)
+        return f"d.evaluated_at >= ? AND d.evaluated_at < ? AND {_JURISDICTION[version]} = ?", (
+            low, high, self.jurisdiction)
 
 
 @dataclass(frozen=True)
@@ -96,10 +104,11 @@ def plan_spans(conn: sqlite3.Connection, selection: Selection, width: int) -> li
             return []
         starts = range(first[0], last[0] + 1, width)
         return [Span(start, min(start + width - 1, last[0]), min(width, last[0] - start + 1)) for start in starts]
-    where, params = selection._where()
+    version = log_version(conn)
+    where, params = selection._where(version)
     rows = conn.execute(
-        f"SELECT (seq - 1) / ?, count(*), min(seq), max(seq) FROM decisions WHERE {where} GROUP BY 1 ORDER BY 1",
-        (width, *params),
+        f"SELECT (d.seq - 1) / ?, count(*), min(d.seq), max(d.seq) FROM {_SOURCE[version]} WHERE {where} "
+        "GROUP BY 1 ORDER BY 1", (width, *params),
     )
     return [Span(first, last, count) for _, count, first, last in rows]
 
@@ -112,14 +121,15 @@ def read_span(conn: sqlite3.Connection, span: Span, selection: Selection) -> Ite
     next_kept = next(kept, None) if kept is not None else None
     position = -1  # of the current record among the selection's records in the span
     bounds = (span.first, span.last)
-    findings = RowsBySeq(conn, "SELECT seq, rule_id, jurisdiction, effect FROM findings WHERE seq BETWEEN ? AND ?",
-                         bounds)
-    obligations = RowsBySeq(conn, "SELECT seq, rule_id, action FROM obligations WHERE seq BETWEEN ? AND ?", bounds)
+    version = log_version(conn)
+    findings = obligations = None
+    if version == 1:  # what a version-1 record's hash covers besides the record
+        findings = RowsBySeq(conn, "SELECT seq, rule_id, jurisdiction, effect FROM findings WHERE seq BETWEEN ? AND ?",
+                             bounds)
+        obligations = RowsBySeq(conn, "SELECT seq, rule_id, action FROM obligations WHERE seq BETWEEN ? AND ?",
+                                bounds)
     # one record either side of the span too: each record's link is checked against both neighbours
-    rows = conn.execute(
-        f"SELECT {_RECORD_COLUMNS}, decision_id, jurisdiction FROM decisions WHERE seq BETWEEN ? AND ? ORDER BY seq",
-        (span.first - 1, span.last + 1),
-    )
+    rows = conn.execute(_span_rows(version), (span.first - 1, span.last + 1))
     before = current = None
     for after in itertools.chain(rows, [None]):
         if current is not None and span.first <= current[0] <= span.last and low <= current[2] < high and (
@@ -128,20 +138,28 @@ def read_span(conn: sqlite3.Connection, span: Span, selection: Selection) -> Ite
             if kept is None or position == next_kept:
                 if kept is not None:
                     next_kept = next(kept, None)
-                yield _logged(current, before, after, findings.take(current[0]), obligations.take(current[0]))
+                rows_of = (findings.take(current[0]), obligations.take(current[0])) if version == 1 else None
+                yield _logged(version, current, before, after, rows_of)
                 if kept is not None and next_kept is None:
                     return
         before, current = current, after
 
 
-def _logged(row: tuple, before: tuple | None, after: tuple | None, finding_rows: list, obligation_rows: list
+def _span_rows(version: int) -> str:
+    """The records of seq BETWEEN ? AND ?, as chain.RECORDS reads them, then decision id and jurisdiction."""
+    select, source = RECORDS[version].split(" FROM ", 1)
+    return f"{select}, {_DECISION_ID[version]}, {_JURISDICTION[version]} FROM {source} WHERE d.seq BETWEEN ? AND ? " \
+           "ORDER BY d.seq"
+
+
+def _logged(version: int, row: tuple, before: tuple | None, after: tuple | None, rows_of: tuple | None
             ) -> LoggedRecord:
     record = Record._make(row[:10])
     seq, decision_id = record.seq, row[10]
     prev_hash = before[7] if before is not None and before[0] == seq - 1 else None
     successor_prev_hash = after[6] if after is not None and after[0] == seq + 1 else None
-    rows = ([r[1:] for r in finding_rows], [r[1:] for r in obligation_rows])
-    fault = link_fault(record, rows, prev_hash, successor_prev_hash)
+    rows = ([r[1:] for r in rows_of[0]], [r[1:] for r in rows_of[1]]) if rows_of is not None else None
+    fault = link_fault(version, record, rows, prev_hash, successor_prev_hash)
     if fault is not None:
         return LoggedRecord(seq, decision_id, record.ruleset_digest, None, None, CHAIN_LINK, fault)
     try:

@@ -1,36 +1,30 @@
-"""Verification of a whole log, and checkpoints of its head.
+"""Verification of a whole log, of either schema version.
 
-verify_log recomputes the hash chain, checks the normalised rows, every rule set
-against its digest, the append-only schema, the meta rows (audit.meta), the lookup
-columns and indexes queries read (audit.lookups), and optionally that the log
-still holds a checkpoint's head.
+verify_log recomputes the hash chain, checks every rule set against its digest, the
+append-only schema, the meta rows (audit.meta), the rows queries read (audit.lookups),
+and optionally that the log still holds a checkpoint's head (audit.checkpoints).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sqlite3
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO
 
-from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset, load_json
-from audit.chain import CONTENT_CHANGED, RECORD_MISSING, Problem, Progress, diagnose, orphaned_rows, scan
+from audit.canonical import GENESIS_HASH, digest_of_stored_ruleset
+from audit.chain import Progress, orphaned_rows, scan
+from audit.checkpoints import read_checkpoint
+from audit.diagnose import diagnose
 from audit.errors import AuditError, AuditInputError
-from audit.lookups import FILE_DAMAGED, check_lookups
-from audit.meta import META_CHANGED, check_meta, meta_digest
-from audit.outputs import write_output
+from audit.lookups import check_file, check_lookups
+from audit.meta import check_meta, meta_digest
+from audit.problems import (
+    CONTENT_CHANGED, FILE_DAMAGED, META_CHANGED, RECORD_MISSING, RULESET_CHANGED, RULESET_MISSING, SCHEMA_CHANGED,
+    Problem,
+)
 from audit.readahead import reading_ahead
-from audit.schema import SQLITE_MAX_INTEGER, expected_schema, last_written, open_reader, schema_objects
-from audit.times import utc_now
-
-RULESET_MISSING = "rule set missing"
-RULESET_CHANGED = "rule set changed"
-SCHEMA_CHANGED = "schema changed"
-CHECKPOINT_FORMAT = "licit-decision-log-checkpoint"
+from audit.schema import expected_schema, last_written, open_reader, schema_objects, schema_version
 
 
 @dataclass
@@ -44,6 +38,8 @@ class VerifyReport:
     ruleset_digests: list[str] = field(default_factory=list)
     checkpoint_seq: int | None = None  # the head of the checkpoint checked against, if any
     checkpoint_covers_meta: bool | None = None  # False for a checkpoint from before meta digests
+    checkpoint_signed_by: str | None = None  # the key id whose signature verify checked, if any
+    schema_version: int = 2
 
     @property
     def ok(self) -> bool:
@@ -57,127 +53,54 @@ class VerifyReport:
 _SCAN_MMAP_BYTES = 1 << 40
 
 
-def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = None, *,
-               progress: Progress | None = None) -> VerifyReport:
-    """`progress`, if given, is called with (records checked, records in all) as the chain is scanned."""
-    expected_head = read_checkpoint(checkpoint) if checkpoint is not None else None
-    conn, _ = open_reader(path)
+def verify_log(path: str | os.PathLike, checkpoint: str | os.PathLike | None = None,
+               public_key: str | os.PathLike | None = None, *, progress: Progress | None = None) -> VerifyReport:
+    """Verify the log at `path`; with `checkpoint`, also that it holds that head, and with
+    `public_key` that the checkpoint is signed by that key and unchanged since (AuditError
+    otherwise, before the log is read). `progress`, if given, is called with (records checked,
+    records in all) as the chain is scanned."""
+    if public_key is not None and checkpoint is None:
+        raise AuditInputError("a public key checks a checkpoint's signature: give the checkpoint too")
+    expected_head = read_checkpoint(checkpoint, public_key) if checkpoint is not None else None
+    conn, meta = open_reader(path)
     try:
         # A full scan reads the file through memory maps rather than a read(2) per
         # page: 14 s instead of 15 s cold on the 1,000,000-decision log (docs/performance.md).
         # SQLite caps the size at its compiled maximum, 2 GB in common builds.
         conn.execute(f"PRAGMA mmap_size={_SCAN_MMAP_BYTES}")
-        with reading_ahead(path), ThreadPoolExecutor(max_workers=1) as beside:
-            lookups = beside.submit(check_lookups, path, _SCAN_MMAP_BYTES)
+        version = schema_version(meta)
+        with reading_ahead(path), ThreadPoolExecutor(max_workers=2) as beside:
+            beside_checks = [beside.submit(check_lookups, path, version, _SCAN_MMAP_BYTES),
+                             beside.submit(check_file, path, _SCAN_MMAP_BYTES)]
             # One snapshot for every check of the chain, while writers go on appending.
             conn.execute("BEGIN")
-            return _verify(conn, str(path), expected_head, lookups, progress)
+            report = _verify(conn, version, str(path), expected_head, beside_checks, progress)
+        if expected_head is not None and public_key is not None:
+            report.checkpoint_signed_by = expected_head["signature"]["key_id"]
+        return report
     except sqlite3.Error as error:
         raise AuditError(f"cannot read decision log {path}: {error}") from None
     finally:
         conn.close()
 
 
-def write_checkpoint(path: str | os.PathLike, output: str | os.PathLike) -> dict:
-    """Verify the log, then write its head to `output`, a new file (a checkpoint is
-    evidence: an existing one is never replaced). Keep the file away from the log:
-    a later `verify --checkpoint` proves the log still holds it."""
-
-    def write(file: IO[str]) -> dict:
-        head = _head(path)
-        file.write(json.dumps(head, indent=2) + "\n")
-        return head
-
-    evidence = "a checkpoint is evidence, so a new one needs a new name"
-    return write_output(output, write, log=path, what="checkpoint", exists_hint=evidence)
-
-
-def _head(path: str | os.PathLike) -> dict:
-    report = verify_log(path)
-    if not report.ok:
-        raise AuditError(f"not writing a checkpoint of a damaged log: {report.first_problem}")
-    if report.head_seq == 0:
-        raise AuditError(f"not writing a checkpoint of {path}: the log is empty")
-    conn, _ = open_reader(path)
-    try:
-        recorded_at = conn.execute("SELECT recorded_at FROM decisions WHERE seq = ?", (report.head_seq,)).fetchone()
-        meta = meta_digest(conn)
-    finally:
-        conn.close()
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "log": str(Path(path).resolve()),
-        "seq": report.head_seq,
-        "hash": report.head_hash,
-        "recorded_at": recorded_at[0] if recorded_at else None,
-        "created_at": utc_now(),
-        "ruleset_digests": report.ruleset_digests,
-        "meta_digest": meta,
-    }
-
-
-_CHECKPOINT_MAX_BYTES = 1 << 20  # a checkpoint is a few hundred bytes
-
-
-def read_checkpoint(checkpoint: str | os.PathLike) -> dict:
-    """A checkpoint file, every field checked: AuditInputError naming the file and field otherwise."""
-    try:
-        with open(checkpoint, "rb") as file:
-            # never more than that: /dev/zero or a huge file would read forever or fill memory
-            text = file.read(_CHECKPOINT_MAX_BYTES + 1)
-    except OSError as error:
-        raise AuditInputError(f"cannot read checkpoint {checkpoint}: {error.strerror}") from None
-    if len(text) > _CHECKPOINT_MAX_BYTES:
-        raise AuditInputError(f"checkpoint {checkpoint} is larger than 1 MiB, so it is not a checkpoint")
-    try:
-        head = load_json(text)
-    except ValueError:
-        raise AuditInputError(f"checkpoint {checkpoint} is not JSON") from None
-    if not isinstance(head, dict) or head.get("format") != CHECKPOINT_FORMAT:
-        raise AuditInputError(f"{checkpoint} is not a Licit decision log checkpoint")
-    for name, (valid, expected) in _CHECKPOINT_FIELDS.items():
-        if (name in head or name not in _OPTIONAL_FIELDS) and not valid(head.get(name)):
-            raise AuditInputError(f"checkpoint {checkpoint}: {name} must be {expected}, got {head.get(name)!r:.80}")
-    return head
-
-
-_HASH = re.compile(r"[0-9a-f]{64}")  # audit.canonical: SHA-256 hex digests
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_CHECKPOINT_FIELDS = {
-    "seq": (
-        lambda v: type(v) is int and 1 <= v <= SQLITE_MAX_INTEGER,
-        f"a sequence number from 1 to {SQLITE_MAX_INTEGER}",
-    ),
-    "hash": (lambda v: isinstance(v, str) and _HASH.fullmatch(v), "a record hash (64 lowercase hex digits)"),
-    "ruleset_digests": (
-        lambda v: isinstance(v, list) and all(isinstance(d, str) and _DIGEST.fullmatch(d) for d in v),
-        "a list of rule-set digests (sha256: and 64 lowercase hex digits)",
-    ),
-    "created_at": (lambda v: isinstance(v, str), "the time it was written (a string)"),
-    "meta_digest": (
-        lambda v: isinstance(v, str) and _DIGEST.fullmatch(v),
-        "the digest of the log's meta rows (sha256: and 64 lowercase hex digits)",
-    ),
-}
-_OPTIONAL_FIELDS = {"meta_digest"}  # absent from checkpoints written before it existed
-
-
-def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
-            lookups: Future[list[Problem]], progress: Progress | None) -> VerifyReport:
+def _verify(conn: sqlite3.Connection, version: int, path: str, expected_head: dict | None,
+            beside_checks: list[Future[list[Problem]]], progress: Progress | None) -> VerifyReport:
     records, max_seq = conn.execute("SELECT count(*), coalesce(max(seq), 0) FROM decisions").fetchone()
-    chain = scan(conn, progress and (lambda done: progress(done, records)))
+    chain = scan(conn, version, progress and (lambda done: progress(done, records)))
     problems = list(chain.problems)
     if chain.break_at is not None:
-        problems.append(diagnose(conn, chain.last, chain.break_at))
+        problems.append(diagnose(conn, version, chain.last, chain.break_at))
     written = last_written(conn, max_seq)
     problems += [orphaned_rows(seq, written) for seq in chain.orphans]
     problems += _check_tail(max_seq, written)
     problems += _check_rulesets(conn, chain.first_use)
-    problems += _check_schema(conn)
+    problems += _check_schema(conn, version)
     problems += check_meta(conn)
     if expected_head is not None:
         problems += _check_checkpoint(conn, expected_head, max_seq)
-    problems += lookups.result()
+    for check in beside_checks:
+        problems += check.result()
     return VerifyReport(
         path=path,
         records=records,
@@ -188,6 +111,7 @@ def _verify(conn: sqlite3.Connection, path: str, expected_head: dict | None,
         ruleset_digests=sorted(chain.first_use),
         checkpoint_seq=expected_head["seq"] if expected_head is not None else None,
         checkpoint_covers_meta="meta_digest" in expected_head if expected_head is not None else None,
+        schema_version=version,
     )
 
 
@@ -216,10 +140,10 @@ def _check_rulesets(conn: sqlite3.Connection, first_use: dict[str, int]) -> list
     return problems
 
 
-def _check_schema(conn: sqlite3.Connection) -> list[Problem]:
+def _check_schema(conn: sqlite3.Connection, version: int) -> list[Problem]:
     """Dropped triggers leave the log open to UPDATE and DELETE; an altered table
     could make lookups disagree with the hashed records."""
-    actual, expected = schema_objects(conn), expected_schema()
+    actual, expected = schema_objects(conn), expected_schema(version)
     missing = [name for name in expected if name not in actual]
     altered = [name for name, sql in expected.items() if name in actual and actual[name] != sql]
     # an added trigger can change what is written, an added view or index what is read
@@ -265,7 +189,10 @@ def _check_checkpoint(conn: sqlite3.Connection, head: dict, max_seq: int) -> lis
 
 
 def _first_of_each(problems: list[Problem]) -> list[Problem]:
-    """One per (seq, kind), sorted by seq, log-wide problems last; a damaged file comes
-    first, since it puts every other finding in doubt."""
-    unique = {(p.seq, p.kind): p for p in reversed(problems)}
+    """One per (seq, kind), the first found, sorted by seq, log-wide problems last; a damaged
+    file comes first, since it puts every other finding in doubt. At one seq, the chain's own
+    findings (found first) come before what the rows derived from it show."""
+    unique: dict[tuple, Problem] = {}
+    for problem in problems:
+        unique.setdefault((problem.seq, problem.kind), problem)
     return sorted(unique.values(), key=lambda p: (p.kind != FILE_DAMAGED, p.seq is None, p.seq or 0))

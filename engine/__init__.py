@@ -28,7 +28,7 @@ _default_lock = threading.Lock()
 def default_engine():
     """The engine behind :func:`evaluate`: rules from LICIT_RULES, ./jurisdictions, or the shipped packs;
     every decision logged, as by ``licit evaluate``, to LICIT_AUDIT_DB, else ./licit-audit.db."""
-    from audit.log import default_db_path
+    from audit.schema import default_db_path
     from engine.core import Engine
 
     global _default

@@ -24,7 +24,7 @@ def logged(tmp_path, monkeypatch):
 def test_every_decision_is_in_the_log_before_evaluate_returns(logged):
     db, decisions = logged
     with sqlite3.connect(db) as conn:
-        stored = [row[0] for row in conn.execute("SELECT decision_id FROM decisions ORDER BY seq")]
+        stored = [row[0] for row in conn.execute("SELECT decision ->> '$.decision_id' FROM decisions ORDER BY seq")]
     assert stored == [decision.decision_id for decision in decisions]
 
 

@@ -29,7 +29,7 @@ def seeded(path, count, *options):
     return path
 
 
-def rows(path, sql="SELECT decision_id, outcome, jurisdiction, ruleset_digest FROM decisions ORDER BY seq"):
+def rows(path, sql="SELECT decision_id, outcome, jurisdiction, ruleset_digest FROM decision_lookups ORDER BY seq"):
     with sqlite3.connect(path) as conn:
         return conn.execute(sql).fetchall()
 

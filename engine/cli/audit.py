@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 
 from audit.errors import AuditError
-from audit.log import default_db_path
 from audit.queries import (PERIODS, SUMMARY_COLUMNS, decision_stats, export_file, export_log, find_decisions,
                            get_decision)
 from audit.records import OUTCOMES
+from audit.schema import default_db_path
 from audit.seed import MAX_COUNT, MAX_DAYS, MIN_DAYS
 from engine.cli.errors import library_errors
 from engine.cli.options import (db_option, format_option, lang_option, matcher_option, rules_option,
@@ -41,7 +41,14 @@ def audit_group():
 @click.option(
     "--applicant-id",
     metavar="ID_NUMBER",
-    help="Only decisions about the person with this id number (matched by its keyed hash).",
+    help="Only decisions about the person with this id number (matched by its keyed hash); "
+         "visible in `ps` and shell history: prefer --applicant-id-file.",
+)
+@click.option(
+    "--applicant-id-file",
+    type=click.File("r", encoding="utf-8"),
+    metavar="FILE|-",
+    help="The same, the id number read from the first line of FILE, or of standard input for -.",
 )
 @click.option(
     "--limit",
@@ -52,8 +59,13 @@ def audit_group():
 )
 @format_option("table", "json", "csv")
 @library_errors
-def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, limit, output_format):
+def query(db, since, until, outcome, rule, jurisdiction, flow_id, applicant_id, applicant_id_file, limit,
+          output_format):
     """Find decisions; every filter given must match."""
+    if applicant_id_file is not None:
+        if applicant_id is not None:
+            raise click.UsageError("give --applicant-id or --applicant-id-file, not both")
+        applicant_id = _first_line(applicant_id_file)
     rows = find_decisions(
         db or default_db_path(), since=since, until=until, outcome=outcome, rule=rule,
         jurisdiction=jurisdiction, flow_id=flow_id, applicant_id=applicant_id, limit=limit,
@@ -146,22 +158,29 @@ def export(db, output_format, output, force):
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also prove the log still holds this checkpoint's head.",
+    help="Also prove the log still holds this checkpoint's head (a regular file).",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also prove the checkpoint was signed with the private key of this public key, and not changed since.",
 )
 @library_errors
-def verify(db, checkpoint):
+def verify(db, checkpoint, public_key):
     """Recompute the hash chain and check rows, rule sets and schema. Exit 0 only if intact."""
     from audit.verify import verify_log  # with its thread pool, only when verifying
 
     with progress_bar("verifying") as progress:
-        report = verify_log(db or default_db_path(), checkpoint, progress=progress)
+        report = verify_log(db or default_db_path(), checkpoint, public_key, progress=progress)
     uncovered = ("meta not covered: the checkpoint predates meta digests"
                  if report.checkpoint_covers_meta is False else None)
     if report.ok:
         held = f"; holds checkpoint head seq {report.checkpoint_seq}" if checkpoint else ""
+        signed = f", signed by {report.checkpoint_signed_by}" if report.checkpoint_signed_by else ""
         click.echo(
             f"intact: {counted(report.records, 'record')}, head seq {report.head_seq} hash {report.head_hash}, "
-            f"{counted(len(report.ruleset_digests), 'rule set')}{held}{f' ({uncovered})' if uncovered else ''}"
+            f"{counted(len(report.ruleset_digests), 'rule set')}{held}{signed}"
+            f"{f' ({uncovered})' if uncovered else ''}"
         )
         return
     first, *others = report.problems
@@ -184,13 +203,33 @@ def verify(db, checkpoint):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Checkpoint file to write (keep it away from the log).",
 )
+@click.option(
+    "--sign-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign the checkpoint with this Ed25519 private key (PEM; see `licit audit keygen`).",
+)
 @library_errors
-def checkpoint(db, output):
-    """Verify the log, then write its head (seq, hash, time, rule-set digests) to a file."""
-    from audit.verify import write_checkpoint
+def checkpoint(db, output, sign_key):
+    """Verify the log, then write its head (seq, hash, time, rule-set digests) to a file, signed if asked."""
+    from audit.checkpoints import write_checkpoint
 
-    head = write_checkpoint(db or default_db_path(), output)
-    click.echo(f"checkpoint of head seq {head['seq']} hash {head['hash']} written to {output}")
+    head = write_checkpoint(db or default_db_path(), output, sign_key)
+    signed = f", signed by {head['signature']['key_id']}" if "signature" in head else ""
+    click.echo(f"checkpoint of head seq {head['seq']} hash {head['hash']} written to {output}{signed}")
+
+
+@audit_group.command()
+@click.option("--private", "private_key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Private key file to create (mode 0600; keep it off the host that writes the log).")
+@click.option("--public", "public_key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Public key file to create, for `verify --public-key`.")
+@library_errors
+def keygen(private_key, public_key):
+    """Make an Ed25519 key pair for signing checkpoints; neither file may exist."""
+    from audit.signing import generate_keys
+
+    key_id = generate_keys(private_key, public_key)
+    click.echo(f"key {key_id}: private key {private_key}, public key {public_key}")
 
 
 @audit_group.command()
@@ -289,3 +328,11 @@ def seed(db: Path | None, count: int, days: float, random_seed: int | None, rule
         head = seed_log(path, count, rules_dir=rules_dir, days=days, seed=random_seed, progress=progress,
                         matcher=matcher)
     click.echo(f"seeded {path} with {counted(count, 'decision')} about synthetic flows, head seq {head}")
+
+
+def _first_line(file) -> str:
+    """The id number in `file`, without the line end; at most one line is read (it may be a terminal)."""
+    line = file.readline(4096).strip()
+    if not line:
+        raise click.BadParameter(f"{file.name} holds no id number on its first line", param_hint="--applicant-id-file")
+    return line

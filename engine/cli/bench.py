@@ -81,7 +81,8 @@ def bench(jurisdiction: str, count: int, matcher: str | None, with_audit: bool, 
             click.echo(run_remedy_bench(engine, remedy_flows))
     if any(option is not None for option in (synthetic, reloads, peer, remedy_flows)):
         return
-    from engine.batch.bench import run_audit_bench, run_bench
+    from engine.batch.bench import run_bench
+    from engine.batch.logbench import run_audit_bench
 
     for name in matchers:
         with Engine(rules_dir=rules_dir, matcher=name, max_request_age=None) as engine:

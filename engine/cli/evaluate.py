@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -25,6 +26,10 @@ _SEVERITY = tuple(reversed(OUTCOMES))  # allow < conditional < review < deny, as
 @click.option("--audit-db", type=click.Path(dir_okay=False),
               help="decision log (default: $LICIT_AUDIT_DB or ./licit-audit.db)")
 @click.option("--no-audit", is_flag=True, help="do not log decisions")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False),
+              help="the log's writer writes checkpoints into this directory every N records or T seconds "
+                   "(default: $LICIT_AUDIT_CHECKPOINT_DIR, else none; N, T and a signing key from "
+                   "$LICIT_AUDIT_CHECKPOINT_EVERY, _SECONDS and _SIGN_KEY)")
 @format_option("json", "text")
 @lang_option
 @when_option("--as-of", help="decide under the rules in force at this instant, or on this local day, "
@@ -36,11 +41,17 @@ _SEVERITY = tuple(reversed(OUTCOMES))  # allow < conditional < review < deny, as
               help="with each flow denied or referred, the cheapest changes that make it pass (licit remedy)")
 @matcher_option
 @library_errors
-def evaluate(flows, rules_dir, audit_db, no_audit, output_format, languages, as_of, fail_on, with_remedies,
-             matcher) -> None:
+def evaluate(flows, rules_dir, audit_db, no_audit, checkpoint_dir, output_format, languages, as_of, fail_on,
+             with_remedies, matcher) -> None:
     """Decide each FLOW.json (or - for JSON lines on stdin) and print its decision."""
     if no_audit and audit_db is not None:
         raise click.UsageError("--audit-db and --no-audit exclude each other: log to PATH, or do not log")
+    if no_audit and checkpoint_dir is not None:
+        raise click.UsageError("--checkpoint-dir and --no-audit exclude each other: checkpoints are of the log")
+    if checkpoint_dir is not None:  # the log's writer takes its checkpoint policy from there
+        from audit.checkpoints import DIR_ENV
+
+        os.environ[DIR_ENV] = checkpoint_dir
     from audit import AuditInputError, default_db_path
     from engine.core import Engine
     from engine.inputs import flow_documents

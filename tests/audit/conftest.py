@@ -20,6 +20,7 @@ from audit import DecisionLog, ruleset_digest  # noqa: E402
 from engine.cli import cli  # noqa: E402  (`licit audit` is in engine/cli/audit.py)
 
 EXAMPLES = REPO / "examples"
+DATA = Path(__file__).resolve().parent / "data"  # a version-1 log (data/README.md)
 TEST_KEY = "test-key-0123456789abcdef"
 EFFECTS = {
     "CN.CTPL.LUMP_SUM": "deny",
@@ -136,9 +137,12 @@ def drop_triggers(conn: sqlite3.Connection) -> None:
         conn.execute(f'DROP TRIGGER "{name}"')
 
 
+RECORD_TABLES = ("decisions", "decision_lookups", "findings", "obligations")  # a record and the rows derived from it
+
+
 def move(conn: sqlite3.Connection, old_seq: int, new_seq: int) -> None:
-    """Renumber a record with its normalised rows."""
-    for table in ("decisions", "findings", "obligations"):
+    """Renumber a record with the rows derived from it."""
+    for table in RECORD_TABLES:
         conn.execute(f"UPDATE {table} SET seq = ? WHERE seq = ?", (new_seq, old_seq))
 
 

@@ -121,7 +121,7 @@ def test_show_reports_a_broken_chain_link(filled_log):
     conn = raw(filled_log)
     drop_triggers(conn)
     conn.execute("UPDATE decisions SET decision = json_set(decision, '$.engine_version', '9.9.9') WHERE seq = 2")
-    decision_id = conn.execute("SELECT decision_id FROM decisions WHERE seq = 2").fetchone()[0]
+    decision_id = conn.execute("SELECT json_extract(decision, '$.decision_id') FROM decisions WHERE seq = 2").fetchone()[0]
     assert (
         "chain link BROKEN: its stored hash does not match its content"
         in run("show", "--db", filled_log, decision_id).output
@@ -229,7 +229,7 @@ def test_seed_writes_a_varied_valid_log_and_refuses_an_existing_file(tmp_path):
     assert set(stats["by_outcome"]) == {"deny", "review", "conditional", "allow"}
     assert set(stats["by_jurisdiction"]) == {"CN", "CN-BJ", "CN-GD", "CN-GD-SZ", "CN-SH"}
     assert len(stats["by_day"]) > 200  # spread over a year
-    ids = [row[0] for row in raw(path).execute("SELECT decision_id FROM decisions ORDER BY seq")]
+    ids = [row[0] for row in raw(path).execute("SELECT json_extract(decision, '$.decision_id') FROM decisions ORDER BY seq")]
     assert all(re.fullmatch(r"[0-9a-f]{32}", decision_id) for decision_id in ids)  # as the engine makes them
     assert_one_line_error(run("seed", "--db", path, "--n", 5), "already exists", exit_code=2)
 

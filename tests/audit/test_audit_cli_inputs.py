@@ -7,12 +7,14 @@ import json
 import os
 
 import pytest
-from conftest import assert_one_line_error, run
+from click.testing import CliRunner
+from conftest import assert_one_line_error, example_flows, run
 
 from audit import AuditError, DecisionLog
 from audit.errors import AuditInputError
 from audit.times import lower_bound, upper_bound
 from engine.batch.seed import seed_log
+from engine.cli import cli
 
 
 def count(result) -> int:
@@ -101,9 +103,16 @@ def test_a_checkpoint_file_over_a_mebibyte_is_refused(filled_log, checkpoint):
     assert_one_line_error(result, f"checkpoint {checkpoint} is larger than 1 MiB", exit_code=2)
 
 
-def test_an_endless_file_as_a_checkpoint_is_refused_without_reading_it_all(filled_log):
+def test_an_endless_file_as_a_checkpoint_is_refused_without_reading_it(filled_log):
     result = run("verify", "--db", filled_log, "--checkpoint", "/dev/zero")
-    assert_one_line_error(result, "checkpoint /dev/zero is larger than 1 MiB", exit_code=2)
+    assert_one_line_error(result, "checkpoint /dev/zero is not a regular file", exit_code=2)
+
+
+def test_a_fifo_as_a_checkpoint_is_refused_without_waiting_for_a_writer(filled_log, tmp_path):
+    fifo = tmp_path / "head.json"
+    os.mkfifo(fifo)
+    result = run("verify", "--db", filled_log, "--checkpoint", fifo)  # used to wait forever for a writer
+    assert_one_line_error(result, f"checkpoint {fifo} is not a regular file", exit_code=2)
 
 
 def test_a_checkpoint_nested_too_deeply_to_parse_is_not_json(filled_log, checkpoint):
@@ -155,3 +164,22 @@ def test_seed_log_refuses_bad_arguments_as_input_errors(tmp_path):
     with pytest.raises(AuditError, match="already exists"):
         seed_log(tmp_path / "taken.db", 3)
     assert sorted(os.listdir(tmp_path)) == ["taken.db"]
+
+
+def test_an_applicant_id_is_read_from_a_file_or_standard_input(filled_log, tmp_path):
+    id_number = example_flows()["student-on-credit"]["applicant"]["id_number"]
+    (tmp_path / "id.txt").write_text(id_number + "\n")
+    by_argument = run("query", "--db", filled_log, "--applicant-id", id_number, "--format", "json").output
+    by_file = run("query", "--db", filled_log, "--applicant-id-file", tmp_path / "id.txt", "--format", "json").output
+    by_stdin = CliRunner().invoke(cli, ["audit", "query", "--db", str(filled_log), "--applicant-id-file", "-",
+                                        "--format", "json"], input=id_number + "\n").output
+    assert len(json.loads(by_argument)) == 12 and by_file == by_argument == by_stdin
+
+
+def test_an_applicant_id_file_that_is_empty_or_given_with_the_id_is_refused(filled_log, tmp_path):
+    (tmp_path / "empty.txt").write_text("\n")
+    assert_one_line_error(run("query", "--db", filled_log, "--applicant-id-file", tmp_path / "empty.txt"),
+                          "holds no id number", exit_code=2)
+    (tmp_path / "id.txt").write_text("440301199001011234\n")
+    assert_one_line_error(run("query", "--db", filled_log, "--applicant-id", "1", "--applicant-id-file",
+                              tmp_path / "id.txt"), "not both", exit_code=2)

@@ -16,7 +16,7 @@ import pytest
 from conftest import example_items
 
 from audit import AuditWriteError, DecisionLog, verify_log
-from tests.privileges import outcome_in_child
+from tests.privileges import NOBODY, outcome_in_child
 
 
 def record_one(path: Path, start: int = 100) -> None:
@@ -44,10 +44,23 @@ def test_a_read_only_log_file_raises_a_write_error_naming_it(shared_dir):
     path = shared_dir / "licit-audit.db"
     make_log(path)
     shared_dir.chmod(0o777)
+    os.chown(path, NOBODY, NOBODY)
     path.chmod(0o444)
     outcome = outcome_in_child(record_one, path, as_nobody=True)
-    assert outcome.startswith("AuditWriteError:") and str(path) in outcome and "readonly" in outcome
+    assert outcome.startswith("AuditWriteError:") and str(path) in outcome and "Permission denied" in outcome
     assert verify_log(path).records == 3
+
+
+def test_a_log_of_another_user_is_refused_even_where_it_could_be_written(shared_dir):
+    """Another user's file in a shared directory is never adopted as the log (issue 18)."""
+    path = shared_dir / "licit-audit.db"
+    make_log(path)
+    shared_dir.chmod(0o777)
+    path.chmod(0o666)
+    before = path.read_bytes()
+    outcome = outcome_in_child(record_one, path, as_nobody=True)
+    assert outcome.startswith("AuditWriteError:") and "belongs to another user (uid 0)" in outcome
+    assert path.read_bytes() == before
 
 
 def test_a_read_only_directory_raises_a_write_error_naming_the_log(shared_dir):
@@ -63,7 +76,7 @@ def test_a_read_only_directory_raises_a_write_error_naming_the_log(shared_dir):
 
 def test_a_log_locked_past_the_timeout_raises_a_write_error(log_path):
     make_log(log_path)
-    with DecisionLog(log_path, timeout=0.2) as log:
+    with DecisionLog(log_path, timeout=3) as log:  # the writer gives up on the lock after half of it
         blocker = sqlite3.connect(log_path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         with pytest.raises(AuditWriteError, match="database is locked") as raised:
@@ -112,3 +125,23 @@ def test_hitting_the_file_size_limit_raises_a_write_error_and_leaves_the_log_who
     assert outcome.startswith("AuditWriteError:") and str(log_path) in outcome
     report = verify_log(log_path)
     assert report.ok and report.records > 1
+
+
+def _read_everything(path: Path) -> None:
+    from audit import find_decisions
+
+    rows = find_decisions(path, limit=0)
+    report = verify_log(path)
+    assert len(rows) == 3 and report.ok, (len(rows), report.problems)
+
+
+def test_an_unprivileged_auditor_reads_a_closed_log_in_a_directory_they_cannot_write(shared_dir):
+    """SQLite cannot create the log's -shm there (SQLITE_READONLY_DIRECTORY, not CANTOPEN, for a
+    user who may read the directory): the log is read as an immutable file instead."""
+    path = shared_dir / "licit-audit.db"
+    make_log(path)
+    import audit.queries  # noqa: F401  (loaded before dropping root: the checkout may be private to root)
+    import audit.verify  # noqa: F401
+
+    assert sorted(os.listdir(shared_dir)) == ["licit-audit.db"] and shared_dir.stat().st_mode & 0o777 == 0o755
+    assert outcome_in_child(_read_everything, path, as_nobody=True) == "ok"

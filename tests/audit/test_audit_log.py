@@ -8,7 +8,7 @@ import sqlite3
 import stat
 
 import pytest
-from conftest import example_items, make_ruleset, raw
+from conftest import DATA, example_items, make_ruleset, raw
 
 from audit import AuditError, AuditWriteError, DecisionLog, get_decision, load_ruleset, verify_log
 
@@ -147,8 +147,8 @@ def test_without_a_configured_key_a_private_key_file_is_created_and_reused(log_p
     assert len(key_file.read_text().strip()) == 64
     with DecisionLog(log_path) as log:  # the same key: the applicant hash still matches
         log.record(*example_items(1, start=2)[0])
-    rows = raw(log_path).execute("SELECT DISTINCT applicant FROM decisions").fetchall()
-    assert len(rows) == 1
+    rows = raw(log_path).execute("SELECT DISTINCT json_extract(flow, '$.applicant.id_number') FROM decisions")
+    assert len(rows.fetchall()) == 1
 
 
 def test_a_key_file_readable_by_others_is_refused(log_path, monkeypatch):
@@ -178,9 +178,69 @@ def test_a_closed_log_refuses_to_record(log_path):
         log.record(*example_items(1)[0])
 
 
-def test_lookup_columns_are_generated_from_the_stored_decision(filled_log):
+def test_lookup_rows_are_derived_from_the_stored_decisions_by_the_time_the_log_is_closed(filled_log):
     conn = raw(filled_log)
-    for outcome, decision in conn.execute("SELECT outcome, decision FROM decisions"):
-        assert outcome == json.loads(decision)["outcome"]
-    with pytest.raises(sqlite3.OperationalError, match="generated column"):
-        conn.execute("UPDATE decisions SET outcome = 'allow'")
+    rows = conn.execute("SELECT l.outcome, l.decision_id, d.decision FROM decisions AS d "
+                        "JOIN decision_lookups AS l ON l.seq = d.seq").fetchall()
+    assert len(rows) == 12
+    for outcome, decision_id, decision in rows:
+        assert (outcome, decision_id) == (json.loads(decision)["outcome"], json.loads(decision)["decision_id"])
+    findings = conn.execute("SELECT count(*) FROM findings").fetchone()[0]
+    assert findings == sum(len(json.loads(d)["findings"]) for (_, _, d) in rows)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE decision_lookups SET outcome = 'allow'")
+
+
+def test_a_version_1_log_is_read_but_not_extended(tmp_path):
+    v1 = tmp_path / "v1.db"
+    v1.write_bytes((DATA / "v1-log.db").read_bytes())
+    with pytest.raises(AuditError, match="schema version 1, which this Licit reads and verifies but does not extend"):
+        DecisionLog(v1)
+    assert verify_log(v1).ok and verify_log(v1).records == 20
+
+
+def test_a_symlink_at_the_log_path_is_refused_and_its_target_untouched(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("someone's notes\n")
+    (tmp_path / "licit-audit.db").symlink_to(target)
+    with pytest.raises(AuditWriteError, match="symbolic link"):
+        DecisionLog(tmp_path / "licit-audit.db")
+    assert target.read_text() == "someone's notes\n"
+
+
+def test_a_dangling_symlink_at_the_log_path_does_not_create_its_target(tmp_path):
+    (tmp_path / "licit-audit.db").symlink_to(tmp_path / "elsewhere.db")
+    with pytest.raises(AuditWriteError, match="symbolic link"):
+        DecisionLog(tmp_path / "licit-audit.db")
+    assert not (tmp_path / "elsewhere.db").exists()
+
+
+def test_a_bad_key_leaves_no_empty_log_behind(log_path, monkeypatch):
+    monkeypatch.setenv("LICIT_AUDIT_KEY", "short")
+    with pytest.raises(AuditError, match="too short"):
+        DecisionLog(log_path)
+    assert list(log_path.parent.iterdir()) == []
+
+
+def test_a_key_file_planted_by_another_user_is_refused(log_path, monkeypatch):
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to give the file to another user")
+    monkeypatch.delenv("LICIT_AUDIT_KEY")
+    DecisionLog(log_path).close()
+    key_file = log_path.with_name(log_path.name + ".key")
+    os.chown(key_file, 65534, 65534)  # same content and mode 0600: only the owner differs
+    with pytest.raises(AuditError, match="belongs to another user"):
+        DecisionLog(log_path)
+
+
+def test_a_symlink_at_the_key_file_is_refused_not_followed(log_path, monkeypatch, tmp_path):
+    monkeypatch.delenv("LICIT_AUDIT_KEY")
+    elsewhere = tmp_path / "elsewhere.key"
+    (log_path.parent / f"{log_path.name}.key").symlink_to(elsewhere)  # dangling: creation must not write through
+    with pytest.raises(AuditError, match="symbolic link"):
+        DecisionLog(log_path)
+    assert not elsewhere.exists() and not log_path.exists()
+    elsewhere.write_text("0" * 64 + "\n")
+    elsewhere.chmod(0o600)
+    with pytest.raises(AuditError, match="symbolic link"):  # nor read through, once it leads to a key
+        DecisionLog(log_path)

@@ -16,7 +16,7 @@ from conftest import REPO, assert_one_line_error, file_bytes, run
 import audit.outputs
 from audit import load_ruleset
 
-OWN_FILES = ["", "-wal", "-shm", "-journal", ".key", "-spool/lock", "-spool/new.entry"]
+OWN_FILES = ["", "-wal", "-shm", "-journal", ".key", "-writer"]
 
 
 @pytest.fixture

@@ -4,16 +4,19 @@ found by verify, at the first damaged sequence number, with the kind of damage."
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
-from conftest import assert_one_line_error, drop_triggers, example_items, make_decision, make_ruleset, move, raw, run
+from conftest import (
+    RECORD_TABLES, assert_one_line_error, drop_triggers, example_items, make_decision, make_ruleset, move, raw, run,
+)
 
 from audit import AuditWriteError, DecisionLog, verify_log, write_checkpoint
-from audit.canonical import record_body, record_hash
+from audit.canonical import canonical_json, record_hash, record_text
 from audit.schema import expected_schema
 
-TABLES = ("meta", "rulesets", "decisions", "findings", "obligations")
+TABLES = ("meta", "rulesets", "decisions", "decision_lookups", "findings", "obligations")
 INSERTED_COLUMNS = "seq, recorded_at, evaluated_at, duration_us, prev_hash, hash, decision, flow"
 
 
@@ -24,15 +27,9 @@ def first_problem(path, checkpoint=None):
 
 
 def forge_hash(seq: int, prev_hash: str, recorded_at: str, decision: dict, flow_json: str) -> str:
-    body = record_body(
-        decision_json=json.dumps(decision, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(),
-        duration_us=1000,
-        evaluated_at=decision["evaluated_at"],
-        finding_rows=[(f["rule_id"], f["jurisdiction"], f["effect"]) for f in decision["findings"]],
-        flow_json=flow_json.encode(),
-        obligation_rows=[(o["rule_id"], o["action"]) for o in decision["obligations"]],
-    )
-    return record_hash(body, prev_hash, recorded_at, seq)
+    """The hash a tamperer who read docs/log-format.md computes for a rewritten record."""
+    return record_hash(record_text(canonical_json(decision).encode(), 1000, decision["evaluated_at"],
+                                   flow_json.encode(), prev_hash, recorded_at, seq))
 
 
 @pytest.fixture
@@ -69,14 +66,14 @@ def test_triggers_refuse_inserts_that_would_fork_or_pad_the_chain(filled_log):
             f"INSERT INTO decisions({INSERTED_COLUMNS}) VALUES (20, ?, ?, ?, ?, ?, ?, ?)",
             row,
         )
-    with pytest.raises(sqlite3.IntegrityError, match="only be added with their record"):
+    with pytest.raises(sqlite3.IntegrityError, match="may only be derived from records not yet derived"):
         conn.execute("INSERT INTO findings VALUES (3, 9, 'CN.FAKE', 'CN', 'deny', 'x', 'deny')")
     with pytest.raises(sqlite3.IntegrityError, match="written once"):
         conn.execute("INSERT INTO meta VALUES ('note', 'x')")
 
 
 def test_a_rewritten_field_is_content_changed(tamper, filled_log):
-    seq = tamper.execute("SELECT min(seq) FROM decisions WHERE seq > 3 AND outcome = 'deny'").fetchone()[0]
+    seq = tamper.execute("SELECT min(seq) FROM decision_lookups WHERE seq > 3 AND outcome = 'deny'").fetchone()[0]
     tamper.execute("UPDATE decisions SET decision = json_set(decision, '$.outcome', 'allow') WHERE seq = ?", (seq,))
     problem = first_problem(filled_log)
     assert (problem.seq, problem.kind) == (seq, "content changed")
@@ -91,7 +88,7 @@ def test_a_rewritten_and_rehashed_record_is_caught_by_its_successor(tamper, fill
     new_hash = forge_hash(4, prev_hash, recorded_at, decision, flow)
     tamper.execute(
         "UPDATE decisions SET decision = ?, duration_us = 1000, hash = ? WHERE seq = 4",
-        (json.dumps(decision, sort_keys=True, separators=(",", ":"), ensure_ascii=False), new_hash),
+        (canonical_json(decision), new_hash),
     )
     problem = first_problem(filled_log)
     assert (problem.seq, problem.kind) == (4, "content changed")
@@ -99,14 +96,14 @@ def test_a_rewritten_and_rehashed_record_is_caught_by_its_successor(tamper, fill
 
 @pytest.mark.parametrize("seq", [1, 6])
 def test_a_deleted_record_is_missing(tamper, filled_log, seq):
-    for table in ("decisions", "findings", "obligations"):
+    for table in RECORD_TABLES:
         tamper.execute(f"DELETE FROM {table} WHERE seq = ?", (seq,))
     problem = first_problem(filled_log)
     assert (problem.seq, problem.kind) == (seq, "record missing")
 
 
 def test_a_deleted_last_record_is_missing(tamper, filled_log):
-    for table in ("decisions", "findings", "obligations"):
+    for table in RECORD_TABLES:
         tamper.execute(f"DELETE FROM {table} WHERE seq = 12")
     problem = first_problem(filled_log)
     assert (problem.seq, problem.kind) == (12, "record missing")
@@ -117,7 +114,7 @@ def test_a_cut_tail_with_its_traces_removed_is_caught_by_a_checkpoint(filled_log
     write_checkpoint(filled_log, checkpoint)
     conn = raw(filled_log)
     drop_triggers(conn)
-    for table in ("decisions", "findings", "obligations"):
+    for table in RECORD_TABLES:
         conn.execute(f"DELETE FROM {table} WHERE seq > 10")
     conn.execute("UPDATE sqlite_sequence SET seq = 10 WHERE name = 'decisions'")
     problem = first_problem(filled_log, checkpoint)
@@ -142,9 +139,10 @@ def test_a_log_rewritten_from_the_start_is_caught_by_a_checkpoint(filled_log, tm
         new_hash = forge_hash(seq, prev_hash, recorded_at, decision, flow)
         conn.execute(
             "UPDATE decisions SET decision = ?, duration_us = 1000, prev_hash = ?, hash = ? WHERE seq = ?",
-            (json.dumps(decision, sort_keys=True, separators=(",", ":"), ensure_ascii=False), prev_hash, new_hash, seq),
+            (canonical_json(decision), prev_hash, new_hash, seq),
         )
-        conn.execute("UPDATE findings SET outcome = ? WHERE seq = ?", (decision["outcome"], seq))
+        for table in ("findings", "decision_lookups"):  # the rows derived from it, too
+            conn.execute(f"UPDATE {table} SET outcome = ? WHERE seq = ?", (decision["outcome"], seq))
         prev_hash = new_hash
     problem = first_problem(filled_log, checkpoint)
     assert (problem.seq, problem.kind) == (12, "content changed")
@@ -160,7 +158,7 @@ def test_a_forged_record_inserted_in_the_middle_is_found(tamper, filled_log, for
     ).fetchone()
     forged = make_decision(json.loads(flow), "allow", [], make_ruleset(), 999)
     digest = forge_hash(5, prev_hash, recorded_at, forged, flow) if forged_hash_is_valid else "f" * 64
-    forged_json = json.dumps(forged, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    forged_json = canonical_json(forged)
     tamper.execute(
         f"INSERT INTO decisions({INSERTED_COLUMNS}) VALUES (5, ?, ?, 1000, ?, ?, ?, ?)",
         (recorded_at, forged["evaluated_at"], prev_hash, digest, forged_json, flow),
@@ -221,12 +219,11 @@ def test_a_log_cut_at_its_end_takes_no_more_records(filled_log):
     # Later records would reuse the removed numbers and make the chain verify again.
     conn = raw(filled_log)
     drop_triggers(conn)
-    for table in ("findings", "obligations", "decisions"):
+    for table in RECORD_TABLES:
         conn.execute(f"DELETE FROM {table} WHERE seq > 10")
     conn.close()
-    with DecisionLog(filled_log) as log:
-        with pytest.raises(AuditWriteError, match=r"ends at seq 10 but seq 12 was written, so records were removed"):
-            log.record(*example_items(1, start=50)[0])
+    with pytest.raises(AuditWriteError, match=r"ends at seq 10 but seq 12 was written, so records were removed"):
+        DecisionLog(filled_log)
     assert first_problem(filled_log).kind == "record missing"
 
 
@@ -238,29 +235,24 @@ def _rewrite_schema(conn, name: str, sql: str) -> None:
 
 
 def _restore_triggers(conn) -> None:
-    for sql in expected_schema().values():
+    for sql in expected_schema(2).values():
         if sql.startswith("CREATE TRIGGER"):
             conn.execute(sql)
 
 
-def test_lookup_columns_rewritten_behind_the_schema_are_found(filled_log):
-    # The chain covers the stored JSON; `outcome` is what queries and stats read.
+def test_rewritten_lookup_rows_are_found(filled_log):
+    # The chain covers the stored JSON; `outcome` in decision_lookups is what queries and stats read.
     conn = raw(filled_log)
     drop_triggers(conn)
-    generated = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'decisions'").fetchone()[0]
-    plain = generated.replace("GENERATED ALWAYS AS (json_extract(decision, '$.outcome')) STORED", "")
-    _rewrite_schema(conn, "decisions", plain)
-    conn.close()
-    conn = raw(filled_log)
-    assert conn.execute("UPDATE decisions SET outcome = 'allow' WHERE outcome = 'deny'").rowcount > 0
+    assert conn.execute("UPDATE decision_lookups SET outcome = 'allow' WHERE outcome = 'deny'").rowcount > 0
     conn.execute("UPDATE findings SET outcome = 'allow' WHERE outcome = 'deny'")
-    _rewrite_schema(conn, "decisions", generated)
-    conn.close()
-    conn = raw(filled_log)
     _restore_triggers(conn)
     conn.close()
-    problem = first_problem(filled_log)
-    assert problem.kind == "lookup columns changed" and "its outcome no longer match" in problem.detail
+    report = verify_log(filled_log)
+    assert report.first_problem.kind == "lookup columns changed" and "decision_lookups row" in \
+        report.first_problem.detail
+    assert any(p.kind == "normalised rows changed" and "findings rows no longer match" in p.detail
+               for p in report.problems)
 
 
 def test_an_index_rebuilt_partial_behind_the_schema_is_found(filled_log):
@@ -277,17 +269,20 @@ def test_an_index_rebuilt_partial_behind_the_schema_is_found(filled_log):
 
 def test_an_added_trigger_is_found(filled_log):
     conn = raw(filled_log)
-    conn.execute("CREATE TRIGGER zz_hide AFTER INSERT ON decisions WHEN NEW.outcome = 'deny' BEGIN SELECT 1; END")
+    conn.execute("CREATE TRIGGER zz_hide AFTER INSERT ON decision_lookups WHEN NEW.outcome = 'deny' BEGIN SELECT 1; END")
     conn.close()
     problem = first_problem(filled_log)
     assert problem.kind == "schema changed" and "added: zz_hide" in problem.detail
 
 
-def test_every_generated_lookup_column_is_checked():
-    from audit.lookups import LOOKUP_COLUMNS
-    from audit.schema import TABLES
+def test_every_lookup_column_is_derived_and_checked():
+    from audit.derived import DERIVED
+    from audit.tables import LOOKUPS, V1_TABLES, V2_TABLES
 
-    assert len(LOOKUP_COLUMNS) == TABLES.count("GENERATED ALWAYS AS") == 9
+    assert len(LOOKUPS) == V1_TABLES.count("GENERATED ALWAYS AS") == 9
+    table = V2_TABLES[V2_TABLES.index("CREATE TABLE decision_lookups"):]
+    columns = re.findall(r"\n    (\w+) +(?:INTEGER|TEXT)", table[:table.index(");")])
+    assert DERIVED["decision_lookups"].names == columns
 
 
 @pytest.fixture
@@ -302,7 +297,7 @@ def long_log(log_path):
     conn.close()
 
 
-def _swap_rows(conn, a: int, b: int, tables=("decisions", "findings", "obligations")) -> None:
+def _swap_rows(conn, a: int, b: int, tables=RECORD_TABLES) -> None:
     for old, new in ((a, -1), (b, a), (-1, b)):
         for table in tables:
             conn.execute(f"UPDATE {table} SET seq = ? WHERE seq = ?", (new, old))
@@ -330,7 +325,7 @@ def test_two_distant_records_contents_swapped_beneath_their_hashes_are_reordered
         columns.update(zip(content.split(", "), rows[other]))
         long_log.execute(f"INSERT INTO decisions({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                          tuple(columns.values()))
-    _swap_rows(long_log, 3, 40, tables=("findings", "obligations"))
+    _swap_rows(long_log, 3, 40, tables=("decision_lookups", "findings", "obligations"))
     problem = first_problem(log_path)
     assert (problem.seq, problem.kind) == (3, "records reordered")
     assert "seq 3 holds the record written as seq 40" in problem.detail
@@ -365,9 +360,7 @@ def test_rows_left_behind_by_removed_last_records_still_mean_they_are_missing(ta
     seq = tamper.execute("SELECT max(seq) FROM findings").fetchone()[0]
     tamper.execute("DELETE FROM decisions WHERE seq >= ?", (seq,))  # SQLite's counter still says 12 were written
     problem = first_problem(filled_log)
-    assert (problem.seq, problem.kind, problem.detail) == (
-        seq, "record missing", f"normalised rows remain for seq {seq} but its record is gone"
-    )
+    assert (problem.seq, problem.kind) == (seq, "record missing")
 
 
 def test_a_record_rewritten_as_json_too_deep_for_python_is_changed_content_not_a_crash(tamper, filled_log):

@@ -147,7 +147,7 @@ def test_a_bad_as_of_exits_2(log, draft):
 
 def test_to_scenario_prints_a_case_that_rules_test_runs(log, tmp_path):
     with sqlite3.connect(log) as conn:
-        decision_id, code = conn.execute("SELECT decision_id, jurisdiction FROM decisions WHERE outcome = 'deny' "
+        decision_id, code = conn.execute("SELECT decision_id, jurisdiction FROM decision_lookups WHERE outcome = 'deny' "
                                          "ORDER BY seq").fetchone()
     result = licit("audit", "to-scenario", decision_id, "--db", log, "--name", "pinned deny")
     assert result.exit_code == 0 and result.stdout.startswith("# Pinned from decision")

@@ -70,7 +70,7 @@ def write(root, files: dict[str, str]):
 def logged(db):
     with sqlite3.connect(db) as conn:
         return [(decision_id, json.loads(flow), json.loads(decision)) for decision_id, flow, decision in
-                conn.execute("SELECT decision_id, flow, decision FROM decisions ORDER BY seq")]
+                conn.execute("SELECT decision ->> '$.decision_id', flow, decision FROM decisions ORDER BY seq")]
 
 
 def above(flow: dict, threshold: float) -> bool:

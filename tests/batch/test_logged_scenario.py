@@ -30,7 +30,8 @@ def logged(log, tmp_path):
 
 def pick(db, where: str) -> tuple[str, str]:
     with sqlite3.connect(db) as conn:
-        return conn.execute(f"SELECT decision_id, jurisdiction FROM decisions WHERE {where} ORDER BY seq").fetchone()
+        return conn.execute(f"SELECT l.decision_id, l.jurisdiction FROM decisions AS d JOIN decision_lookups AS l "
+                            f"USING (seq) WHERE {where} ORDER BY seq").fetchone()
 
 
 def rules_test(tree, code, pattern):

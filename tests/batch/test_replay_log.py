@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from audit import AuditError
-from audit.canonical import canonical_json, record_body, record_hash
+from audit.canonical import canonical_json, record_hash, record_text
 from audit.spans import CHAIN_LINK, Selection
 from engine.batch.impact import draft_impact
 from engine.batch.replay import RULESET, ReplayItem, decision_differences, replay_log
@@ -80,7 +80,8 @@ def test_a_log_rewritten_consistently_replays_different_and_says_what_differed(l
     db, _ = log_copy
     conn = sqlite3.connect(db)
     seq, decision = next((seq, json.loads(text)) for seq, text in conn.execute(
-        "SELECT seq, decision FROM decisions WHERE outcome = 'deny' ORDER BY seq DESC"))  # the last: less to rehash
+        "SELECT seq, decision FROM decisions WHERE decision ->> '$.outcome' = 'deny' ORDER BY seq DESC"))
+    # the last: less to rehash
     conn.close()
     decision["outcome"] = "allow"
     _rewrite_chain(db, seq, decision)
@@ -92,7 +93,7 @@ def test_a_log_rewritten_consistently_replays_different_and_says_what_differed(l
 
 def test_a_missing_rule_set_is_a_reason_not_a_crash(log_copy):
     db, _ = log_copy
-    alter(db, "DELETE FROM rulesets WHERE digest = (SELECT ruleset_digest FROM decisions WHERE seq = 1)")
+    alter(db, "DELETE FROM rulesets WHERE digest = (SELECT decision ->> '$.ruleset.digest' FROM decisions WHERE seq = 1)")
     summary, items = replay(db)
     assert summary.not_replayable[RULESET] == len(items) > 0
     assert all(item.reason.startswith("no rule set sha256:") and item.reason.endswith("in the log") for item in items)
@@ -152,13 +153,8 @@ def _rewrite_chain(db, seq: int, decision: dict) -> None:
         if number == seq:
             text = canonical_json(decision)
             conn.execute("UPDATE decisions SET decision = ? WHERE seq = ?", (text, number))
-        findings = conn.execute("SELECT rule_id, jurisdiction, effect FROM findings WHERE seq = ? ORDER BY position",
-                                (number,)).fetchall()
-        obligations = conn.execute("SELECT rule_id, action FROM obligations WHERE seq = ? ORDER BY position",
-                                   (number,)).fetchall()
-        body = record_body(decision_json=text.encode(), duration_us=duration_us, evaluated_at=evaluated_at,
-                           finding_rows=findings, flow_json=flow.encode(), obligation_rows=obligations)
-        digest = record_hash(body, prev_hash, recorded_at, number)
+        digest = record_hash(record_text(text.encode(), duration_us, evaluated_at, flow.encode(), prev_hash,
+                                         recorded_at, number))
         conn.execute("UPDATE decisions SET prev_hash = ?, hash = ? WHERE seq = ?", (prev_hash, digest, number))
         prev_hash = digest
     conn.close()
