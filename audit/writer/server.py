@@ -29,6 +29,7 @@ from audit.tables import SCHEMA_VERSION
 from audit.writer import protocol
 from audit.writer.appender import Appender, Refused, RulesetUnknown, Submission
 from audit.writer.endpoint import Endpoint, refuse_peer
+from audit.writer.walcopy import WalCopier
 
 DERIVE_EVERY = 256  # records committed before their rows are derived, while callers keep the writer busy
 IDLE_S = 0.005  # or as soon as the writer has had nothing to do for this long
@@ -51,6 +52,7 @@ class Writer:
         self.socket_inode = socket_inode
         self.checkpoints = checkpoints
         self.timeout = timeout
+        self.wal = WalCopier(appender.path)
         self.selector = selectors.DefaultSelector()
         self.selector.register(listener, selectors.EVENT_READ)
         self.callers: dict[socket.socket, _Caller] = {}
@@ -177,6 +179,7 @@ class Writer:
                 submission.error = AuditWriteError(self.broken)
         elif submissions:
             self.appender.append(submissions)
+            self.wal.written()
             self._checkpoint_if_due(submissions)
         for caller, submission in batch:
             if caller.connection.fileno() < 0:
@@ -203,6 +206,7 @@ class Writer:
         now = time.monotonic()
         if self.appender.underived >= DERIVE_EVERY or (self.appender.underived and now - busy_until >= IDLE_S):
             self.derive()
+        self.wal.catch_up(self.appender.conn)
         if self.checkpoints is not None and self.checkpoints.due(self.appender.head[0], now, between_batches=True):
             try:
                 self.checkpoints.write(*self.appender.head, now)
@@ -214,6 +218,7 @@ class Writer:
             return
         try:
             self.appender.derive_pending()
+            self.wal.written()
         except sqlite3.IntegrityError as error:
             # Records derive cleanly unless the log was altered behind the writer's back: stop taking records.
             self.broken = (f"cannot write decision log {self.appender.path}: its lookup rows cannot be derived "
@@ -249,6 +254,7 @@ class Writer:
         if self.checkpoints is not None and self.checkpoints.due(self.appender.head[0], float("inf")):
             with contextlib.suppress(AuditError):  # the last records get a checkpoint too, if it can be written
                 self.checkpoints.write(*self.appender.head, time.monotonic())
+        self.wal.close()  # first: the writer's is then the log's last connection, whose closing empties the WAL
         self.appender.conn.close()
 
 
