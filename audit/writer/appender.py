@@ -26,7 +26,8 @@ from audit.times import utc_now
 _INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")  # audit.times' form: nothing JSON escapes
 _NOT_AT_HEAD = "only appends at the head of its chain"  # audit.tables' decisions_append_at_head
 _IDS_PER_QUERY = 500  # well below SQLite's limit on parameters
-_DERIVE_AT_MOST = 10_000  # records whose rows one transaction derives: bounded time and memory
+_DERIVE_AT_MOST = 10_000
+_WAL_PAGES = 1000  # SQLite's default  # records whose rows one transaction derives: bounded time and memory
 
 
 class Refused(Exception):
@@ -53,7 +54,8 @@ class Appender:
         self.path = path
         meta = self._open_or_create(key_check)
         conn.execute("PRAGMA synchronous=FULL")
-        # a commit never copies the WAL into the file, which callers would wait for (audit.writer.walcopy)
+        # SQLite checkpoints the WAL into the file after a commit that leaves it longer than this; not
+        # after the callers' durable commits (it would delay their answers), after derivations
         conn.execute("PRAGMA wal_autocheckpoint=0")
         self.key_check = meta.get("key_check")
         self._digests = {digest for (digest,) in conn.execute("SELECT digest FROM rulesets")}
@@ -87,6 +89,7 @@ class Appender:
         while self.underived > 0:
             upto = min(self.head[0], self.derived + _DERIVE_AT_MOST)
             self.conn.execute("PRAGMA synchronous=NORMAL")  # the next durable commit carries it to disk
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_PAGES}")
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 derive(self.conn, self.derived, upto)
@@ -95,6 +98,7 @@ class Appender:
                 _roll_back(self.conn)
                 raise
             finally:
+                self.conn.execute("PRAGMA wal_autocheckpoint=0")
                 self.conn.execute("PRAGMA synchronous=FULL")
             self.derived = upto
             if self.derived == self.head[0]:

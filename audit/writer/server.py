@@ -29,11 +29,9 @@ from audit.tables import SCHEMA_VERSION
 from audit.writer import protocol
 from audit.writer.appender import Appender, Refused, RulesetUnknown, Submission
 from audit.writer.endpoint import Endpoint, refuse_peer
-from audit.writer.walcopy import WalCopier
 
 DERIVE_EVERY = 256  # records committed before their rows are derived, while callers keep the writer busy
 IDLE_S = 0.005  # or as soon as the writer has had nothing to do for this long
-GATHER_SHARE, GATHER_AT_MOST_S = 0.5, 0.002  # the wait for returning callers: this share of a commit, at most
 _READ = 1 << 16  # per recv: larger reads allocate (and free) more than a request needs
 
 
@@ -53,28 +51,27 @@ class Writer:
         self.socket_inode = socket_inode
         self.checkpoints = checkpoints
         self.timeout = timeout
-        self.wal = WalCopier(appender.path)
         self.selector = selectors.DefaultSelector()
         self.selector.register(listener, selectors.EVENT_READ)
         self.callers: dict[socket.socket, _Caller] = {}
         self.stopping = False
         self.served = False  # whether a caller was ever greeted: the writer exits once none is left
         self.broken: str | None = None  # why records are refused from now on (the log cannot be derived)
-        self.returning: set[_Caller] = set()  # callers answered by the last commit that have not sent again
-        self.commit_s = 0.0  # how long the last commit took
         self.hello = {"protocol": protocol.PROTOCOL, "schema_version": SCHEMA_VERSION, "pid": os.getpid(),
                       "device": os.stat(appender.path).st_dev, "inode": os.stat(appender.path).st_ino}
 
     def serve(self) -> None:
         busy_until = started = time.monotonic()  # when the writer last answered a request
         while not self.stopping:
+            events = self.selector.select(self._wait(busy_until))
             batch: list[tuple[_Caller, Submission]] = []
-            self._take(self.selector.select(self._wait(busy_until)), batch)
-            # Callers answered by the last commit are usually back within a moment: waiting a little
-            # for them puts them in this commit, instead of two groups of callers taking turns.
-            deadline = time.monotonic() + min(self.commit_s * GATHER_SHARE, GATHER_AT_MOST_S)
-            while batch and self.returning and not self.stopping and (left := deadline - time.monotonic()) > 0:
-                self._take(self.selector.select(left), batch)
+            for key, _ in events:
+                if self.stopping:  # the last caller said goodbye: the others had not been greeted
+                    break
+                if key.fileobj is self.listener:
+                    self._accept()
+                else:
+                    self._read(self.callers.get(key.fileobj), batch)
             if batch:
                 self._commit(batch)
                 busy_until = time.monotonic()
@@ -82,15 +79,6 @@ class Writer:
             if not any(caller.greeted for caller in self.callers.values()):
                 if self.served or time.monotonic() - started > self.timeout:
                     return  # the last caller has gone (or none came)
-
-    def _take(self, events: list, batch: list) -> None:
-        for key, _ in events:
-            if self.stopping:  # the last caller said goodbye: the others had not been greeted
-                return
-            if key.fileobj is self.listener:
-                self._accept()
-            else:
-                self._read(self.callers.get(key.fileobj), batch)
 
     def _wait(self, busy_until: float) -> float | None:
         deadlines = [time.monotonic() + self.timeout]
@@ -131,7 +119,6 @@ class Writer:
         for kind, body in frames:
             if kind == protocol.RECORD and caller.greeted:
                 batch.append((caller, self._submission(caller, body)))
-                self.returning.discard(caller)
             elif kind == protocol.HELLO and not caller.greeted:
                 self._greet(caller, body)
             elif kind == protocol.BYE:
@@ -189,10 +176,7 @@ class Writer:
             for submission in submissions:
                 submission.error = AuditWriteError(self.broken)
         elif submissions:
-            started = time.monotonic()
             self.appender.append(submissions)
-            self.commit_s = time.monotonic() - started
-            self.wal.written()
             self._checkpoint_if_due(submissions)
         for caller, submission in batch:
             if caller.connection.fileno() < 0:
@@ -201,7 +185,6 @@ class Writer:
                 self._send(caller, protocol.seq_reply(submission.seq))
             else:
                 self._send(caller, _error_reply(submission.error))
-        self.returning = {caller for caller, _ in batch if caller.connection in self.callers}
 
     def _checkpoint_if_due(self, submissions: list[Submission]) -> None:
         """A checkpoint due now is written before the callers hear back; if it cannot be, they
@@ -220,7 +203,6 @@ class Writer:
         now = time.monotonic()
         if self.appender.underived >= DERIVE_EVERY or (self.appender.underived and now - busy_until >= IDLE_S):
             self.derive()
-        self.wal.catch_up(self.appender.conn)
         if self.checkpoints is not None and self.checkpoints.due(self.appender.head[0], now, between_batches=True):
             try:
                 self.checkpoints.write(*self.appender.head, now)
@@ -232,7 +214,6 @@ class Writer:
             return
         try:
             self.appender.derive_pending()
-            self.wal.written()
         except sqlite3.IntegrityError as error:
             # Records derive cleanly unless the log was altered behind the writer's back: stop taking records.
             self.broken = (f"cannot write decision log {self.appender.path}: its lookup rows cannot be derived "
@@ -247,7 +228,6 @@ class Writer:
             self._drop(caller)
 
     def _drop(self, caller: _Caller) -> None:
-        self.returning.discard(caller)
         if caller.connection in self.callers:
             self.selector.unregister(caller.connection)
             del self.callers[caller.connection]
@@ -269,7 +249,6 @@ class Writer:
         if self.checkpoints is not None and self.checkpoints.due(self.appender.head[0], float("inf")):
             with contextlib.suppress(AuditError):  # the last records get a checkpoint too, if it can be written
                 self.checkpoints.write(*self.appender.head, time.monotonic())
-        self.wal.close()  # first: the writer's is then the log's last connection, whose closing empties the WAL
         self.appender.conn.close()
 
 
