@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from engine.cli.options import rules_option
+from engine.cli.options import matcher_option, rules_option
 
 __all__ = ["serve"]
 
@@ -40,11 +40,13 @@ def _duration(_ctx, _param, value: str):
               help="decisions under way at once in each worker (those waiting on the log share its commits)")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="one JSON line per request on stderr (never a personal identifier)")
+@matcher_option
 def serve(host, port, workers, rules_dir, audit_db, tokens_file, max_request_age, max_body_bytes, max_batch,
-          threads, access_log) -> None:
+          threads, access_log, matcher) -> None:
     """Serve decisions over HTTP until SIGTERM; SIGHUP reloads the rules (see docs/service.md)."""
     from audit import default_db_path
     from engine.core import default_rules_dir
+    from engine.matching import MatcherError, resolve_matcher
     from engine.service.settings import ServiceSettings
     from engine.service.supervisor import ServeError, serve as run_service
     from engine.service.tokens import Tokens, TokensError
@@ -53,10 +55,14 @@ def serve(host, port, workers, rules_dir, audit_db, tokens_file, max_request_age
         tokens = Tokens.load(tokens_file)
     except TokensError as error:
         raise click.UsageError(str(error)) from None
+    try:  # resolved once, here: every worker decides with the same matcher, or the service does not start
+        matcher = resolve_matcher(matcher)
+    except MatcherError as error:
+        raise click.UsageError(str(error)) from None
     settings = ServiceSettings(rules_dir=rules_dir or default_rules_dir(), audit_db=audit_db or default_db_path(),
                                host=host, port=port, workers=workers, tokens=tokens, max_body_bytes=max_body_bytes,
                                max_batch=max_batch, max_request_age=max_request_age, threads=threads,
-                               access_log=access_log)
+                               access_log=access_log, matcher=matcher)
     try:
         status = run_service(settings, announce=lambda line: click.echo(line))
     except ServeError as error:

@@ -36,20 +36,18 @@ class Decider:
         self._reload_lock = threading.Lock()
         self.log = DecisionLog(settings.audit_db)
         try:
-            self.engine = self._build()
+            self.engine = Engine(settings.rules_dir, sink=self.log, max_request_age=settings.max_request_age,
+                                 matcher=settings.matcher)
         except BaseException:
             self.log.close()
             raise
         self.loaded_at = _now()
         self._log_failed_at: float | None = None
 
-    def _build(self) -> Engine:
-        return Engine(self.settings.rules_dir, sink=self.log, max_request_age=self.settings.max_request_age)
-
     @property
     def digests(self) -> dict[str, str]:
-        engine = self.engine
-        return {code: engine.tree.compiled[code].digest for code in engine.jurisdictions}
+        compiled = self.engine.tree.compiled  # one read: a reload may swap the tree meanwhile
+        return {code: compiled[code].digest for code in sorted(compiled)}
 
     def decide(self, flow: bytes | dict, as_of: dt.datetime | None = None) -> Decision:
         """The decision, logged; or a ServiceProblem saying why there is none."""
@@ -77,18 +75,19 @@ class Decider:
         return []
 
     def reload(self, trigger: str) -> ReloadOutcome:
-        """Load the rule tree again; a tree that does not load whole is refused and the last good one kept."""
+        """Load the rule tree again; a tree that does not load whole is refused and the last good one kept.
+        Engine.reload swaps the rules in one step and frees the old ones when the last request using them
+        ends, so that a worker that reloads does not grow."""
         with self._reload_lock:
             before = self.digests
             try:
-                engine = self._build()
+                self.engine.reload()
             except RuleSetError as error:
                 errors = [FieldError(f"{item.file}:{item.line}:{item.col}", f"{item.code}: {item.message}")
                           for item in error.errors]
                 return self._refused(trigger, errors)
             except EngineError as error:
                 return self._refused(trigger, [FieldError(str(self.settings.rules_dir), str(error))])
-            self.engine = engine  # requests under way finish on the engine they started with
             self.loaded_at = _now()
             after = self.digests
             changed = sorted(code for code in after.keys() | before.keys() if after.get(code) != before.get(code))

@@ -49,3 +49,4 @@ class ServiceSettings:
     drain_seconds: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
     access_log: bool = True
     threads: int = 8  # per worker: decisions waiting on the log's commit share it (group commit)
+    matcher: str | None = None  # engine.matching's choice when None

@@ -64,12 +64,15 @@ class Supervisor:
         self.stopping = False
         self.failed = False
         self._signals: list[int] = []
+        # the workers watch its read end: at its EOF, the supervisor is gone (even by SIGKILL) and they drain
+        self._lifeline_read, self._lifeline_write = os.pipe()
 
     def _spawn(self) -> _Worker:
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker
             os.close(read_end)
+            os.close(self._lifeline_write)
             for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
                 signal.signal(handled, signal.SIG_DFL)
             signal.set_wakeup_fd(-1)
@@ -78,7 +81,7 @@ class Supervisor:
             try:
                 from engine.service.worker import run_worker
 
-                status = run_worker(self.settings, self.listener, write_end)
+                status = run_worker(self.settings, self.listener, write_end, self._lifeline_read)
             except BaseException as error:  # noqa: BLE001 - said, without its message, before the worker ends
                 from engine.service.eventlog import log_exception
                 from engine.service.worker import FAILED
@@ -255,7 +258,7 @@ def serve(settings: ServiceSettings, announce=print) -> int:
                       message=f"listening on {settings.host} without bearer tokens: anyone who reaches it may "
                               f"decide flows, read decisions and reload rules")
         log_event("listening", url=url, workers=settings.workers, rules=str(settings.rules_dir),
-                  log=str(settings.audit_db), tokens=settings.tokens.enabled)
+                  matcher=settings.matcher, log=str(settings.audit_db), tokens=settings.tokens.enabled)
         announce(f"licit serve: listening on {url} ({counted(settings.workers, 'worker')}, rules {settings.rules_dir}, "
                  f"log {settings.audit_db})")
         return supervisor.run()

@@ -1,7 +1,8 @@
 """One worker process: its engine and log, the app, and uvicorn serving the supervisor's socket.
 
 Signals: SIGTERM or SIGINT stop taking connections, let requests under way finish (up to
-``drain_seconds``), then close the log. SIGHUP reloads the rule tree (the last good one stays
+``drain_seconds``), then close the log; so does the supervisor's end, however it came (its
+lifeline pipe reads EOF), so that no worker outlives it holding the port and the log. SIGHUP reloads the rule tree (the last good one stays
 if the new one does not load). The worker tells the supervisor over its pipe when it is ready
 (or why it could not start) and when a ``POST /v1/rules/reload`` succeeded, so that the
 supervisor has the other workers reload too.
@@ -29,9 +30,10 @@ class _Server(uvicorn.Server):
     """uvicorn's server with Licit's signals: it drains on SIGTERM/SIGINT, reloads rules on SIGHUP,
     and (unlike uvicorn alone) does not kill itself with the signal once drained."""
 
-    def __init__(self, config: uvicorn.Config, app):
+    def __init__(self, config: uvicorn.Config, app, lifeline: int):
         super().__init__(config)
         self.licit_app = app
+        self.lifeline = lifeline
 
     @contextlib.contextmanager
     def capture_signals(self):
@@ -40,15 +42,23 @@ class _Server(uvicorn.Server):
         for stop in stops:
             loop.add_signal_handler(stop, self._stop, stop)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self._reload()))
+        loop.add_reader(self.lifeline, self._orphaned)
         try:
             yield
         finally:
+            loop.remove_reader(self.lifeline)
             for handled in (*stops, signal.SIGHUP):
                 loop.remove_signal_handler(handled)
 
     def _stop(self, signum: int) -> None:
         if not self.should_exit:
             log_event("draining", signal=signal.Signals(signum).name)
+        self.should_exit = True
+
+    def _orphaned(self) -> None:
+        asyncio.get_running_loop().remove_reader(self.lifeline)  # EOF stays readable
+        if not self.should_exit:
+            log_event("draining", level="error", reason="the supervisor is gone")
         self.should_exit = True
 
     async def _reload(self) -> None:
@@ -63,8 +73,8 @@ def _tell(channel: int, message: str) -> None:
         os.write(channel, (message.replace("\n", " ")[:3000] + "\n").encode())
 
 
-def run_worker(settings: ServiceSettings, listener: socket.socket, channel: int) -> int:
-    """Serve until stopped; the exit status of the worker process."""
+def run_worker(settings: ServiceSettings, listener: socket.socket, channel: int, lifeline: int) -> int:
+    """Serve until stopped or the supervisor is gone (EOF on `lifeline`); the exit status of the worker process."""
     from engine.errors import LicitError
     from engine.service.app import DecisionApp
     from engine.service.decider import Decider
@@ -84,7 +94,7 @@ def run_worker(settings: ServiceSettings, listener: socket.socket, channel: int)
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None, server_header=False,
                             timeout_graceful_shutdown=settings.drain_seconds, loop=_loop(), http=_http())
-    server = _Server(config, app)
+    server = _Server(config, app, lifeline)
     try:
         _tell(channel, READY)
         server.run(sockets=[listener])

@@ -35,6 +35,21 @@ def test_evaluate_answers_the_engines_decision(shared_server, engine, name):
     assert _comparable(decision) == _comparable(engine.evaluate(flow).model_dump(mode="json"))
 
 
+def test_the_built_in_matcher_serves_the_same_decisions(start_server, engine):
+    server = start_server("--matcher", "python")
+    assert server.events("listening")[0]["matcher"] == "python"
+    for name in sorted(EXPECTED):
+        flow = fresh(example(name))
+        response = server.post("/v1/evaluate", flow)
+        assert response.status_code == 200
+        assert _comparable(response.json()) == _comparable(engine.evaluate(flow).model_dump(mode="json"))
+
+
+def test_a_matcher_that_is_not_one_stops_serve_with_exit_2():
+    result = licit("serve", "--port", "0", "--matcher", "rete")
+    assert result.returncode == 2 and "rete" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_every_returned_decision_is_in_the_log_with_a_verified_link(shared_server):
     decision = shared_server.post("/v1/evaluate", fresh(example("student-on-credit"))).json()
     stored = shared_server.client.get(f"/v1/decisions/{decision['decision_id']}")

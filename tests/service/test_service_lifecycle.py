@@ -233,6 +233,44 @@ def test_a_worker_killed_is_started_again_and_the_log_stays_whole(start_server):
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+def _children(pid: int) -> set[int]:
+    children = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            children.add(int(entry))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_do_not_outlive_a_supervisor_killed_and_the_log_stays_whole(start_server):
+    server = start_server("--workers", "2")
+    assert server.post("/v1/evaluate", fresh(example("student-on-credit"))).status_code == 200
+    workers = _children(server.process.pid)
+    assert len(workers) == 2
+    server.process.kill()  # SIGKILL: the supervisor cannot tell anyone
+    server.process.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "a worker outlived its supervisor"
+    assert [event.get("reason") for event in server.events("draining")] == ["the supervisor is gone"] * 2
+    assert log_count(server.log_path) == 1
+    verify = licit("audit", "verify", "--db", str(server.log_path))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
 def test_sigterm_while_starting_stops_cleanly(tmp_path):
     import subprocess
     import sys

@@ -90,7 +90,6 @@ def measure_service(workers: int, seconds: int, connections: int, flows: Path, s
                   warm_other=warm["other"] + warm["socket_errors"])
     for suffix in ("", "-wal", "-shm", ".key"):
         Path(f"{log}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(f"{log}-spool", ignore_errors=True)
     return result
 
 
