@@ -32,6 +32,7 @@ MIN_NAME_LENGTH = 2
 FREE_TEXT = ("flow_id", "channel.platform_id", "channel.pilot_id", "insurer.id", "payments[].provider")
 _CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _INDEX = re.compile(r"\[\d+\]")
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')  # the characters JSON text writes escaped
 
 
 def identifier_errors(flow: Flow) -> list[FieldError]:
@@ -54,7 +55,7 @@ def identifier_errors(flow: Flow) -> list[FieldError]:
 def _may_appear(identifiers: list[str], flow: Flow) -> bool:
     """Whether one of ``identifiers`` may appear in a value outside applicant: a search of the flow's JSON text,
     which holds each value as it is but for the characters JSON escapes (with those, the values are searched)."""
-    if any(char in '"\\' or char < " " for identifier in identifiers for char in identifier):
+    if any(_JSON_ESCAPED.search(identifier) for identifier in identifiers):
         return True
     text = folded(flow.model_dump_json(exclude={"applicant"}))
     return any(folded(identifier) in text for identifier in identifiers)

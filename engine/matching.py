@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import EngineError, MatcherError
-from rules.segments import CompiledJurisdiction
-from rules.types import Vocabulary
 
-__all__ = ["MATCHERS", "JurisdictionMatcher", "available_matchers", "default_matcher", "matcher_for",
+if TYPE_CHECKING:  # types only: the CLI imports this module to name the matchers, without the rule compiler
+    from rules.segments import CompiledJurisdiction
+    from rules.types import Vocabulary
+
+__all__ = ["BATCH_MATCHER", "MATCHERS", "JurisdictionMatcher", "available_matchers", "default_matcher", "matcher_for",
            "matchers_text", "resolve_matcher"]
 
 MATCHERS = ("durable", "python")
 ENVIRONMENT = "LICIT_MATCHER"
+# replay and impact decide a whole log: the built-in matcher decides about twice as fast as durable_rules, and
+# the differential tests hold the two to the same decisions (docs/replay-and-impact.md#which-matcher)
+BATCH_MATCHER = "python"
 
 
 class JurisdictionMatcher(Protocol):
@@ -51,10 +56,10 @@ def default_matcher() -> str:
     return available_matchers()[0]
 
 
-def resolve_matcher(name: str | None = None) -> str:
-    """The matcher to use: ``name``, else $LICIT_MATCHER, else the default. Asking for durable_rules
-    where it cannot be imported is an error (not a silent fallback): the caller named a matcher."""
-    chosen = name or os.environ.get(ENVIRONMENT) or default_matcher()
+def resolve_matcher(name: str | None = None, default: str | None = None) -> str:
+    """The matcher to use: ``name``, else $LICIT_MATCHER, else ``default``, else the default here. Asking
+    for durable_rules where it cannot be imported is an error (not a silent fallback): the caller named a matcher."""
+    chosen = name or os.environ.get(ENVIRONMENT) or default or default_matcher()
     if chosen not in MATCHERS:
         source = "matcher" if name else ENVIRONMENT
         raise MatcherError(f"{source} {chosen!r} is not a matcher; choose one of: {', '.join(MATCHERS)}")

@@ -21,6 +21,7 @@ from engine.core import Engine
 from engine.errors import FlowValidationError, LicitError
 from engine.batch.logged_rules import LoggedClock
 from engine.batch.span_runner import plan, run_spans
+from engine.matching import BATCH_MATCHER, resolve_matcher
 from rules.tree import at_local_noon
 
 __all__ = ["ImpactReport", "Tally", "draft_impact", "sample_spans"]
@@ -123,10 +124,11 @@ class _ImpactSpans:
     draft: str
     digests: tuple[tuple[str, str], ...]  # (jurisdiction, digest) of the draft as first loaded
     as_of: dt.datetime | dt.date | None
+    matcher: str
 
     def start(self, conn: sqlite3.Connection) -> tuple[Engine, LoggedClock]:
         clock = LoggedClock()
-        engine = Engine(rules_dir=self.draft, clock=clock)
+        engine = Engine(rules_dir=self.draft, clock=clock, matcher=self.matcher)
         if _digests(engine) != self.digests:
             raise LicitError(f"the draft {self.draft} changed while its impact was being measured: run it again")
         return engine, clock
@@ -199,14 +201,16 @@ def sample_spans(spans: list[Span], size: int, seed: int = 0) -> list[Span]:
 
 def draft_impact(db: str | os.PathLike, draft: str | os.PathLike, selection: Selection = Selection(), *,
                  as_of: dt.datetime | dt.date | None = None, sample: int | None = None, workers: int | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> ImpactReport:
+                 progress: Callable[[int, int], None] | None = None, matcher: str | None = None) -> ImpactReport:
     """Decide the logged flows `selection` matches (a sample of `sample` of them, if given) under the
     rule tree `draft`, at their logged instants or all at `as_of` (a date: noon local time in each
     flow's jurisdiction), and count what changes against the logged decisions. A draft that does not
     load is refused (rules.RuleSetError, with every error). `progress` gets (records done, records in
-    all) before the work and after each span."""
+    all) before the work and after each span. `matcher` decides (default: $LICIT_MATCHER, else BATCH_MATCHER)."""
     draft = os.fspath(Path(draft))
-    digests = _digests(Engine(rules_dir=draft))  # refuses a draft that does not load, before any work
+    matcher = resolve_matcher(matcher, BATCH_MATCHER)
+    # refuses a draft that does not load, before any work
+    digests = _digests(Engine(rules_dir=draft, matcher=matcher))
     spans = plan(db, selection)
     if sample is not None:
         spans = sample_spans(spans, sample)
@@ -214,7 +218,7 @@ def draft_impact(db: str | os.PathLike, draft: str | os.PathLike, selection: Sel
     if progress is not None:
         progress(0, planned)
     report = ImpactReport()
-    for part in run_spans(db, selection, _ImpactSpans(draft, digests, as_of), spans, workers=workers):
+    for part in run_spans(db, selection, _ImpactSpans(draft, digests, as_of, matcher), spans, workers=workers):
         report.merge(part)
         if progress is not None:
             progress(report.considered, planned)

@@ -20,6 +20,7 @@ from engine.decision import Decision
 from engine.errors import FlowValidationError, LicitError
 from engine.batch.logged_rules import LoggedClock, StoredRuleSets, UnusableRuleSet
 from engine.batch.span_runner import plan, run_spans
+from engine.matching import BATCH_MATCHER, resolve_matcher
 
 __all__ = ["ReplayItem", "ReplaySummary", "decision_differences", "replay_decision", "replay_log"]
 
@@ -116,7 +117,7 @@ class _Replayer:
 
     def __init__(self, conn: sqlite3.Connection, matcher: str | None = None):
         self.clock = LoggedClock()
-        self.rulesets = StoredRuleSets(conn, self.clock, matcher=matcher)
+        self.rulesets = StoredRuleSets(conn, self.clock, matcher=resolve_matcher(matcher, BATCH_MATCHER))
 
     def replay(self, record: LoggedRecord) -> tuple[ReplayItem | None, Decision | None]:
         """(None if identical, else what differs or why it was not replayed; the replayed decision)."""
@@ -177,7 +178,9 @@ def replay_log(db: str | os.PathLike, selection: Selection = Selection(), *, wor
                progress: Callable[[int, int], None] | None = None, matcher: str | None = None) -> ReplaySummary:
     """Replay every record `selection` matches; returns the counts. Each record that does not replay
     identical goes to `on_item` as soon as its span is done, in log order; `progress` gets (records
-    done, records in all) before the work and after each span."""
+    done, records in all) before the work and after each span. `matcher` decides (default: $LICIT_MATCHER,
+    else BATCH_MATCHER)."""
+    matcher = resolve_matcher(matcher, BATCH_MATCHER)  # a matcher that cannot be used fails before any work
     spans = plan(db, selection)
     planned = sum(span.count for span in spans)
     if progress is not None:

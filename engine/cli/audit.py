@@ -20,6 +20,7 @@ from engine.cli.errors import library_errors
 from engine.cli.options import (db_option, format_option, lang_option, matcher_option, rules_option,
                                 time_filters, workers_option)
 from engine.cli.output import print_table, progress_bar
+from engine.matching import BATCH_MATCHER
 from rules.wording import counted
 
 __all__ = ["audit_group"]
@@ -240,7 +241,7 @@ def keygen(private_key, public_key):
 @click.option("--jurisdiction", "-j", metavar="CODE", help="with --all: only decisions for this jurisdiction")
 @workers_option
 @format_option("text", "json")
-@matcher_option
+@matcher_option(default=f"{BATCH_MATCHER} (the faster)")
 @library_errors
 def replay(decision_id: str | None, replay_all: bool, db: Path | None, since: str | None, until: str | None,
            jurisdiction: str | None, workers: int | None, output_format: str, matcher: str | None) -> None:

@@ -17,11 +17,15 @@ def rules_option(command):
                         help="rule tree (default: $LICIT_RULES, ./jurisdictions, or the shipped packs)")(command)
 
 
-def matcher_option(command):
-    """``--matcher durable|python``: which matcher decides (engine/matching.py); the parameter is ``matcher``."""
-    return click.option("--matcher", type=click.Choice(["durable", "python"]), default=None,
-                        help="rule matcher (default: $LICIT_MATCHER, else durable where durable_rules imports, "
-                             "else python)")(command)
+_MATCHER_DEFAULT = "durable where durable_rules imports, else python"
+
+
+def matcher_option(command=None, *, default: str = _MATCHER_DEFAULT):
+    """``--matcher durable|python``: which matcher decides (engine/matching.py); the parameter is ``matcher``.
+    ``default`` says what decides without the option or $LICIT_MATCHER (as ``@matcher_option(default=...)``)."""
+    option = click.option("--matcher", type=click.Choice(["durable", "python"]), default=None,
+                          help=f"rule matcher (default: $LICIT_MATCHER, else {default})")
+    return option if command is None else option(command)
 
 
 def format_option(*choices: str, help: str = "output format"):

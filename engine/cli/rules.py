@@ -18,6 +18,7 @@ from engine.cli.options import (db_option, format_option, lang_option, matcher_o
                                 when_option, workers_option)
 from engine.cli.output import print_table, progress_bar
 from engine.cli.remedy import timeout_option
+from engine.matching import BATCH_MATCHER
 from rules.wording import counted
 
 __all__ = ["rules_group"]
@@ -273,9 +274,11 @@ def _print(results: list, as_text, output_format: str) -> None:
 @click.option("--sample", type=click.IntRange(1), help="decide only N of the matching decisions, spread over the log")
 @workers_option
 @format_option("text", "json", "csv")
+@matcher_option(default=f"{BATCH_MATCHER} (the faster)")
 @library_errors
 def impact(draft: Path, db: Path | None, since: dt.date | None, until: dt.date | None, jurisdiction: str | None,
-           as_of: dt.date | None, sample: int | None, workers: int | None, output_format: str) -> None:
+           as_of: dt.date | None, sample: int | None, workers: int | None, output_format: str,
+           matcher: str | None) -> None:
     """Decide the logged flows under the DRAFT rule tree and show what would change: outcome transitions with
     example decision ids, rules that start or stop firing per jurisdiction, flows the draft cannot decide.
     A draft that does not load is refused with its errors. Nothing is written to the log."""
@@ -286,7 +289,8 @@ def impact(draft: Path, db: Path | None, since: dt.date | None, until: dt.date |
 
     db, selection = db or default_db_path(), Selection(since, until, jurisdiction)
     with progress_bar("impact") as progress:
-        report = draft_impact(db, draft, selection, as_of=as_of, sample=sample, workers=workers, progress=progress)
+        report = draft_impact(db, draft, selection, as_of=as_of, sample=sample, workers=workers, progress=progress,
+                              matcher=matcher)
     if output_format == "json":
         context = {"draft": str(draft), "log": str(db), "selection": selection.to_json(),
                    "as_of": as_of.isoformat() if as_of is not None else None, "sample": sample}

@@ -9,6 +9,7 @@ import pytest
 
 from audit.spans import CHAIN_LINK, Selection, Span
 from engine.batch.impact import EXAMPLES, NO_PACK, NO_RULES, draft_impact, sample_spans
+from engine.matching import available_matchers
 from rules.errors import RuleSetError
 from tests.batch.conftest import ALTER_FLOW, alter, copy_log, seeded
 STRENGTH = ["allow", "conditional", "review", "deny"]  # the contract's order of outcomes, weakest first
@@ -108,6 +109,14 @@ def test_workers_and_one_process_agree(log, tmp_path):
     draft = write(tmp_path / "draft", tree_files("0.18"))
     assert draft_impact(log, draft, workers=2).to_json() == draft_impact(
         log, draft, workers=1).to_json()
+
+
+@pytest.mark.skipif("durable" not in available_matchers(), reason="durable_rules does not import here")
+def test_each_matcher_gives_the_same_impact(log, tmp_path):
+    draft = write(tmp_path / "draft", tree_files("0.18"))
+    shown = draft_impact(log, draft, workers=1, matcher="python").to_json()
+    assert shown["changed"] > 0
+    assert draft_impact(log, draft, workers=1, matcher="durable").to_json() == shown
 
 
 def test_flows_the_draft_cannot_decide_are_counted_apart(log, tmp_path):

@@ -11,7 +11,9 @@ from audit import AuditError
 from audit.canonical import canonical_json, record_hash, record_text
 from audit.spans import CHAIN_LINK, Selection
 from engine.batch.impact import draft_impact
-from engine.batch.replay import RULESET, ReplayItem, decision_differences, replay_log
+from engine.batch.replay import RULESET, ReplayItem, _Replayer, decision_differences, replay_log
+from engine.matching import ENVIRONMENT, available_matchers
+from audit.schema import open_reader
 from tests.batch.conftest import ALTER_FLOW, alter, copy_log, seeded, writable
 from tests.conftest import PACKS
 
@@ -97,6 +99,30 @@ def test_a_missing_rule_set_is_a_reason_not_a_crash(log_copy):
     summary, items = replay(db)
     assert summary.not_replayable[RULESET] == len(items) > 0
     assert all(item.reason.startswith("no rule set sha256:") and item.reason.endswith("in the log") for item in items)
+
+
+def test_replay_decides_with_the_built_in_matcher_unless_told_otherwise(packs_log, monkeypatch):
+    db, _ = packs_log
+    conn, _ = open_reader(db)
+    digest = conn.execute("SELECT ruleset_digest FROM decision_lookups LIMIT 1").fetchone()[0]
+    try:
+        monkeypatch.delenv(ENVIRONMENT, raising=False)
+        assert _Replayer(conn).rulesets.engine(digest).matcher == "python"
+        for named in available_matchers():
+            assert _Replayer(conn, named).rulesets.engine(digest).matcher == named
+            monkeypatch.setenv(ENVIRONMENT, named)
+            assert _Replayer(conn).rulesets.engine(digest).matcher == named
+    finally:
+        conn.close()
+
+
+@pytest.mark.skipif("durable" not in available_matchers(), reason="durable_rules does not import here")
+def test_each_matcher_replays_the_log_identical(packs_log):
+    # the log was made with the default matcher where durable_rules imports: durable
+    db, _ = packs_log
+    for matcher in ("durable", "python"):
+        summary = replay_log(db, workers=2, matcher=matcher)
+        assert (summary.identical, summary.replayed) == (600, 600), matcher
 
 
 def test_workers_give_the_same_result_as_one_process(packs_log):
