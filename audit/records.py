@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from audit.canonical import MAX_SAFE_INTEGER, canonical_json, ruleset_digest
 from audit.errors import AuditError, AuditInputError
-from audit.redaction import MIN_IDENTIFIER_CHARS, appears_in, redact_flow
+from audit.redaction import MIN_IDENTIFIER_CHARS, folded, redact_flow
 from audit.times import normalize_instant
 
 OUTCOMES = ("deny", "review", "conditional", "allow")
@@ -115,8 +115,12 @@ def _refuse_clear_identifiers(identifiers: dict[str, str], texts: tuple[str, ...
     not checked: a two-character name can be an ordinary word in a rule's message.
     The record is refused as input: the engine refuses such a flow before deciding it, with the
     same test, so what reaches here matched a rule's text or the decision's own id or time."""
+    searched = None  # the texts folded once for both identifiers (appears_in's comparison)
     for field in ("id_number", "phone"):
         identifier = identifiers.get(field, "")
-        if len(identifier) >= MIN_IDENTIFIER_CHARS and any(appears_in(identifier, text) for text in texts):
+        if len(identifier) < MIN_IDENTIFIER_CHARS:
+            continue
+        searched = searched if searched is not None else [folded(text) for text in texts]
+        if any(folded(identifier) in text for text in searched):
             raise AuditInputError(f"{what} applicant.{field}: the applicant's {field} appears in clear outside "
                                   f"applicant.{field}")

@@ -76,7 +76,11 @@ def identifier_hash(key: bytes, field: str, value: object) -> str:
 
 def folded(text: str) -> str:
     """Text as identifiers are searched in it: compatibility forms (full-width ４４０３) as their plain
-    characters, then case folded. Looser than the hash's own comparison, never stricter."""
+    characters, then case folded. Looser than the hash's own comparison, never stricter.
+    ASCII text is its own NFKC form, and its case folding is lower(): ten times faster, and
+    most of what a record holds."""
+    if text.isascii():
+        return text.lower()
     return unicodedata.normalize("NFKC", text).casefold()
 
 

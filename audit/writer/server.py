@@ -285,17 +285,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _stop)
     try:
         writer.serve()
-    except BaseException as e:
-        if os.environ.get("LICIT_WRITER_DEBUG"):
-            import traceback
-            with open(os.environ["LICIT_WRITER_DEBUG"], "a") as f:
-                f.write(f"{os.getpid()} {traceback.format_exc()}\n")
-        raise
     finally:
         writer.shut_down()
-        if os.environ.get("LICIT_WRITER_DEBUG"):
-            with open(os.environ["LICIT_WRITER_DEBUG"], "a") as f:
-                f.write(f"{os.getpid()} exit\n")
     os._exit(0)
 
 

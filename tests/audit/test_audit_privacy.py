@@ -3,10 +3,15 @@ clear, yet an auditor can find every decision about one person."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from conftest import example_flows, example_items, file_bytes
+from hypothesis import given
+from hypothesis import strategies as st
 
 from audit import AuditError, DecisionLog, find_decisions
+from audit.redaction import folded
 
 
 def identifiers() -> set[str]:
@@ -48,3 +53,20 @@ def test_an_id_number_is_found_whether_its_check_character_is_x_or_X(log_path):
         log.record(decision, flow, ruleset, duration)
     found = find_decisions(log_path, applicant_id="44030119900101123x")
     assert [row["decision_id"] for row in found] == [decision["decision_id"]]
+
+
+@given(st.text())
+def test_folding_ascii_quickly_folds_as_nfkc_and_case_folding_do(text):
+    """audit.redaction.folded lowers ASCII text instead of normalising it: the same result."""
+    assert folded(text) == unicodedata.normalize("NFKC", text).casefold()
+    assert folded(text.encode("ascii", "ignore").decode()) == \
+        unicodedata.normalize("NFKC", text.encode("ascii", "ignore").decode()).casefold()
+
+
+def test_an_identifier_in_full_width_digits_is_refused_beside_one_in_ascii(log_path):
+    decision, flow, ruleset, duration = example_items(1)[0]
+    number = flow["applicant"]["id_number"]
+    wide = number.translate({ord(c): ord(c) - ord("0") + ord("０") for c in "0123456789"})
+    with DecisionLog(log_path) as log:
+        with pytest.raises(AuditError, match="id_number appears in clear"):
+            log.record(dict(decision, flow_id=f"F-{wide}"), flow, ruleset, duration)
