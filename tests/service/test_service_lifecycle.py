@@ -225,7 +225,12 @@ def test_a_worker_killed_is_started_again_and_the_log_stays_whole(start_server):
         with httpx.Client(base_url=server.url) as client:
             statuses.append(client.post("/v1/evaluate", json=fresh(example("student-on-credit"))).status_code)
     assert set(statuses) == {200}
-    live = set(re.findall(r'licit_ruleset_info\{[^}]*pid="(\d+)"', server.client.get("/metrics").text))
+    deadline = time.monotonic() + 60  # the new worker starts a second after the death, then loads the rules
+    while True:
+        live = set(re.findall(r'licit_ruleset_info\{[^}]*pid="(\d+)"', server.client.get("/metrics").text))
+        if len(live) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert len(live) == 2 and str(victim) not in live, live  # the survivor and the new worker
     assert server.stop() == 0
     assert log_count(server.log_path) == 41
