@@ -121,6 +121,7 @@ def _refuse_clear_identifiers(identifiers: dict[str, str], texts: tuple[str, ...
         if len(identifier) < MIN_IDENTIFIER_CHARS:
             continue
         searched = searched if searched is not None else [folded(text) for text in texts]
-        if any(folded(identifier) in text for text in searched):
+        wanted = folded(identifier)
+        if any(wanted in text for text in searched):
             raise AuditInputError(f"{what} applicant.{field}: the applicant's {field} appears in clear outside "
                                   f"applicant.{field}")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from engine.cli.errors import library_errors
 from engine.cli.options import matcher_option, rules_option
 
 __all__ = ["serve"]
@@ -41,12 +42,13 @@ def _duration(_ctx, _param, value: str):
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="one JSON line per request on stderr (never a personal identifier)")
 @matcher_option
+@library_errors
 def serve(host, port, workers, rules_dir, audit_db, tokens_file, max_request_age, max_body_bytes, max_batch,
           threads, access_log, matcher) -> None:
     """Serve decisions over HTTP until SIGTERM; SIGHUP reloads the rules (see docs/service.md)."""
     from audit import default_db_path
     from engine.core import default_rules_dir
-    from engine.matching import MatcherError, resolve_matcher
+    from engine.matching import resolve_matcher
     from engine.service.settings import ServiceSettings
     from engine.service.supervisor import ServeError, serve as run_service
     from engine.service.tokens import Tokens, TokensError
@@ -55,10 +57,7 @@ def serve(host, port, workers, rules_dir, audit_db, tokens_file, max_request_age
         tokens = Tokens.load(tokens_file)
     except TokensError as error:
         raise click.UsageError(str(error)) from None
-    try:  # resolved once, here: every worker decides with the same matcher, or the service does not start
-        matcher = resolve_matcher(matcher)
-    except MatcherError as error:
-        raise click.UsageError(str(error)) from None
+    matcher = resolve_matcher(matcher)  # once, here: every worker decides with it, or the service does not start
     settings = ServiceSettings(rules_dir=rules_dir or default_rules_dir(), audit_db=audit_db or default_db_path(),
                                host=host, port=port, workers=workers, tokens=tokens, max_body_bytes=max_body_bytes,
                                max_batch=max_batch, max_request_age=max_request_age, threads=threads,

@@ -2,10 +2,10 @@
 
 Signals: SIGTERM or SIGINT stop taking connections, let requests under way finish (up to
 ``drain_seconds``), then close the log; so does the supervisor's end, however it came (its
-lifeline pipe reads EOF), so that no worker outlives it holding the port and the log. SIGHUP reloads the rule tree (the last good one stays
-if the new one does not load). The worker tells the supervisor over its pipe when it is ready
-(or why it could not start) and when a ``POST /v1/rules/reload`` succeeded, so that the
-supervisor has the other workers reload too.
+lifeline pipe reads EOF), so that no worker outlives it holding the port and the log. SIGHUP
+reloads the rule tree (the last good one stays if the new one does not load). The worker tells
+the supervisor over its pipe when it is ready (or why it could not start) and when a
+``POST /v1/rules/reload`` succeeded, so that the supervisor has the other workers reload too.
 """
 from __future__ import annotations
 
@@ -51,14 +51,15 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(handled)
 
     def _stop(self, signum: int) -> None:
-        if not self.should_exit:
-            log_event("draining", signal=signal.Signals(signum).name)
-        self.should_exit = True
+        self._drain(signal=signal.Signals(signum).name)
 
     def _orphaned(self) -> None:
         asyncio.get_running_loop().remove_reader(self.lifeline)  # EOF stays readable
+        self._drain(level="error", reason="the supervisor is gone")
+
+    def _drain(self, **why: str) -> None:
         if not self.should_exit:
-            log_event("draining", level="error", reason="the supervisor is gone")
+            log_event("draining", **why)
         self.should_exit = True
 
     async def _reload(self) -> None:

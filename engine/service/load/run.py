@@ -1,14 +1,16 @@
 """A bounded load test of `licit serve` on loopback, with the decision log on, beside the stack's ceiling.
 
-    python -m engine.service.load.run [--workers 1 2] [--runs 3] [--seconds 20] [--connections 16] [--threads 8] [--matcher python]
+    python -m engine.service.load.run [--workers 1 2] [--runs 3] [--seconds 20] [--connections 16] [--threads 8]
+                                      [--matcher durable|python]
 
 For each run and worker count (interleaved, so that a noisy neighbour hurts both alike): start
 `licit serve` on a free loopback port with a new log, warm it up, drive it with wrk for a fixed
 time (wrk stops by itself), read how many 200s the service answered (its /metrics), stop it with
 SIGTERM, then check that `licit audit verify` passes and that the log holds exactly one record per
 200 answered. wrk counts a few 200s less: when its time is up it hangs up on the requests still
-under way (at most one per connection), which the service still decides, logs and answers. Then the same wrk run against a minimal
-app on the same stack answering a constant JSON (ceiling.py). Needs wrk (Debian: apt-get install wrk).
+under way (at most one per connection), which the service still decides, logs and answers. Then
+the same wrk run against a minimal app on the same stack answering a constant JSON (ceiling.py).
+Needs wrk (Debian: apt-get install wrk).
 Prints one line per measurement and a summary table.
 """
 from __future__ import annotations
