@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audit.errors import AuditError, AuditWriteError, RecordRefused
 from audit.files import owned_regular_file
-from audit.records import Item, prepare_entry, prepare_ruleset
+from audit.records import Entry, Item, prepare_entry, prepare_ruleset
 from audit.schema import default_db_path  # noqa: F401  (where it was before)
 from audit.redaction import key_check, resolve_key
 from audit.writer import protocol
 from audit.writer.client import RulesetsWanted, WriterLink
+from audit.writer.sender import Sender
 
 if TYPE_CHECKING:
     from audit.checkpoints import CheckpointPolicy
 
 __all__ = ["DecisionLog", "AuditError", "AuditWriteError", "RecordRefused", "default_db_path"]
+
 
 class DecisionLog:
     """An append-only, hash-chained decision log in one SQLite file.
@@ -51,6 +54,7 @@ class DecisionLog:
         self._writer = WriterLink(self.path, key_check(self._key), timeout,
                                   policy.as_dict() if policy is not None else None)
         self._writer.open()
+        self._sender = Sender(self._commit, str(self.path))
 
     def record(self, decision: dict, flow: dict, ruleset: dict, duration_s: float) -> int:
         """Append one decision; returns its sequence number once it is on disk."""
@@ -59,14 +63,22 @@ class DecisionLog:
     def record_many(self, items: Iterable[Item]) -> int:
         """Append (decision, flow, ruleset, duration_s) items in one transaction, all or
         none (bulk import, such as `licit audit seed`); returns the last sequence number."""
-        if os.getpid() != self._pid:
-            raise AuditWriteError(
-                f"cannot write decision log {self.path}: opened in another process (open one per process)"
-            )
+        self._check_process()
         items = list(items)
         entries = [prepare_entry(decision, flow, duration_s, self._key) for decision, flow, _, duration_s in items]
         if not entries:
             raise AuditError("nothing to record: no decisions given")
+        return self._commit(entries, items)
+
+    def submit(self, decision: dict, flow: dict, ruleset: dict, duration_s: float) -> Future:
+        """Append one decision without waiting: the future gives its sequence number once it is
+        on disk, or raises AuditWriteError. A record that cannot be logged as given raises here.
+        Decisions submitted meanwhile, from any thread, go to the writer together (audit.writer.sender)."""
+        self._check_process()
+        entry = prepare_entry(decision, flow, duration_s, self._key)
+        return self._sender.put(entry, (decision, flow, ruleset, duration_s))
+
+    def _commit(self, entries: list[Entry], items: list[Item]) -> int:
         new = self._rulesets(items, entries, skip=self._stored_digests)
         try:
             seq = self._writer.request(protocol.record_request(entries, new))
@@ -80,8 +92,16 @@ class DecisionLog:
         self._stored_digests.update(ruleset.digest for ruleset in new)
         return seq
 
+    def _check_process(self) -> None:
+        if os.getpid() != self._pid:
+            raise AuditWriteError(
+                f"cannot write decision log {self.path}: opened in another process (open one per process)"
+            )
+
     def close(self) -> None:
-        """Let go of the writer: if this was its last caller, it closes the log before this returns."""
+        """Send what was submitted, then let go of the writer: if this was its last caller, it
+        closes the log before this returns."""
+        self._sender.close()
         self._writer.close()
 
     def __enter__(self) -> DecisionLog:

@@ -7,12 +7,15 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audit.errors import AuditInputError
-from audit.log import DecisionLog
 from audit.outputs import log_files
 from audit.records import Item
 from audit.redaction import resolve_key
+
+if TYPE_CHECKING:
+    from audit.log import DecisionLog
 
 BATCH = 10_000  # decisions per transaction: one fsync per batch, bounded memory
 MIN_DAYS = 0.001  # the shortest: 86.4 s, so that flows fit in it with their latency (engine.batch.traffic)
@@ -25,6 +28,8 @@ def new_log(path: str | os.PathLike, *, key: bytes | None = None) -> Iterator[De
     """A new log at `path` to import into. Refuses an existing file, checks the key
     before it creates anything, and if the import fails (or is interrupted) removes
     every file it created: a partial log would block the retry."""
+    from audit.log import DecisionLog  # here: `licit audit` reads this module's limits at start
+
     if os.path.lexists(path):
         raise AuditInputError(f"{path} already exists: seed writes a new log only")
     own_files = log_files(path)

@@ -7,6 +7,7 @@ import gc
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
@@ -22,7 +23,7 @@ from engine.matching import JurisdictionMatcher, matcher_for, resolve_matcher
 from rules import CompiledJurisdiction, EffectiveRule, RuleTree, load_rules
 from rules.ir import fact_keys, item_keys
 
-__all__ = ["Engine", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
+__all__ = ["Engine", "Decided", "DecisionSink", "default_rules_dir", "ENGINE_VERSION"]
 
 ENGINE_VERSION = "0.1.0"
 Clock = Callable[[], dt.datetime]
@@ -38,6 +39,22 @@ class DecisionSink(Protocol):
     def record(self, decision: dict, flow: dict, ruleset: dict, duration_s: float) -> Any: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A decision not yet logged, with what a sink records beside it: the flow as validated, the rule
+    set it was made with and how long deciding took (Engine.decide)."""
+
+    decision: Decision
+    flow: Flow
+    ruleset: dict
+    duration_s: float
+
+    def sink_arguments(self) -> tuple[dict, dict, dict, float]:
+        """What DecisionSink.record (or DecisionLog.submit) takes."""
+        return (self.decision.model_dump(mode="json"), self.flow.model_dump(mode="json", by_alias=True),
+                self.ruleset, self.duration_s)
 
 
 def default_rules_dir() -> Path:
@@ -202,6 +219,14 @@ class Engine:
 
     def evaluate(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | dt.date | None = None) -> Decision:
         """Decide a flow; with a sink, the decision is recorded before it is returned."""
+        decided = self.decide(flow, as_of=as_of)
+        if self.sink is not None:
+            self.sink.record(*decided.sink_arguments())
+        return decided.decision
+
+    def decide(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | dt.date | None = None) -> Decided:
+        """Decide a flow without handing it to the sink: for a caller that logs it itself (the service
+        submits it to the log and awaits the commit on its event loop) or never (remedies, scenarios)."""
         started = time.perf_counter()
         rules = self._rules  # one rule tree for the whole evaluation, whatever a reload does meanwhile
         model = parse_flow(flow)
@@ -223,10 +248,7 @@ class Engine:
             as_of=instant.isoformat(), jurisdiction=model.jurisdiction, jurisdiction_chain=compiled.chain,
             outcome=outcome, findings=list(findings), obligations=list(obligations),
             ruleset=rules.ruleset_ref(model.jurisdiction), engine_version=ENGINE_VERSION)
-        if self.sink is not None:
-            self.sink.record(decision.model_dump(mode="json"), model.model_dump(mode="json", by_alias=True),
-                             rules.payload(model.jurisdiction), time.perf_counter() - started)
-        return decision
+        return Decided(decision, model, rules.payload(model.jurisdiction), time.perf_counter() - started)
 
     def _decided_at(self) -> dt.datetime:
         """The clock's reading in UTC. A naive datetime would be taken as this machine's local time."""

@@ -15,8 +15,7 @@ import bisect
 from functools import lru_cache
 from typing import Any, Callable
 
-from rules.ir import (ARITH, COMPARE, FACT, And, Arith, Compare, Condition, Const, Lit, Operand, Or, Present, Quant,
-                      Ref)
+from rules.ir import ARITH, COMPARE, FACT, And, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref
 from rules.segments import CompiledJurisdiction
 
 __all__ = ["PythonMatcher", "compile_condition"]

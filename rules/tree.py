@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rules.errors import RuleError
-from rules.model import EffectiveRule, Jurisdiction, Location, Override, Period, Rule
+from rules.model import EffectiveRule, Jurisdiction, Override, Period, Rule
 from rules.segments import CompiledJurisdiction, ParameterTimeline, Unlowered, rule_pieces
 from rules.types import Type, Vocabulary
 

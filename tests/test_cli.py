@@ -2,9 +2,7 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from engine.cli import cli
 from tests.conftest import EXAMPLES, PACKS, REPO, rule_yaml
 
 

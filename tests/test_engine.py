@@ -309,6 +309,20 @@ def test_a_sink_of_ones_own_gets_each_decision_its_flow_and_rule_set_before_eval
     assert kept.closed
 
 
+def test_decide_hands_nothing_to_the_sink_and_gives_what_it_would_record():
+    kept = _Kept()
+    engine = Engine(PACKS, sink=kept, max_request_age=None)
+    flow = example("baitiao-ctpl-premium-installments")
+    decided = engine.decide(flow)
+    assert kept == []
+    engine.evaluate(flow)
+    [(logged, logged_flow, ruleset, _)] = kept
+    decision, decided_flow, decided_ruleset, duration_s = decided.sink_arguments()
+    assert decided.decision.outcome == logged["outcome"] == "deny"
+    assert {**decision, "decision_id": "", "evaluated_at": ""} == {**logged, "decision_id": "", "evaluated_at": ""}
+    assert decided_flow == logged_flow and decided_ruleset == ruleset and duration_s >= 0
+
+
 def test_a_sink_that_cannot_store_a_decision_keeps_it_from_the_caller():
     class Full(_Kept):
         def record(self, *item):

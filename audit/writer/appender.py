@@ -26,8 +26,8 @@ from audit.times import utc_now
 _INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")  # audit.times' form: nothing JSON escapes
 _NOT_AT_HEAD = "only appends at the head of its chain"  # audit.tables' decisions_append_at_head
 _IDS_PER_QUERY = 500  # well below SQLite's limit on parameters
-_DERIVE_AT_MOST = 10_000
-_WAL_PAGES = 1000  # SQLite's default  # records whose rows one transaction derives: bounded time and memory
+_DERIVE_AT_MOST = 10_000  # records whose rows one transaction derives: bounded time and memory
+_WAL_PAGES = 1000  # SQLite's default
 
 
 class Refused(Exception):

@@ -38,7 +38,7 @@ def _duration(_ctx, _param, value: str):
 @click.option("--max-batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="most flows in one POST /v1/evaluate/batch")
 @click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="decisions under way at once in each worker (those waiting on the log share its commits)")
+              help="threads in each worker for reading the log and reloading rules (decisions need none)")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="one JSON line per request on stderr (never a personal identifier)")
 @matcher_option

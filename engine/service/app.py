@@ -13,7 +13,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,7 +34,7 @@ from engine.service.metrics import Metrics
 from engine.service.models import (BatchRequest, BatchResponse, Health, OpaRequest, OpaResponse, Readiness,
                                    ReloadResult, StoredDecision)
 from engine.service.openapi import openapi_document
-from engine.service.problems import PROBLEM_MEDIA_TYPE, Problem, ServiceProblem
+from engine.service.problems import PROBLEM_MEDIA_TYPE, ServiceProblem
 from rules.timestamps import parse_date, parse_timestamp
 
 __all__ = ["DecisionApp"]
@@ -79,7 +79,7 @@ class DecisionApp:
         self.settings = decider.settings
         self.metrics = metrics
         self.on_reload = on_reload  # tells the other workers to reload too
-        self.executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="licit-decide")
+        self.executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="licit-blocking")
         self._openapi = json.dumps(openapi_document(ENDPOINTS, self.settings.tokens.enabled)).encode()
         self.metrics.rules_in_force(decider.digests)
         routes = [Route(endpoint.path, self._wrap(endpoint), methods=[endpoint.method], name=endpoint.name)
@@ -90,7 +90,7 @@ class DecisionApp:
         await self.asgi(scope, receive, send)
 
     async def run(self, function, *args):
-        """Run blocking work (a decision, a reload, a log read) on this worker's threads."""
+        """Run blocking work (a reload, a log read) on this worker's threads."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(function, *args))
 
     def close(self) -> None:
@@ -174,7 +174,7 @@ class DecisionApp:
             raise ServiceProblem(422, "invalid_flow", "the flow is not valid: every field error is listed", flaws)
         started = time.perf_counter()
         try:
-            decision = await self.run(self.decider.decide, flow, as_of)
+            decision = await self.decider.decide(flow, as_of)
         except ServiceProblem as problem:
             if problem.problem.code == "log_unavailable":
                 self.metrics.log_write_failures.inc()

@@ -1,8 +1,10 @@
 """One worker's engine and decision log: decides flows, reloads the rule tree, knows whether the
-log is taking decisions. Calls block (rule matching, the log's durable commit): the app runs them
-on worker threads, so that decisions waiting on one commit share it."""
+log is taking decisions. A flow is decided on the event loop (a fraction of a millisecond of
+CPU) and submitted to the log, whose commit it awaits without holding a thread: the records of
+every request under way reach the log's writer together (audit.writer.sender)."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 import time
@@ -36,7 +38,7 @@ class Decider:
         self._reload_lock = threading.Lock()
         self.log = DecisionLog(settings.audit_db)
         try:
-            self.engine = Engine(settings.rules_dir, sink=self.log, max_request_age=settings.max_request_age,
+            self.engine = Engine(settings.rules_dir, max_request_age=settings.max_request_age,
                                  matcher=settings.matcher)
         except BaseException:
             self.log.close()
@@ -49,10 +51,11 @@ class Decider:
         compiled = self.engine.tree.compiled  # one read: a reload may swap the tree meanwhile
         return {code: compiled[code].digest for code in sorted(compiled)}
 
-    def decide(self, flow: bytes | dict, as_of: dt.datetime | None = None) -> Decision:
-        """The decision, logged; or a ServiceProblem saying why there is none."""
+    async def decide(self, flow: bytes | dict, as_of: dt.datetime | None = None) -> Decision:
+        """The decision, once it is in the log; or a ServiceProblem saying why there is none."""
         try:
-            decision = self.engine.evaluate(flow, as_of=as_of)
+            decided = self.engine.decide(flow, as_of=as_of)
+            await asyncio.wrap_future(self.log.submit(*decided.sink_arguments()))
         except FlowValidationError as error:
             raise ServiceProblem(422, "invalid_flow", "the flow is not valid: every field error is listed",
                                  error.errors) from None
@@ -65,7 +68,7 @@ class Decider:
             log_event("decision_failed", level="error", reason=str(error))
             raise ServiceProblem(500, "engine_error", "the flow could not be decided; nothing was logged") from None
         self._log_failed_at = None
-        return decision
+        return decided.decision
 
     def not_ready(self) -> list[str]:
         """Why this worker should not be sent decisions now; empty when it should."""

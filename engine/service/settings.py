@@ -48,5 +48,5 @@ class ServiceSettings:
     max_request_age: dt.timedelta | None = dt.timedelta(hours=24)
     drain_seconds: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
     access_log: bool = True
-    threads: int = 8  # per worker: decisions waiting on the log's commit share it (group commit)
+    threads: int = 8  # per worker, for blocking work: reading the log, reloading rules
     matcher: str | None = None  # engine.matching's choice when None

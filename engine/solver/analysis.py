@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from engine.decision import EFFECT_ORDER
 from engine.errors import LicitError
 from engine.solver.query import DEFAULT_TIMEOUT_MS, SolverUnknown
-from engine.solver.remedy import judge_of
 from engine.solver.universe import Universe, in_range, instant_on
 from rules.lower import LowerError, lower
 from rules.model import EffectiveRule, Segment
@@ -54,15 +53,14 @@ class SegmentFindings:
 
 def analyze(engine, codes: list[str] | None = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> list[SegmentFindings]:
     """Every segment (with rules in force, within the years the engine decides) of ``codes`` (default: all)."""
-    judge = judge_of(engine)
-    tree = judge.tree
+    tree = engine.tree
     results = []
     for code in sorted(codes or tree.compiled):
-        compiled = judge.jurisdiction(code)
+        compiled = engine.jurisdiction(code)
         segments = [(segment, days) for segment in compiled.segments if segment.rules
                     for days in [in_range(segment.period.start, segment.period.end)] if days]
         conditions = [effective.condition for segment, _ in segments for effective in segment.rules]
-        analyst = _Analyst(judge, Universe(code, conditions, set(tree.compiled), timeout_ms), compiled.utc_offset)
+        analyst = _Analyst(engine, Universe(code, conditions, set(tree.compiled), timeout_ms), compiled.utc_offset)
         for segment, (first, _) in segments:
             results.append(SegmentFindings(code, segment.period.start, segment.period.end,
                                            instant_on(first, compiled.utc_offset, 0),
@@ -140,7 +138,7 @@ class _Analyst:
         instant = instant_on(day, self.utc_offset)
         flow = dict(finding.witness, requested_at=instant)
         try:  # decided under the rules of that day, however long ago or ahead it is
-            decision = self.judge.evaluate(flow, as_of=dt.datetime.fromisoformat(instant))
+            decision = self.judge.decide(flow, as_of=dt.datetime.fromisoformat(instant)).decision  # never logged
             fired = {item.rule_id for item in decision.findings}
         except LicitError:
             return None

@@ -13,7 +13,6 @@ from engine.decision import OUTCOME_OF_EFFECT
 from engine.errors import LicitError
 from engine.solver.encode import outcome_rank
 from engine.solver.query import DEFAULT_TIMEOUT_MS, SolverUnknown
-from engine.solver.remedy import judge_of
 from engine.solver.terms import Term
 from engine.solver.universe import Universe, in_range, instant_on
 from rules.model import Segment
@@ -47,17 +46,16 @@ class Equivalence:
 
 def compare_trees(old_engine, new_engine, codes: list[str] | None = None, *,
                   timeout_ms: int = DEFAULT_TIMEOUT_MS) -> list[Equivalence]:
-    old, new = judge_of(old_engine), judge_of(new_engine)
     results = []
-    for code in sorted(codes or set(old.tree.compiled) | set(new.tree.compiled)):
-        results += _Comparison(old, new, code, timeout_ms).run()
+    for code in sorted(codes or set(old_engine.tree.compiled) | set(new_engine.tree.compiled)):
+        results += _Comparison(old_engine, new_engine, code, timeout_ms).run()
     return results
 
 
 def _decision(engine, flow: dict) -> dict:
     """What an engine makes of a flow: its outcome and fired rules, or the error that refuses it."""
     try:  # decided under the rules of its own date (the comparison's), however long ago or ahead it is
-        decision = engine.evaluate(flow, as_of=dt.datetime.fromisoformat(flow["requested_at"]))
+        decision = engine.decide(flow, as_of=dt.datetime.fromisoformat(flow["requested_at"])).decision  # never logged
     except LicitError as error:
         return {"refused": str(error)}
     return {"outcome": decision.outcome, "fired": sorted(finding.rule_id for finding in decision.findings)}

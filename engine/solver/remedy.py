@@ -6,7 +6,6 @@ needs every operation it has: without any one of them the engine no longer reach
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,7 +22,7 @@ from engine.solver.query import DEFAULT_TIMEOUT_MS, Query, SolverUnknown, flow_s
 from engine.solver.symbolic import Edit, Leaf, Members, SymbolicFlow, cost_key
 from engine.solver.terms import is_known
 
-__all__ = ["Remedy", "Remedies", "find_remedies", "judge_of", "DEFAULT_REMEDIES"]
+__all__ = ["Remedy", "Remedies", "find_remedies", "DEFAULT_REMEDIES"]
 
 DEFAULT_REMEDIES = 3
 _CONTRACT_FIELDS = {"products.kind", "payments.covers"}  # the contract's own checks read them
@@ -57,28 +56,18 @@ class Remedies(_Out):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def judge_of(engine):
-    """The engine that checks answers: this one without its decision log (a remedy is not a decision)."""
-    if engine.sink is None:
-        return engine
-    judge = copy.copy(engine)
-    judge.sink = None
-    return judge
-
-
 def find_remedies(engine, flow, *, max_remedies: int = DEFAULT_REMEDIES, as_of=None,
                   timeout_ms: int = DEFAULT_TIMEOUT_MS) -> Remedies:
     """Up to ``max_remedies`` diverse remedies (no two change the same set of fields, none changes a superset
     of another's) for a flow the engine denies or refers; none for one it allows, with or without conditions."""
-    judge = judge_of(engine)
     model = parse_flow(flow)
-    decision = judge.evaluate(model, as_of=as_of)
+    decision = engine.decide(model, as_of=as_of).decision  # not logged: a remedy is not a decision
     if decision.outcome not in ("deny", "review"):
         return Remedies(outcome=decision.outcome, remedies=[])
-    compiled = judge.jurisdiction(model.jurisdiction)
+    compiled = engine.jurisdiction(model.jurisdiction)
     _, day = rules_instant(model, as_of, compiled)
-    search = _Search(judge, model.model_dump(mode="json", by_alias=True), decision, compiled.segment_on(day).rules,
-                     judge.tree.changes(model.jurisdiction), as_of, timeout_ms)
+    search = _Search(engine, model.model_dump(mode="json", by_alias=True), decision, compiled.segment_on(day).rules,
+                     engine.tree.changes(model.jurisdiction), as_of, timeout_ms)
     found: list[Remedy] = []
     unknown = None
     for target in ("allow", "conditional"):
@@ -197,7 +186,7 @@ class _Search:
     def decide(self, operations: list[tuple[dict, int]]) -> Decision | None:
         """The engine's decision on the flow with these operations applied; None if it does not validate."""
         try:
-            return self.judge.evaluate(apply_patch(self.original, [op for op, _ in operations]), as_of=self.as_of)
+            return self.judge.decide(apply_patch(self.original, [op for op, _ in operations]), as_of=self.as_of).decision
         except FlowValidationError:
             return None
 
