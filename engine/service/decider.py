@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import threading
 import time
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ class Decider:
             except EngineError as error:
                 return self._refused(trigger, [FieldError(str(self.settings.rules_dir), str(error))])
             self.loaded_at = _now()
+            _refreeze()
             after = self.digests
             changed = sorted(code for code in after.keys() | before.keys() if after.get(code) != before.get(code))
             log_event("rules_reloaded", trigger=trigger, changed=changed, digests=after)
@@ -105,6 +107,16 @@ class Decider:
 
     def close(self) -> None:
         self.log.close()
+
+
+def _refreeze() -> None:
+    """After a reload: collect the rules it replaced (frozen with the rest of what the worker loaded at
+    start), then freeze what is live again. A worker's heap is mostly its rules and modules; frozen, it
+    is not walked by every full collection, which otherwise took ~15 ms every second or two under load
+    (the service's slowest 1 %)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _now() -> str:

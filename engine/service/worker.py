@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -91,6 +92,7 @@ def run_worker(settings: ServiceSettings, listener: socket.socket, channel: int,
     except LicitError as error:
         _tell(channel, f"{FAILED} {error}")
         return 1
+    gc.freeze()  # what loading made lives as long as the worker: full collections need not walk it (Decider)
     app = DecisionApp(decider, Metrics(), on_reload=lambda: _tell(channel, RELOADED))
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None, server_header=False,

@@ -1,6 +1,6 @@
 """A bounded load test of `licit serve` on loopback, with the decision log on, beside the stack's ceiling.
 
-    python -m engine.service.load.run [--workers 1 2] [--runs 3] [--seconds 20] [--connections 16] [--threads 8]
+    python -m engine.service.load.run [--workers 1 2] [--runs 3] [--seconds 20] [--connections 16]
                                       [--matcher durable|python]
 
 For each run and worker count (interleaved, so that a noisy neighbour hurts both alike): start
@@ -70,13 +70,13 @@ def _started(command: list[str], env: dict) -> tuple[subprocess.Popen, str]:
     return process, match.group(1)
 
 
-def measure_service(workers: int, seconds: int, connections: int, flows: Path, scratch: Path, threads: int,
+def measure_service(workers: int, seconds: int, connections: int, flows: Path, scratch: Path,
                     matcher: str | None) -> dict:
     log = scratch / f"load-{workers}w-{time.time_ns()}.db"
     env = {**os.environ, "LICIT_AUDIT_KEY": os.environ.get("LICIT_AUDIT_KEY", "load-test-key-0123456789abcdef")}
     process, url = _started([sys.executable, "-m", "engine.cli", "serve", "--port", "0", "--workers", str(workers),
                              "--audit-db", str(log), "--no-access-log", "--rules", str(REPO / "jurisdictions"),
-                             "--threads", str(threads), *(["--matcher", matcher] if matcher else [])], env)
+                             *(["--matcher", matcher] if matcher else [])], env)
     try:
         warm = _wrk(url + "/v1/evaluate", WARM_UP_S, connections, flows)
         result = _wrk(url + "/v1/evaluate", seconds, connections, flows)
@@ -143,7 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=8, help="licit serve --threads")
     parser.add_argument("--matcher", choices=["durable", "python"], help="licit serve --matcher")
     parser.add_argument("--scratch", type=Path, default=None, help="where the logs go (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -154,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         flows = _flows_file(Path(directory))
         for run in range(1, args.runs + 1):
             for workers in args.workers:
-                service = measure_service(workers, args.seconds, args.connections, flows, Path(directory), args.threads,
-                                          args.matcher)
+                service = measure_service(workers, args.seconds, args.connections, flows, Path(directory), args.matcher)
                 print(_line("service", workers, run, service), flush=True)
                 print(_line("ceiling", workers, run, measure_ceiling(workers, args.seconds, args.connections, flows)),
                       flush=True)
