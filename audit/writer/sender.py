@@ -64,7 +64,11 @@ class Sender:
                 if not self._pending:
                     return
                 batch, self._pending = self._pending[:MOST_PER_REQUEST], self._pending[MOST_PER_REQUEST:]
-            self._settle(batch)
+            # a caller that gave up (its future cancelled) before its record was sent is not logged;
+            # once sent, a record's future can no longer be cancelled, only settled
+            batch = [pending for pending in batch if pending[2].set_running_or_notify_cancel()]
+            if batch:
+                self._settle(batch)
 
     def _settle(self, batch: list[Pending]) -> None:
         try:

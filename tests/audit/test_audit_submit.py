@@ -90,6 +90,23 @@ def test_a_writer_killed_fails_the_records_it_was_sent_and_a_new_writer_takes_th
     assert verify_log(log_path).ok
 
 
+def test_a_submission_cancelled_before_it_is_sent_is_not_logged_and_the_others_are(log_path):
+    items = example_items(4, start=1100)
+    with DecisionLog(log_path, timeout=30) as log:
+        pid = writer_pid(log)
+        stop(pid)
+        try:
+            sent = log.submit(*items[0])
+            wait_until(lambda: _waiting_for_the_writer(log))
+            given_up, kept = log.submit(*items[1]), log.submit(*items[2])
+            assert given_up.cancel() and not sent.cancel()  # a record on its way cannot be taken back
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert sent.result(30) == 1 and kept.result(30) == 2
+        assert log.submit(*items[3]).result(30) == 3
+    assert set(_recorded(log_path)) == {items[n][0]["decision_id"] for n in (0, 2, 3)}
+
+
 def test_close_commits_what_was_submitted_and_later_submissions_are_refused(log_path):
     items = example_items(20, start=1000)
     log = DecisionLog(log_path)
