@@ -113,21 +113,10 @@ def _numbered(flows: list[dict], numbers: list[int], name: str) -> list[dict]:
     return [dict(flows[number % len(flows)], flow_id=f"BENCH-{name}-{number}") for number in numbers]
 
 
-class _Held(list):
-    """A DecisionSink that keeps what the engine hands over, to be logged by the benchmark."""
-
-    def record(self, decision: dict, flow: dict, ruleset: dict, duration_s: float) -> None:
-        self.append((decision, flow, ruleset, duration_s))
-
-    def close(self) -> None:
-        pass
-
-
 def _traffic_items(rules_dir: Path, count: int) -> list[tuple]:
     """What the engine hands its log about `count` flows of synthetic traffic (as seeded logs hold)."""
-    held = _Held()
-    engine = Engine(rules_dir=rules_dir, sink=held, max_request_age=None)  # a year of traffic
+    engine = Engine(rules_dir=rules_dir, max_request_age=None)  # a year of traffic
     end = dt.datetime.now(dt.timezone.utc)
-    for _, flow in synthetic_flows(engine.jurisdictions, count, start=end - dt.timedelta(days=365), end=end, seed=1):
-        engine.evaluate(flow)
-    return held
+    return [engine.decide(flow).sink_arguments()
+            for _, flow in synthetic_flows(engine.jurisdictions, count, start=end - dt.timedelta(days=365), end=end,
+                                           seed=1)]
