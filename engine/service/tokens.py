@@ -4,8 +4,8 @@ A token entry is ``ROLES TOKEN``: roles from ``evaluate``, ``audit``, ``admin``,
 then the token: 16 to 512 letters, digits and ``-._~+/=`` (hex, base64 and URL-safe base64 all
 fit; ``#`` and ``;`` never occur in one, so neither a comment nor a separator can cut a token
 short). A tokens file holds one entry a line (a line starting with ``#`` is a comment); the
-environment variable holds entries separated by newlines or ``;``. The file must be a regular file owned by the user running Licit and
-readable by nobody else: it is a secret like the log's key.
+environment variable holds entries separated by newlines or ``;``. The file must be a regular file
+owned by the user running Licit and readable by nobody else: it is a secret like the log's key.
 
 Tokens are kept as SHA-256 digests and a presented token is compared with every one of them
 by ``hmac.compare_digest``, so neither a match nor its position shows in the time taken.

@@ -186,7 +186,8 @@ class _Search:
     def decide(self, operations: list[tuple[dict, int]]) -> Decision | None:
         """The engine's decision on the flow with these operations applied; None if it does not validate."""
         try:
-            return self.judge.decide(apply_patch(self.original, [op for op, _ in operations]), as_of=self.as_of).decision
+            changed = apply_patch(self.original, [op for op, _ in operations])
+            return self.judge.decide(changed, as_of=self.as_of).decision
         except FlowValidationError:
             return None
 
