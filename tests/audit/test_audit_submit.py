@@ -27,6 +27,16 @@ def _waiting_for_the_writer(log: DecisionLog) -> bool:
     return False
 
 
+def _on_its_way_to_a_stopped_writer(log: DecisionLog, item) -> tuple[int, object]:
+    """Stop the log's writer and submit `item`, once it is sent: what is submitted next queues behind it.
+    The writer's pid (SIGCONT it) and the item's future."""
+    pid = writer_pid(log)
+    stop(pid)
+    future = log.submit(*item)
+    wait_until(lambda: _waiting_for_the_writer(log))
+    return pid, future
+
+
 def _recorded(path) -> dict[str, tuple[int, str]]:
     rows = raw(path).execute("SELECT json_extract(decision, '$.decision_id'), seq, recorded_at FROM decisions")
     return {decision_id: (seq, at) for decision_id, seq, at in rows}
@@ -36,11 +46,8 @@ def test_decisions_submitted_meanwhile_are_committed_together_in_order(log_path)
     items = example_items(6, start=300)
     with DecisionLog(log_path, timeout=30) as log:
         assert log.record(*items[0]) == 1
-        pid = writer_pid(log)
-        stop(pid)  # the writer holds its answer: the next five queue up behind one request
+        pid, first = _on_its_way_to_a_stopped_writer(log, items[1])
         try:
-            first = log.submit(*items[1])
-            wait_until(lambda: _waiting_for_the_writer(log))
             rest = [log.submit(*item) for item in items[2:]]
         finally:
             os.kill(pid, signal.SIGCONT)
@@ -56,11 +63,8 @@ def test_a_refused_record_fails_only_its_own_future(log_path):
     items = example_items(3, start=800)
     with DecisionLog(log_path, timeout=30) as log:
         log.record(*items[0])
-        pid = writer_pid(log)
-        stop(pid)
+        pid, blocker = _on_its_way_to_a_stopped_writer(log, items[1])
         try:
-            blocker = log.submit(*items[1])
-            wait_until(lambda: _waiting_for_the_writer(log))
             again, new = log.submit(*items[0]), log.submit(*items[2])  # sent together: the first is a duplicate
         finally:
             os.kill(pid, signal.SIGCONT)
@@ -76,10 +80,7 @@ def test_a_writer_killed_fails_the_records_it_was_sent_and_a_new_writer_takes_th
     items = example_items(4, start=900)
     with DecisionLog(log_path, timeout=30) as log:
         log.record(*items[0])
-        pid = writer_pid(log)
-        stop(pid)
-        sent = log.submit(*items[1])
-        wait_until(lambda: _waiting_for_the_writer(log))
+        pid, sent = _on_its_way_to_a_stopped_writer(log, items[1])
         queued = [log.submit(*item) for item in items[2:]]
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(AuditWriteError, match="its writer ended before answering"):
@@ -93,11 +94,8 @@ def test_a_writer_killed_fails_the_records_it_was_sent_and_a_new_writer_takes_th
 def test_a_submission_cancelled_before_it_is_sent_is_not_logged_and_the_others_are(log_path):
     items = example_items(4, start=1100)
     with DecisionLog(log_path, timeout=30) as log:
-        pid = writer_pid(log)
-        stop(pid)
+        pid, sent = _on_its_way_to_a_stopped_writer(log, items[0])
         try:
-            sent = log.submit(*items[0])
-            wait_until(lambda: _waiting_for_the_writer(log))
             given_up, kept = log.submit(*items[1]), log.submit(*items[2])
             assert given_up.cancel() and not sent.cancel()  # a record on its way cannot be taken back
         finally:
