@@ -333,7 +333,10 @@ def seed(db: Path | None, count: int, days: float, random_seed: int | None, rule
 
 def _first_line(file) -> str:
     """The id number in `file`, without the line end; at most one line is read (it may be a terminal)."""
-    line = file.readline(4096).strip()
+    try:
+        line = file.readline(4096).strip()
+    except UnicodeDecodeError:
+        raise click.BadParameter(f"{file.name} is not UTF-8 text", param_hint="--applicant-id-file") from None
     if not line:
         raise click.BadParameter(f"{file.name} holds no id number on its first line", param_hint="--applicant-id-file")
     return line

@@ -176,10 +176,13 @@ def test_an_applicant_id_is_read_from_a_file_or_standard_input(filled_log, tmp_p
     assert len(json.loads(by_argument)) == 12 and by_file == by_argument == by_stdin
 
 
-def test_an_applicant_id_file_that_is_empty_or_given_with_the_id_is_refused(filled_log, tmp_path):
+def test_an_applicant_id_file_that_is_empty_not_text_or_given_with_the_id_is_refused(filled_log, tmp_path):
     (tmp_path / "empty.txt").write_text("\n")
     assert_one_line_error(run("query", "--db", filled_log, "--applicant-id-file", tmp_path / "empty.txt"),
                           "holds no id number", exit_code=2)
     (tmp_path / "id.txt").write_text("440301199001011234\n")
     assert_one_line_error(run("query", "--db", filled_log, "--applicant-id", "1", "--applicant-id-file",
                               tmp_path / "id.txt"), "not both", exit_code=2)
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00440301\n")
+    assert_one_line_error(run("query", "--db", filled_log, "--applicant-id-file", tmp_path / "binary.txt"),
+                          "is not UTF-8 text", exit_code=2)
