@@ -99,7 +99,9 @@ def write_new_file(path: Path, data: bytes, what: str, mode: int = 0o644, *, kee
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, mode)
         try:
-            os.write(fd, data)
+            remaining = memoryview(data)
+            while remaining:  # after a short write (a disk filling up) the next one fails, or goes on
+                remaining = remaining[os.write(fd, remaining):]
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -13,7 +13,7 @@ from conftest import REPO, assert_one_line_error, example_flows, example_items, 
 
 from audit import AuditError, AuditInputError, AuditWriteError, CheckpointPolicy, DecisionLog, verify_log
 from audit.checkpoints import write_checkpoint
-from audit.signing import generate_keys
+from audit.signing import generate_keys, key_id, load_private_key, load_public_key
 
 
 @pytest.fixture
@@ -40,6 +40,14 @@ def test_keygen_writes_a_private_key_only_its_owner_reads_and_replaces_nothing(t
     again = run("keygen", "--private", tmp_path / "k.pem", "--public", tmp_path / "other.pub.pem")
     assert_one_line_error(again, "already exists", exit_code=2)
     assert (tmp_path / "k.pem").read_bytes() == before and not (tmp_path / "other.pub.pem").exists()
+
+
+def test_key_files_written_a_few_bytes_at_a_time_are_written_whole(tmp_path, monkeypatch):
+    write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: write(fd, bytes(data[:7])))  # short writes, as near a full disk
+    generate_keys(tmp_path / "k.pem", tmp_path / "k.pub.pem")
+    monkeypatch.undo()
+    assert key_id(load_private_key(tmp_path / "k.pem").public_key()) == key_id(load_public_key(tmp_path / "k.pub.pem"))
 
 
 def test_a_signed_checkpoint_verifies_with_its_public_key(filled_log, signed, keys):
