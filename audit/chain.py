@@ -8,13 +8,12 @@ changed, removed, inserted or moved.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from audit.canonical import GENESIS_HASH, load_json, record_body_v1, record_link_v1, record_text
+from audit.canonical import GENESIS_HASH, load_json, record_body_v1, record_hash, record_link_v1, record_text
 from audit.problems import RECORD_MISSING, ROWS_CHANGED, Problem
 
 Progress = Callable[[int, int], None]  # (records done, records in all), called as long work goes on
@@ -74,7 +73,7 @@ def scan(conn: sqlite3.Connection, version: int, progress: Callable[[int], None]
                             "CAST(decision AS BLOB), CAST(flow AS BLOB) FROM decisions ORDER BY seq"):
         seq, recorded_at, evaluated_at, duration_us, prev_hash, stored_hash, decision, flow = row
         text = record_text(decision, duration_us, evaluated_at, flow, prev_hash, recorded_at, seq)
-        if seq != expected_seq or prev_hash != expected_prev or hashlib.sha256(text).hexdigest() != stored_hash:
+        if seq != expected_seq or prev_hash != expected_prev or record_hash(text) != stored_hash:
             result.break_at, result.last = fetch(conn, 2, seq), last and fetch(conn, 2, last)
             break
         expected_seq, expected_prev, last = seq + 1, stored_hash, seq
@@ -134,9 +133,9 @@ def hash_as(version: int, record: Record, rows: Rows, seq: int | None = None, pr
         body = record_body_v1(decision_json=record.decision, duration_us=record.duration_us,
                               evaluated_at=record.evaluated_at, finding_rows=finding_rows, flow_json=record.flow,
                               obligation_rows=obligation_rows)
-        return hashlib.sha256(body + record_link_v1(prev_hash, recorded_at, seq)).hexdigest()
-    return hashlib.sha256(record_text(record.decision, record.duration_us, record.evaluated_at, record.flow,
-                                      prev_hash, recorded_at, seq)).hexdigest()
+        return record_hash(body + record_link_v1(prev_hash, recorded_at, seq))
+    return record_hash(record_text(record.decision, record.duration_us, record.evaluated_at, record.flow, prev_hash,
+                                   recorded_at, seq))
 
 
 def stored_rows(conn: sqlite3.Connection, version: int, seq: int) -> Rows:

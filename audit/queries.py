@@ -63,7 +63,7 @@ def reading(log: Log, *, derived: bool = True) -> Iterator[Reading]:
     `derived`, for reading its records and rule sets only (no parts)."""
     owned = not isinstance(log, sqlite3.Connection)
     conn = open_reader(log)[0] if owned else log
-    began = False
+    began, version = False, None
     try:
         version = schema_version(read_meta(conn, log if owned else "the log"))
         if not conn.in_transaction:
@@ -78,11 +78,11 @@ def reading(log: Log, *, derived: bool = True) -> Iterator[Reading]:
         raise AuditError(f"cannot read decision log {log}: {error}") from None
     finally:
         try:
-            if version != 1:
+            if version not in (None, 1):  # as above: version 1 derives nothing after the commit
                 drop_tail(conn)
             if began:
                 conn.execute("ROLLBACK")
-        except (sqlite3.Error, UnboundLocalError):
+        except sqlite3.Error:
             pass
         if owned:
             conn.close()
@@ -234,7 +234,8 @@ def decision_stats(log: Log, *, since: When | None = None, until: When | None = 
         "by_jurisdiction": dict(by_jurisdiction.most_common()),
         f"by_{by}": dict(sorted(by_period.items())),
         "top_rules": [
-            {"rule_id": rule_id, "firings": firings[rule_id], "deny_share": round(denied[rule_id] / firings[rule_id], 4)}
+            {"rule_id": rule_id, "firings": firings[rule_id],
+             "deny_share": round(denied[rule_id] / firings[rule_id], 4)}
             for rule_id in top_rules
         ],
     }

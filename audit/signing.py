@@ -74,7 +74,7 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 
 def signed(document: dict, private_key: Ed25519PrivateKey) -> dict:
     """`document` with its signature."""
-    unsigned = {name: value for name, value in document.items() if name != "signature"}
+    unsigned = _unsigned(document)
     value = private_key.sign(canonical_json(unsigned).encode())
     return {**unsigned, "signature": {"algorithm": ALGORITHM, "key_id": key_id(private_key.public_key()),
                                       "value": value.hex()}}
@@ -90,9 +90,13 @@ def check_signature(document: dict, public_key: Ed25519PublicKey, source: str | 
     if signature["key_id"] != expected_id:
         raise AuditError(f"checkpoint {source} was signed by another key ({signature['key_id']}), not by the "
                          f"public key given ({expected_id}): refused")
-    unsigned = {name: value for name, value in document.items() if name != "signature"}
     try:
-        public_key.verify(bytes.fromhex(signature["value"]), canonical_json(unsigned).encode())
+        public_key.verify(bytes.fromhex(signature["value"]), canonical_json(_unsigned(document)).encode())
     except InvalidSignature:
         raise AuditError(f"checkpoint {source}: its signature does not match its content, so it was changed "
                          "after it was signed: refused") from None
+
+
+def _unsigned(document: dict) -> dict:
+    """What a signature covers: the document without its "signature" member."""
+    return {name: value for name, value in document.items() if name != "signature"}

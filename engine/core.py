@@ -226,7 +226,7 @@ class Engine:
 
     def decide(self, flow: Flow | dict | str | bytes, *, as_of: dt.datetime | dt.date | None = None) -> Decided:
         """Decide a flow without handing it to the sink: for a caller that logs it itself (the service
-        submits it to the log and awaits the commit on its event loop) or never (remedies, scenarios)."""
+        submits it to the log and awaits the commit on its event loop) or never (remedies, the solver's analyses)."""
         started = time.perf_counter()
         rules = self._rules  # one rule tree for the whole evaluation, whatever a reload does meanwhile
         model = parse_flow(flow)

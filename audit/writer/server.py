@@ -84,8 +84,9 @@ class Writer:
         deadlines = [time.monotonic() + self.timeout]
         if self.appender.underived:
             deadlines.append(busy_until + IDLE_S)
-        if self.checkpoints is not None and self.checkpoints.deadline(self.appender.head[0]) is not None:
-            deadlines.append(self.checkpoints.deadline(self.appender.head[0]))
+        checkpoint_due = self.checkpoints.deadline(self.appender.head[0]) if self.checkpoints is not None else None
+        if checkpoint_due is not None:
+            deadlines.append(checkpoint_due)
         return max(0.0, min(deadlines) - time.monotonic())
 
     def _accept(self) -> None:
