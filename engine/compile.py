@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from rules.capacity import quantifier_body
 from rules.ir import FACT, And, Compare, Condition, Const, Lit, Operand, Or, Present, Quant, Ref
 
 __all__ = ["to_durable", "to_json", "ALWAYS", "conjuncts"]
@@ -70,7 +71,7 @@ def _compile(condition: Condition) -> dict:
     if isinstance(condition, Or):
         return {"$or": [_compile(child) for child in condition.children]}
     if isinstance(condition, Quant):
-        body = _compile(condition.body)
+        body = _compile(quantifier_body(condition))
         if condition.kind == "any":
             return {"$iany": {_name(condition.ref): body}}
         if condition.non_empty:

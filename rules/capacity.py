@@ -22,13 +22,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rules.ir import And, Compare, Condition, Const, Lit, Or, Quant
+from rules.ir import ITEM, And, Compare, Condition, Const, Lit, Or, Present, Quant, Ref
 
-__all__ = ["MAX_GROUPS", "MAX_PENDING", "MAX_TESTS_BELOW", "Size", "condition_size", "pack", "size_problem"]
+__all__ = ["MAX_GROUPS", "MAX_PENDING", "MAX_TESTS_BELOW", "Size", "condition_size", "pack", "quantifier_body",
+           "size_problem"]
 
 MAX_GROUPS = 14
 MAX_PENDING = 64
 MAX_TESTS_BELOW = 500  # below 511, where create_ruleset stops returning
+# no item of any list has this field, so "it is absent" holds for every item, an object or a value
+EVERY_ITEM = Present(Ref(ITEM, "licit_no_such_field"), False)
 
 
 @dataclass(frozen=True)
@@ -104,12 +107,28 @@ def pack(sizes: dict[str, Size], max_rules: int) -> list[list[str]]:
     return packs
 
 
+def quantifier_body(quant: Quant) -> Condition:
+    """The quantifier's body as durable_rules is given it: one ending in an ``or`` ends in ``EVERY_ITEM`` too."""
+    body = quant.body
+    if not _ends_in_or(body):
+        return body
+    return And((*body.children, EVERY_ITEM) if isinstance(body, And) else (body, EVERY_ITEM))
+
+
+def _ends_in_or(condition: Condition) -> bool:
+    """Whether the condition's last test is an ``or`` (an ``every`` that may range over an empty list is one)."""
+    if isinstance(condition, And):
+        return _ends_in_or(condition.children[-1])
+    return isinstance(condition, Or) or (isinstance(condition, Quant) and condition.kind == "all"
+                                         and not condition.non_empty)
+
+
 def _groups(condition: Condition) -> int:
     if isinstance(condition, (And, Or)):
         return 1 + sum(map(_groups, condition.children))
     if isinstance(condition, Quant):
         empty_case = condition.kind == "all" and not condition.non_empty  # compiled as count == 0 or every
-        return int(empty_case) + _groups(condition.body)
+        return int(empty_case) + _groups(quantifier_body(condition))
     return 0
 
 
@@ -125,7 +144,7 @@ def _nodes(condition: Condition, then: _Nodes) -> _Nodes:
         total = sum(branches, _NOTHING)
         return _Nodes(1, total.count, total.below, total.fan) if _exclusive(condition) else total
     if isinstance(condition, Quant):
-        inner = _nodes(condition.body, _NOTHING)
+        inner = _nodes(quantifier_body(condition), _NOTHING)
         node = _Nodes(1, 1, then.stack, max(then.count, then.fan, inner.count, inner.fan))
         if condition.kind == "all" and not condition.non_empty:
             return node + _Nodes(1, 1, then.stack, max(then.count, then.fan))  # or the list is empty

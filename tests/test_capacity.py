@@ -2,6 +2,7 @@
 packed with others, and matches as the IR says; the limits the model sets are where durable_rules breaks."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -105,6 +106,38 @@ DurableRuleset("capacity", {{"r": [{compile_.to_durable(wider)!r}]}}).matches({f
     assert f"{MAX_GROUPS + 1} and/or groups" in size_problem(regrouped)
     with pytest.raises(durable.DurableError, match="error code: 113"):
         durable.DurableRuleset("capacity", {"r": [compile_.to_durable(regrouped)]})
+
+
+EITHER = Or((Compare("==", Ref(ITEM, "x", nullable=True), Lit(1)), Compare("==", Ref(ITEM, "x", nullable=True), Lit(2))))
+
+
+@pytest.mark.parametrize("filler", [0x09, 0x0C])  # JSON_IDENTIFIER, JSON_EXPRESSION: what made it refuse
+def test_a_quantifier_whose_body_ends_in_an_or_compiles_whatever_the_memory_held(filler):
+    """durable_rules reads a field of a quantifier body's last node that the node ending an ``or`` never sets;
+    with fresh memory filled with these bytes (glibc's MALLOC_PERTURB_) it refused such a ruleset (error 102)."""
+    rules = {"or": Quant("all", ITEMS, COUNT, EITHER, True),
+             "and_then_or": Quant("all", ITEMS, COUNT, And((Present(Ref(ITEM, "y", nullable=True), True), EITHER)), True),
+             "some_or": Quant("any", ITEMS, COUNT, EITHER, True)}
+    fact = {"flow_id": "f", "items": [{"x": 1, "y": 0}, {"x": 2, "y": 0}], COUNT: 2}
+    compiled = {name: [compile_.to_durable(condition)] for name, condition in rules.items()}
+    child = subprocess.run([sys.executable, "-c", f"""
+from engine.durable import DurableRuleset
+print(sorted(DurableRuleset("perturbed", {compiled!r}).matches({durable.to_json(fact)!r})))
+"""], capture_output=True, text=True, cwd=REPO, timeout=60, env={**os.environ, "MALLOC_PERTURB_": str(0xFF ^ filler)})
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == repr(sorted(name for name, condition in rules.items() if evaluate(condition, fact)))
+
+
+def test_the_test_that_ends_a_quantifier_body_is_counted_against_the_group_limit():
+    ors = tuple(Or((Compare("==", Ref(FACT, "a"), Lit(index)), Present(Ref(FACT, "b"), True)))
+                for index in range(MAX_GROUPS - 3))
+    fits = And(ors + (Quant("all", ITEMS, COUNT, EITHER, True),))  # its and, the ors, the body's or and its and
+    fact = {"a": 0, "b": 1, "items": [{"x": 1}], COUNT: 1}
+    assert size_problem(fits) is None and matched({"r": fits}, fact) == {"r"}
+    beyond = And(fits.children + (Or((Compare("==", Ref(FACT, "a"), Lit(99)), Present(Ref(FACT, "c"), True))),))
+    assert f"{MAX_GROUPS + 1} and/or groups" in size_problem(beyond)
+    with pytest.raises(durable.DurableError, match="error code: 113"):
+        durable.DurableRuleset("capacity", {"r": [compile_.to_durable(beyond)]})
 
 
 def test_packing_splits_what_one_ruleset_could_not_match():
