@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from audit.canonical import MAX_SAFE_INTEGER, canonical_json, ruleset_digest
 from audit.errors import AuditError, AuditInputError
-from audit.redaction import MIN_IDENTIFIER_CHARS, folded, redact_flow
+from audit.redaction import MIN_IDENTIFIER_CHARS, digits_and_x, folded, folded_digits, redact_flow
 from audit.times import normalize_instant
 
 OUTCOMES = ("deny", "review", "conditional", "allow")
@@ -115,13 +115,15 @@ def _refuse_clear_identifiers(identifiers: dict[str, str], texts: tuple[str, ...
     not checked: a two-character name can be an ordinary word in a rule's message.
     The record is refused as input: the engine refuses such a flow before deciding it, with the
     same test, so what reaches here matched a rule's text or the decision's own id or time."""
-    searched = None  # the texts folded once for both identifiers (appears_in's comparison)
+    searched: dict[bool, list[str]] = {}  # the texts folded once for runs of digits and x (True), once wholly
     for field in ("id_number", "phone"):
         identifier = identifiers.get(field, "")
         if len(identifier) < MIN_IDENTIFIER_CHARS:
             continue
-        searched = searched if searched is not None else [folded(text) for text in texts]
         wanted = folded(identifier)
-        if any(wanted in text for text in searched):
+        digits = digits_and_x(wanted)
+        if digits not in searched:
+            searched[digits] = [folded_digits(text) if digits else folded(text) for text in texts]
+        if any(wanted in text for text in searched[digits]):
             raise AuditInputError(f"{what} applicant.{field}: the applicant's {field} appears in clear outside "
                                   f"applicant.{field}")
