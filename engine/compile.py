@@ -85,4 +85,3 @@ def _compile(condition: Condition) -> dict:
 def conjuncts(condition: dict) -> list[dict]:
     """A compiled condition as the list of tests that must all hold (a top-level ``$and`` is spliced)."""
     return list(condition["$and"]) if set(condition) == {"$and"} else [condition]
-

@@ -108,15 +108,17 @@ DurableRuleset("capacity", {{"r": [{compile_.to_durable(wider)!r}]}}).matches({f
         durable.DurableRuleset("capacity", {"r": [compile_.to_durable(regrouped)]})
 
 
-EITHER = Or((Compare("==", Ref(ITEM, "x", nullable=True), Lit(1)), Compare("==", Ref(ITEM, "x", nullable=True), Lit(2))))
+ITEM_X = Ref(ITEM, "x", nullable=True)
+EITHER = Or((Compare("==", ITEM_X, Lit(1)), Compare("==", ITEM_X, Lit(2))))
 
 
 @pytest.mark.parametrize("filler", [0x09, 0x0C])  # JSON_IDENTIFIER, JSON_EXPRESSION: what made it refuse
 def test_a_quantifier_whose_body_ends_in_an_or_compiles_whatever_the_memory_held(filler):
-    """durable_rules reads a field of a quantifier body's last node that the node ending an ``or`` never sets;
-    with fresh memory filled with these bytes (glibc's MALLOC_PERTURB_) it refused such a ruleset (error 102)."""
+    """durable_rules reads a field of a quantifier body's last node that the node ending an ``or`` never
+    sets; with fresh memory filled with these bytes (glibc's MALLOC_PERTURB_) it refused such a ruleset
+    (error 102)."""
     rules = {"or": Quant("all", ITEMS, COUNT, EITHER, True),
-             "and_then_or": Quant("all", ITEMS, COUNT, And((Present(Ref(ITEM, "y", nullable=True), True), EITHER)), True),
+             "and_then_or": Quant("all", ITEMS, COUNT, And((Present(Ref(ITEM, "y"), True), EITHER)), True),
              "some_or": Quant("any", ITEMS, COUNT, EITHER, True)}
     fact = {"flow_id": "f", "items": [{"x": 1, "y": 0}, {"x": 2, "y": 0}], COUNT: 2}
     compiled = {name: [compile_.to_durable(condition)] for name, condition in rules.items()}

@@ -73,8 +73,8 @@ def test_the_characters_that_fold_into_a_digit_or_an_x_are_those_this_python_fol
                 if re.search("[0-9x]", unicodedata.normalize("NFKC", chr(point)).casefold())}
     marks_joining_x = {chr(point) for point in range(0x80, sys.maxunicode + 1)
                        if re.fullmatch("[xX].+", unicodedata.normalize("NFD", chr(point)))}
-    assert {mark for joined in marks_joining_x for mark in unicodedata.normalize("NFD", joined)[1:]} == {"\u0307",
-                                                                                                    "\u0308"}
+    joining = {mark for joined in marks_joining_x for mark in unicodedata.normalize("NFD", joined)[1:]}
+    assert joining == {"\u0307", "\u0308"}
     listed = {character for character in map(chr, range(0x80, sys.maxunicode + 1))
               if redaction._DIGIT_FORMS.fullmatch(character)}
     if unicodedata.unidata_version in redaction.DIGIT_FORMS_UNICODE:
