@@ -13,7 +13,8 @@ import threading
 from rules.lazy import lazy_exports
 
 _EXPORTS = {
-    "Decided": "engine.core", "DecisionSink": "engine.core", "Engine": "engine.core", "__version__": "engine.core:ENGINE_VERSION",
+    "Decided": "engine.core", "DecisionSink": "engine.core", "Engine": "engine.core",
+    "__version__": "engine.core:ENGINE_VERSION",
     "Decision": "engine.decision", "Finding": "engine.decision", "Obligation": "engine.decision",
     "EngineError": "engine.errors", "FieldError": "engine.errors", "FlowValidationError": "engine.errors",
     "LicitError": "engine.errors", "Flow": "engine.flow", "RuleSetError": "rules.errors",

@@ -6,7 +6,6 @@ import pytest
 from tests.conftest import EXAMPLES, PACKS, REPO, rule_yaml
 
 
-
 def assert_clean_failure(result, code: int):
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output

@@ -138,9 +138,10 @@ def run_peer_bench(engines: dict[str, Engine], rounds: int) -> str:
             for position, flow in enumerate(flows):
                 cpu, wall = time.thread_time_ns(), time.perf_counter_ns()
                 engine.evaluate(flow)
-                licit[name]["first" if position == 0 else "rest"].append((time.thread_time_ns() - cpu) / 1000)
-                licit[name]["cpu"].append((time.thread_time_ns() - cpu) / 1000)
-                licit[name]["wall"].append((time.perf_counter_ns() - wall) / 1000)
+                spent, took = (time.thread_time_ns() - cpu) / 1000, (time.perf_counter_ns() - wall) / 1000
+                licit[name]["first" if position == 0 else "rest"].append(spent)
+                licit[name]["cpu"].append(spent)
+                licit[name]["wall"].append(took)
             licit[name]["round"].append((time.perf_counter_ns() - round_started) / 1000 / len(flows))
     from importlib.metadata import version
 
