@@ -101,6 +101,7 @@ _DIGIT_FORMS_BEYOND = "\U0001d400-\U0001fbff"
 # one character after another: re tests a class of single characters in one step, and ranges one by one
 _DIGIT_FORMS = re.compile("[" + re.escape(re.sub("(.)-(.)", lambda pair: "".join(
     map(chr, range(ord(pair[1]), ord(pair[2]) + 1))), _DIGIT_FORMS_BMP)) + _DIGIT_FORMS_BEYOND + "]")
+_DIGIT_FORMS_KNOWN = unicodedata.unidata_version in DIGIT_FORMS_UNICODE  # else every non-ASCII text is folded
 _DIGITS_AND_X = re.compile("[0-9x]+")
 
 
@@ -113,7 +114,7 @@ def folded_digits(text: str) -> str:
     """``text`` as folded() gives it as far as runs of digits and x go: where no character of it can fold into
     a digit or an x, ``text.lower()``. Most decisions carry Chinese messages, and normalising their text was
     most of the cost of searching it for an id number or a phone."""
-    if text.isascii() or (unicodedata.unidata_version in DIGIT_FORMS_UNICODE and not _DIGIT_FORMS.search(text)):
+    if text.isascii() or (_DIGIT_FORMS_KNOWN and not _DIGIT_FORMS.search(text)):
         return text.lower()
     return folded(text)
 
