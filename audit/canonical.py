@@ -20,16 +20,15 @@ import re
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring
 
+import orjson
 import rfc8785
 
 GENESIS_HASH = "0" * 64  # the prev_hash of sequence number 1
 MAX_SAFE_INTEGER = 2**53 - 1  # beyond it a JSON number (an IEEE double) is not exact: RFC 8785 refuses it
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
 
 class _NotPlain(Exception):
-    """A value json's encoder would write differently from RFC 8785."""
+    """A value orjson would write differently from RFC 8785."""
 
 
 def canonical_json(value: object) -> str:
@@ -40,16 +39,16 @@ def canonical_json(value: object) -> str:
     encoded as UTF-8.
 
     The rfc8785 package is the reference, and slow (about 100 µs for a flow): values
-    whose JCS form json's C encoder writes byte for byte (all but rare numbers and
-    keys outside the Basic Multilingual Plane) go through the C encoder, after
-    integral floats become ints (JCS writes 950.0 as 950). A differential test
-    holds the two equal (tests/audit/test_audit_canonical.py)."""
+    whose JCS form orjson writes byte for byte (all but rare numbers and keys outside
+    the Basic Multilingual Plane) go through orjson, after integral floats become ints
+    (JCS writes 950.0 as 950). A differential test holds the two equal
+    (tests/audit/test_audit_canonical.py)."""
     try:
         plain = _plain(value)
     except _NotPlain:
         _refuse_unsafe_floats(value)
         return rfc8785.dumps(value).decode()
-    return _ENCODER.encode(plain)
+    return orjson.dumps(plain, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _refuse_unsafe_floats(value: object) -> None:
@@ -67,7 +66,7 @@ def _plain(value: object) -> object:
     if kind is dict or kind is list or kind is tuple:
         copy = None
         for key, item in value.items() if kind is dict else enumerate(value):
-            # code-point order (json) is UTF-16 order (RFC 8785) within the Basic Multilingual Plane
+            # orjson sorts keys by their UTF-8 bytes: UTF-16 order (RFC 8785) within the Basic Multilingual Plane
             if kind is dict and (type(key) is not str or not (key.isascii() or max(key) <= "\uffff")):
                 raise _NotPlain
             item_kind = type(item)
@@ -92,7 +91,7 @@ def _plain(value: object) -> object:
             # RFC 8785 writes it as digits, which a verifier's JSON parser may read back as an
             # integer it refuses (Python's does): refused, as integers that large are
             _refuse_unsafe_floats(value)
-        # Python's repr is positional here, with ECMAScript's shortest digits; elsewhere it uses exponents
+        # orjson writes these positionally with ECMAScript's shortest digits; elsewhere it uses exponents
         if 1e-4 <= abs(value) < 1e16:
             return value
     raise _NotPlain

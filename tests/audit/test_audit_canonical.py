@@ -75,9 +75,17 @@ def _fast(value) -> bytes | None:
 @example(["\x00\x1f\x7f\"\\"])
 @example(math.nan)
 def test_canonical_json_is_rfc_8785_byte_for_byte(value):
-    """The fast path (json's C encoder) and the reference (the rfc8785 package) agree on
+    """The fast path (orjson) and the reference (the rfc8785 package) agree on
     every value, and refuse the same values (non-finite numbers, unsafe integers, lone
     surrogates)."""
+    assert _fast(value) == _reference(value)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_every_float_is_written_as_rfc_8785_writes_it(value):
+    """Decisions and flows carry amounts and rates: the fast path writes each float as the
+    reference does, or both refuse it."""
     assert _fast(value) == _reference(value)
 
 
