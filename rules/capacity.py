@@ -119,16 +119,19 @@ def _ends_in_or(condition: Condition) -> bool:
     """Whether the condition's last test is an ``or`` (an ``every`` that may range over an empty list is one)."""
     if isinstance(condition, And):
         return _ends_in_or(condition.children[-1])
-    return isinstance(condition, Or) or (isinstance(condition, Quant) and condition.kind == "all"
-                                         and not condition.non_empty)
+    return isinstance(condition, Or) or _or_empty(condition)
+
+
+def _or_empty(condition: Condition) -> bool:
+    """An ``every`` that may range over an empty list: compiled as ``count == 0 or every``."""
+    return isinstance(condition, Quant) and condition.kind == "all" and not condition.non_empty
 
 
 def _groups(condition: Condition) -> int:
     if isinstance(condition, (And, Or)):
         return 1 + sum(map(_groups, condition.children))
     if isinstance(condition, Quant):
-        empty_case = condition.kind == "all" and not condition.non_empty  # compiled as count == 0 or every
-        return int(empty_case) + _groups(quantifier_body(condition))
+        return int(_or_empty(condition)) + _groups(quantifier_body(condition))
     return 0
 
 
@@ -146,7 +149,7 @@ def _nodes(condition: Condition, then: _Nodes) -> _Nodes:
     if isinstance(condition, Quant):
         inner = _nodes(quantifier_body(condition), _NOTHING)
         node = _Nodes(1, 1, then.stack, max(then.count, then.fan, inner.count, inner.fan))
-        if condition.kind == "all" and not condition.non_empty:
+        if _or_empty(condition):
             return node + _Nodes(1, 1, then.stack, max(then.count, then.fan))  # or the list is empty
         return node
     if isinstance(condition, Const) and not condition.value:
